@@ -1,0 +1,31 @@
+# kbdesk: `make run` sets up and starts the app; `make test` sets up and runs the test suite.
+# Both are idempotent: a second run reuses the venv and the cached llama-cpp-python wheel.
+PYTHON ?= python3.11
+VENV   := .venv
+STAMP  := $(VENV)/.kbdesk-setup
+BIN    := $(VENV)/bin
+
+.PHONY: setup run test lint bench clean-venv
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml build/setup.sh
+	PYTHON=$(PYTHON) bash build/setup.sh
+	touch $(STAMP)
+
+run: setup
+	$(BIN)/kbdesk demo
+
+test: setup
+	$(BIN)/ruff check src tests bench build
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check src tests bench build
+	$(BIN)/ruff format --check src tests bench build
+
+bench: setup
+	$(BIN)/python bench/run_all.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,223 @@
+"""KnowledgeBase: the facade the CLI and the GUI call to import, remove, list and search one collection."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+
+from kbdesk.core.collection import CATALOG, VECTORS, Manifest, writer_lock
+from kbdesk.core.embed import DEFAULT_EMBEDDER, Embedder, create_embedder
+from kbdesk.core.embed.registry import normalise_id
+from kbdesk.core.errors import CollectionError, EmbedderMismatch
+from kbdesk.core.ingest import ChunkSettings
+from kbdesk.core.jobs import CancelToken, ProgressFn, no_progress
+from kbdesk.core.paths import DEFAULT_COLLECTION, AppPaths, validate_collection_name
+from kbdesk.core.search.rerank import CrossEncoderReranker
+from kbdesk.core.search.searcher import Searcher, SearchOptions
+from kbdesk.core.store.catalog import Catalog
+from kbdesk.core.store.vectors import VectorIndex
+from kbdesk.core.types import Document, FileResult, FileStatus, Hit, ImportReport
+
+_KNOWN_DIMS = {"use-multilingual": 512, "minilm": 384}
+
+
+class KnowledgeBase:
+    """One open collection. Cheap to open: models and the vector index load on first use."""
+
+    def __init__(self, paths: AppPaths, name: str, manifest: Manifest):
+        self.paths = paths
+        self.name = name
+        self.folder = paths.collection_dir(name)
+        self.manifest = manifest
+        self.settings = ChunkSettings(manifest.chunk_size, manifest.chunk_overlap)
+        self.catalog = Catalog(self.folder / CATALOG)
+        self._embedder: Embedder | None = None
+        self._index: VectorIndex | None = None
+        self._index_lock = threading.RLock()
+        self._reranker: CrossEncoderReranker | None = None
+        self._searcher: Searcher | None = None
+
+    # -- opening -----------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        data_dir: str | os.PathLike | None = None,
+        collection: str = DEFAULT_COLLECTION,
+        *,
+        embedder: str | None = None,
+        chunk_size: int | None = None,
+        chunk_overlap: int | None = None,
+        create: bool = True,
+    ) -> KnowledgeBase:
+        paths = AppPaths.resolve(data_dir)
+        name = validate_collection_name(collection)
+        folder = paths.collection_dir(name)
+        if (folder / "manifest.json").is_file():
+            manifest = Manifest.load(folder)
+            if embedder is not None and normalise_id(embedder) != manifest.embedder:
+                raise EmbedderMismatch(
+                    f"Collection '{name}' was built with the embedder '{manifest.embedder}'.",
+                    hint="Its embedder cannot change; create a new collection to use another one.",
+                )
+            return cls(paths, name, manifest)
+        if not create:
+            raise CollectionError(
+                f"There is no collection named '{name}' in {paths.collections_dir}."
+            )
+        defaults = ChunkSettings()
+        settings = ChunkSettings(
+            chunk_size or defaults.size,
+            chunk_overlap if chunk_overlap is not None else defaults.overlap,
+        )
+        embedder_id = normalise_id(embedder or DEFAULT_EMBEDDER)
+        dim = _KNOWN_DIMS.get(embedder_id) or create_embedder(embedder_id).spec.dim
+        folder.mkdir(parents=True, exist_ok=True)
+        manifest = Manifest.new(embedder_id, dim, settings.size, settings.overlap)
+        manifest.save(folder)
+        return cls(paths, name, manifest)
+
+    @staticmethod
+    def collections(data_dir: str | os.PathLike | None = None) -> list[str]:
+        return AppPaths.resolve(data_dir).collection_names()
+
+    @staticmethod
+    def delete_collection(data_dir: str | os.PathLike | None, name: str) -> None:
+        paths = AppPaths.resolve(data_dir)
+        folder = paths.collection_dir(name)
+        if not folder.is_dir():
+            raise CollectionError(f"There is no collection named '{name}'.")
+        with writer_lock(folder, name):
+            pass  # refuses while an import runs
+        shutil.rmtree(folder)
+
+    # -- lazy heavy parts --------------------------------------------------------------------
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = create_embedder(self.manifest.embedder)
+        return self._embedder
+
+    @property
+    def index(self) -> VectorIndex:
+        with self._index_lock:
+            if self._index is None:
+                index = VectorIndex(
+                    self.folder / VECTORS, self.manifest.dim, self.manifest.embedder
+                )
+                index.open(self.catalog)
+                if index.dirty:
+                    index.save(index.generation)
+                self._index = index
+            return self._index
+
+    def warm_up(self) -> None:
+        """Load the embedder and the vector index now (call off the UI thread)."""
+        self.embedder.warm_up()
+        _ = self.index
+
+    def set_reranker(self, folder: str | os.PathLike | None) -> None:
+        self._reranker = CrossEncoderReranker(folder) if folder else None
+
+    # -- operations --------------------------------------------------------------------------
+
+    def import_paths(
+        self,
+        paths: Iterable[str | os.PathLike],
+        *,
+        ocr: bool = True,
+        progress: ProgressFn = no_progress,
+        cancel: CancelToken | None = None,
+        on_file: Callable[[FileResult], None] | None = None,
+    ) -> ImportReport:
+        from kbdesk.core.importer import Importer
+
+        with writer_lock(self.folder, self.name):
+            importer = Importer(
+                self.catalog,
+                self.index,
+                self.embedder,
+                self.settings,
+                ocr=ocr,
+                progress=progress,
+                cancel=cancel,
+                on_file=on_file,
+                index_lock=self._index_lock,
+            )
+            return importer.run(list(paths))
+
+    def remove(self, paths: Iterable[str | os.PathLike]) -> list[FileResult]:
+        """Drop documents (given by path, file name or id) from the catalog and the vector index."""
+        results: list[FileResult] = []
+        with writer_lock(self.folder, self.name):
+            for raw in paths:
+                doc = self._find(str(raw))
+                if doc is None:
+                    results.append(
+                        FileResult(
+                            str(raw),
+                            FileStatus.FAILED,
+                            f"{raw} is not in collection '{self.name}'",
+                            "not_found",
+                        )
+                    )
+                    continue
+                removed = self.catalog.remove_document(doc.id)
+                with self._index_lock:
+                    index = self.index
+                    index.remove(np.asarray(removed, dtype=np.int64))
+                    index.save(self.catalog.generation)
+                results.append(FileResult(doc.path, FileStatus.REMOVED, chunks=len(removed)))
+        return results
+
+    def _find(self, ref: str) -> Document | None:
+        candidate = Path(ref).expanduser()
+        doc = (
+            self.catalog.document_by_path(str(candidate.resolve()))
+            if candidate.exists() or candidate.is_absolute()
+            else None
+        )
+        if doc is None:
+            doc = self.catalog.document_by_path(str(candidate.absolute()))
+        if doc is None:
+            ids = self.catalog.doc_ids_for_names([ref])
+            if len(ids) == 1:
+                doc = self.catalog.document(ids[0])
+        return doc
+
+    def documents(self) -> list[Document]:
+        return self.catalog.documents()
+
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        mode: str = "hybrid",
+        *,
+        documents: Iterable[str] = (),
+        context: int = 0,
+    ) -> list[Hit]:
+        options = SearchOptions(k=k, mode=mode, documents=tuple(documents), context=context)
+        with self._index_lock:
+            if self._searcher is None:
+                self._searcher = Searcher(self.catalog, self.index, self.embedder)
+            self._searcher.reranker = self._reranker
+            return self._searcher.search(query, options)
+
+    def close(self) -> None:
+        with self._index_lock:
+            if self._index is not None and self._index.dirty:
+                self._index.save(self.catalog.generation)
+        self.catalog.close()
+
+    def __enter__(self) -> KnowledgeBase:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

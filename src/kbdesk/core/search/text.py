@@ -1,0 +1,71 @@
+"""Language-aware tokenisation for the keyword index: jieba segmentation for Chinese, stopwords, FTS5 queries."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef]")
+_WORD = re.compile(r"\w+", re.UNICODE)
+_jieba_lock = threading.Lock()
+_jieba = None
+
+# Words that carry no meaning for retrieval; questions are full of them.
+STOPWORDS = frozenset(
+    """a an and are as at be been by can could did do does for from had has have how i if in
+    into is it its may me might must my no not of on or our shall should so than that the
+    their them then there these they this those to under was we were what when where which who
+    whom whose why will with would you your about any all also between during each more most
+    other over such only same both after before being
+    的 了 是 在 和 与 或 及 吗 呢 吧 啊 么 什么 怎么 怎样 如何 哪些 哪个 多少 几 是否 有 没有 为
+    被 把 对 就 都 而 也 及其 以及 这 那 这个 那个 该 其 之 请 问 我 你 他 她 它 我们 你们 他们
+    要 会 能 可以 应 应该 需要 一个 一些 中 上 下 时 后 前""".split()
+)
+
+
+def has_cjk(text: str) -> bool:
+    return _CJK.search(text) is not None
+
+
+def _get_jieba():
+    global _jieba
+    with _jieba_lock:
+        if _jieba is None:
+            import jieba
+
+            jieba.setLogLevel(logging.WARNING)
+            jieba.initialize()
+            _jieba = jieba
+    return _jieba
+
+
+def index_body(text: str) -> str:
+    """What goes into FTS5: the text itself, with Chinese runs split into words (and sub-words)."""
+    if not has_cjk(text):
+        return text
+    return " ".join(t for t in _get_jieba().cut_for_search(text) if not t.isspace())
+
+
+def query_terms(query: str) -> list[str]:
+    """Meaningful, de-duplicated, lower-cased terms of a question, in order."""
+    if has_cjk(query):
+        raw = _get_jieba().cut_for_search(query)
+        tokens = [w for t in raw for w in _WORD.findall(t)]
+    else:
+        tokens = _WORD.findall(query)
+    seen: dict[str, None] = {}
+    for token in tokens:
+        term = token.lower()
+        if term in STOPWORDS or (len(term) == 1 and not has_cjk(term) and not term.isdigit()):
+            continue
+        seen.setdefault(term, None)
+    return list(seen)
+
+
+def match_expression(query: str) -> str | None:
+    """An FTS5 MATCH string: any of the terms (BM25 ranks chunks that match more of them higher)."""
+    terms = query_terms(query)
+    if not terms:
+        return None
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)

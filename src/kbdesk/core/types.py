@@ -1,0 +1,170 @@
+"""Frozen records that cross module and thread boundaries: segments, chunks, documents, hits, progress."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+BBox = tuple[float, float, float, float]  # x0, y0, x1, y1 in PDF points, origin top-left
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One line (PDF) or paragraph (other formats) of extracted text, in reading order.
+
+    `page` is 1-based for paginated formats and None otherwise. `bbox` is the line's box on
+    that page (PDF only). `para_end` marks the last segment of a paragraph, so the chunker can
+    prefer paragraph boundaries.
+    """
+
+    text: str
+    page: int | None = None
+    bbox: BBox | None = None
+    para_end: bool = True
+
+
+@dataclass(frozen=True)
+class ParsedDocument:
+    """A loader's output: the whole document as ordered segments, plus what it learned."""
+
+    path: str
+    kind: str  # "pdf", "docx", "txt", "md", "html", "epub"
+    segments: tuple[Segment, ...]
+    pages: int = 0  # 0 for non-paginated formats
+    title: str | None = None
+    ocr_pages: int = 0
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ChunkDraft:
+    """A chunk before it has a database id. Never spans two pages or two documents.
+
+    `char_start`/`char_end` index into the section text: the page's text for PDFs (segments of
+    the page joined by the chunker's rules), the whole document's text otherwise.
+    """
+
+    ordinal: int
+    text: str
+    page: int | None
+    char_start: int
+    char_end: int
+    boxes: tuple[BBox, ...] = ()
+
+
+@dataclass(frozen=True)
+class Chunk:
+    id: int
+    doc_id: int
+    ordinal: int
+    page: int | None
+    char_start: int
+    char_end: int
+    text: str
+    boxes: tuple[BBox, ...] = ()
+
+
+class DocStatus:
+    QUEUED = "queued"
+    PARSING = "parsing"
+    EMBEDDING = "embedding"
+    READY = "ready"
+    NEEDS_OCR = "needs_ocr"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Document:
+    id: int
+    path: str
+    name: str
+    kind: str
+    sha256: str
+    size: int
+    mtime: float
+    status: str
+    error: str | None
+    pages: int
+    chunks: int
+    added_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result. `rank` is 1-based; `score` is mode-specific (higher is better)."""
+
+    rank: int
+    score: float
+    chunk_id: int
+    doc_id: int
+    document: str  # file name
+    path: str
+    page: int | None
+    text: str
+    ordinal: int = 0
+    boxes: tuple[BBox, ...] = ()
+    context_before: str = ""
+    context_after: str = ""
+
+    def to_json(self) -> dict:
+        return {
+            "rank": self.rank,
+            "score": round(float(self.score), 6),
+            "document": self.document,
+            "path": self.path,
+            "page": self.page,
+            "text": self.text,
+            "chunk_id": self.chunk_id,
+        }
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A snapshot of a long job. `total` None means unknown."""
+
+    stage: str  # "scanning", "parsing", "embedding", "indexing", "done"
+    done: int = 0
+    total: int | None = None
+    item: str | None = None  # current file
+    message: str | None = None
+
+
+class FileStatus:
+    IMPORTED = "imported"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    DUPLICATE = "duplicate"
+    FAILED = "failed"
+    REMOVED = "removed"
+
+
+@dataclass(frozen=True)
+class FileResult:
+    path: str
+    status: str
+    reason: str | None = None
+    code: str | None = None  # KbdeskError.code for failures
+    pages: int = 0
+    chunks: int = 0
+    embedded: int = 0  # chunks whose vectors were computed (not reused)
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    results: tuple[FileResult, ...] = field(default_factory=tuple)
+    cancelled: bool = False
+
+    def by_status(self, status: str) -> list[FileResult]:
+        return [r for r in self.results if r.status == status]
+
+    @property
+    def failed(self) -> list[FileResult]:
+        return self.by_status(FileStatus.FAILED)
+
+    @property
+    def embedded(self) -> int:
+        return sum(r.embedded for r in self.results)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.cancelled

@@ -1,0 +1,47 @@
+"""Real test documents: PDFs written with PyMuPDF (English and Chinese), one paragraph list per page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pymupdf
+
+
+def make_pdf(path: Path, pages: list[str], *, cjk: bool = False, title: str | None = None) -> Path:
+    doc = pymupdf.open()
+    for text in pages:
+        page = doc.new_page()
+        rect = pymupdf.Rect(56, 56, page.rect.width - 56, page.rect.height - 56)
+        left = page.insert_textbox(rect, text, fontsize=11, fontname="china-s" if cjk else "helv")
+        assert left >= 0, "test text overflowed its page"
+    if title:
+        doc.set_metadata({"title": title})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc.save(path)
+    doc.close()
+    return path
+
+
+LEASE_PAGES = [
+    "Commercial Lease Agreement between Harbor Point Properties LLC (Landlord) and Bluefin Analytics Inc. "
+    "(Tenant). The premises are Suite 400 at 12 Wharf Street. This agreement begins on 1 March 2025.",
+    "Section 4 Rent. The monthly rent is 8,400 dollars, payable on the first business day of each month. "
+    "A late fee of 5 percent applies to any payment received after the tenth day of the month.",
+    "Section 9 Termination. Either party may terminate this lease by giving ninety days written notice. "
+    "The security deposit of 25,200 dollars is returned within 30 days after the tenant vacates.",
+]
+
+GUIDE_PAGES = [
+    "Hypertension management guideline for primary care clinics. Blood pressure is measured twice, "
+    "five minutes apart, with the patient seated.",
+    "First-line drug treatment. Start amlodipine at a dose of 5 mg once daily for patients over 55. For patients with "
+    "diabetes, an ACE inhibitor such as lisinopril 10 mg daily is preferred.",
+    "Follow-up. Recheck blood pressure after four weeks. Refer to a specialist if the reading stays above "
+    "180/110 mmHg despite three drugs at full dose.",
+]
+
+ZH_PAGES = [
+    "术后护理须知。本须知适用于膝关节置换手术后的患者。请在出院前仔细阅读。",
+    "伤口护理：手术后十四天内不要洗澡，保持伤口干燥。每两天更换一次敷料。如果伤口发红、渗液或发热超过三十八度，请立即就医。",
+    "康复锻炼：术后第二天开始在理疗师指导下进行屈膝练习。六周内避免跑步和跳跃。术后三个月复查。",
+]
