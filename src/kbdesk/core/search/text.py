@@ -7,7 +7,8 @@ import re
 import threading
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef]")
-_WORD = re.compile(r"\w+", re.UNICODE)
+# Numbers like 7.2, 25,200, 180/110 or 2025-03-01 stay one term; FTS5 matches them as a phrase.
+_WORD = re.compile(r"\d+(?:[.,:/-]\d+)+|\w+", re.UNICODE)
 _jieba_lock = threading.Lock()
 _jieba = None
 

@@ -97,7 +97,9 @@ class VectorIndex:
             index = _faiss().read_index(str(self.path))
             if index.d != self.dim:
                 return False
-            self._index = _faiss().downcast_index(index)
+            # read_index already returns the concrete class; downcasting it again would leave a
+            # proxy whose owner is garbage-collected (a dangling pointer).
+            self._index = index
             if not hasattr(self._index, "id_map"):
                 return False
             self.generation = int(meta.get("generation", -1))

@@ -1,0 +1,79 @@
+"""Catalog: one transaction per document, cascade deletes, FTS kept in step, vector reuse by text hash."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kbdesk.core.errors import CollectionError
+from kbdesk.core.store.catalog import Catalog, FileFacts
+from kbdesk.core.types import ChunkDraft, DocStatus
+
+
+def _store(catalog, path, texts, sha="s"):
+    drafts = [ChunkDraft(i, t, 1, 0, len(t), ((1.0, 2.0, 3.0, 4.0),)) for i, t in enumerate(texts)]
+    vectors = np.eye(len(texts), 4, dtype=np.float32)
+    return catalog.replace_document(
+        FileFacts(path, path.rsplit("/", 1)[-1], "pdf", sha, 1, 1.0),
+        1,
+        drafts,
+        [f"h:{t}" for t in texts],
+        texts,
+        vectors,
+    )
+
+
+def test_replace_removes_old_chunks_fts_rows_and_vectors_together(tmp_path):
+    catalog = Catalog(tmp_path / "c.sqlite3")
+    _, first, _ = _store(catalog, "/d/a.pdf", ["alpha beta", "gamma delta"])
+    doc_id, second, removed = _store(catalog, "/d/a.pdf", ["epsilon"], sha="t")
+    assert removed == first and catalog.chunk_count() == 1
+    con = catalog.con
+    assert con.execute("SELECT COUNT(*) FROM chunks_fts").fetchone()[0] == 1
+    assert con.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0] == 1
+    assert catalog.keyword_search('"alpha"', 5) == []
+    assert [cid for cid, _ in catalog.keyword_search('"epsilon"', 5)] == second
+    assert catalog.document(doc_id).chunks == 1 and catalog.chunks(second)[second[0]].boxes == (
+        (1, 2, 3, 4),
+    )
+
+
+def test_failed_write_rolls_back_completely(tmp_path):
+    catalog = Catalog(tmp_path / "c.sqlite3")
+    _store(catalog, "/d/a.pdf", ["one", "two"])
+    generation = catalog.generation
+    with pytest.raises(ValueError):
+        catalog.replace_document(
+            FileFacts("/d/a.pdf", "a.pdf", "pdf", "x", 1, 1.0),
+            1,
+            [ChunkDraft(0, "three", 1, 0, 5)],
+            ["h"],
+            ["three", "extra"],
+            np.zeros((1, 4), np.float32),
+        )
+    assert catalog.generation == generation and catalog.chunk_count() == 2
+
+
+def test_vectors_are_found_by_text_hash_for_reuse(tmp_path):
+    catalog = Catalog(tmp_path / "c.sqlite3")
+    _store(catalog, "/d/a.pdf", ["one", "two"])
+    found = catalog.vectors_for_hashes(["h:two", "h:missing"], dim=4)
+    assert list(found) == ["h:two"] and found["h:two"][1] == 1.0
+
+
+def test_failure_is_recorded_with_reason_and_cleared_on_success(tmp_path):
+    catalog = Catalog(tmp_path / "c.sqlite3")
+    facts = FileFacts("/d/b.pdf", "b.pdf", "pdf", "", 3, 1.0)
+    catalog.record_failure(facts, DocStatus.FAILED, "b.pdf is password-protected.", "encrypted")
+    doc = catalog.document_by_path("/d/b.pdf")
+    assert (doc.status, doc.error) == (DocStatus.FAILED, "b.pdf is password-protected.")
+    _store(catalog, "/d/b.pdf", ["fine now"])
+    doc = catalog.document_by_path("/d/b.pdf")
+    assert (doc.status, doc.error, doc.chunks) == (DocStatus.READY, None, 1)
+
+
+def test_a_damaged_catalog_file_gives_a_clear_error(tmp_path):
+    path = tmp_path / "c.sqlite3"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(CollectionError, match="cannot be opened"):
+        Catalog(path)

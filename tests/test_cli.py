@@ -1,0 +1,158 @@
+"""The command-line contract of ../shared/design.md: ingest, search --json, list, remove, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pymupdf
+import pytest
+
+from kbdesk.cli import main
+from tests.helpers import LEASE_PAGES, ZH_PAGES, make_pdf
+
+
+def run(capsys, *args):
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def bad_folder(tmp_path, docs_dir):
+    folder = docs_dir
+    bad = folder / "bad"
+    bad.mkdir()
+    good = make_pdf(tmp_path / "src.pdf", ["Some text to encrypt."])
+    doc = pymupdf.open(good)
+    doc.save(
+        bad / "locked.pdf",
+        encryption=pymupdf.PDF_ENCRYPT_AES_256,
+        user_pw="s3cret",
+        owner_pw="s3cret",
+    )
+    full = (docs_dir / "lease.pdf").read_bytes()
+    (bad / "truncated.pdf").write_bytes(full[: len(full) // 3])
+    empty = pymupdf.open()
+    empty.new_page()
+    empty.save(bad / "blank.pdf")
+    png = pymupdf.Pixmap(pymupdf.csRGB, pymupdf.IRect(0, 0, 8, 8), False)
+    (bad / "picture.pdf").write_bytes(png.tobytes("png"))
+    (bad / "notes.txt").write_bytes("合同编号：HT-2024-118，付款期限为三十日。".encode("gb18030"))
+    (bad / "binary.txt").write_bytes(b"\x00\x01\x02binary\x00" * 50)
+    (bad / "zero.pdf").write_bytes(b"")
+    shutil.copy(docs_dir / "lease.pdf", bad / "lease-copy.pdf")
+    unreadable = bad / "private.pdf"
+    make_pdf(unreadable, ["secret"])
+    os.chmod(unreadable, 0)
+    yield folder
+    os.chmod(unreadable, 0o644)
+
+
+def test_ingest_reports_each_bad_file_by_name_and_imports_the_rest(
+    capsys, data_dir, bad_folder, tmp_path
+):
+    weird = tmp_path / "table.xyz"
+    weird.write_text("a,b")
+    code, out, err = run(capsys, "--data-dir", str(data_dir), "ingest", str(bad_folder), str(weird))
+    assert code == 1
+    text = out + err
+    assert "Traceback" not in text
+    expected = {
+        "locked.pdf": "password",
+        "truncated.pdf": "",
+        "blank.pdf": "",
+        "picture.pdf": "PNG",
+        "binary.txt": "binary",
+        "zero.pdf": "empty",
+        "table.xyz": ".xyz",
+    }
+    if os.geteuid() != 0:  # root reads any file
+        expected["private.pdf"] = "permission"
+    lines = out.splitlines()
+    for name, reason in expected.items():
+        line = next((ln for ln in lines if name in ln), None)
+        assert line is not None, f"{name} not reported"
+        assert reason.lower() in line.lower(), line
+    skipped = [ln for ln in lines if ln.strip().startswith("skipped")]
+    assert len(skipped) == 1 and "same content as" in skipped[0], (
+        "one of two identical files is skipped"
+    )
+    assert "lease" in skipped[0].split("same content as")[1]
+    assert "Summary:" in out
+    code, out, _ = run(capsys, "--data-dir", str(data_dir), "list", "--json")
+    docs = {d["name"]: d for d in json.loads(out)}
+    for name in ("hypertension.pdf", "术后护理须知.pdf", "notes.txt"):
+        assert docs[name]["status"] == "ready", docs[name]
+    assert docs["locked.pdf"]["status"] == "failed" and "password" in docs["locked.pdf"]["error"]
+    assert ("lease.pdf" in docs) != ("lease-copy.pdf" in docs), "the duplicate is not indexed twice"
+
+
+def test_search_json_contract_and_modes(capsys, data_dir, docs_dir):
+    assert run(capsys, "--data-dir", str(data_dir), "ingest", str(docs_dir))[0] == 0
+    for mode in ("hybrid", "dense", "keyword"):
+        code, out, _ = run(
+            capsys,
+            "--data-dir",
+            str(data_dir),
+            "search",
+            "security deposit returned",
+            "-k",
+            "3",
+            "--mode",
+            mode,
+            "--json",
+        )
+        assert code == 0
+        hits = json.loads(out)
+        assert 1 <= len(hits) <= 3
+        assert set(hits[0]) == {"rank", "score", "document", "path", "page", "text", "chunk_id"}
+        assert [h["rank"] for h in hits] == list(range(1, len(hits) + 1))
+        assert (hits[0]["document"], hits[0]["page"]) == ("lease.pdf", 3)
+        assert os.path.isabs(hits[0]["path"]) and "deposit" in hits[0]["text"]
+    code, out, _ = run(capsys, "--data-dir", str(data_dir), "search", "伤口发红怎么办", "--json")
+    assert json.loads(out)[0]["document"] == "术后护理须知.pdf" and json.loads(out)[0]["page"] == 2
+
+
+def test_second_ingest_reembeds_nothing(capsys, data_dir, docs_dir):
+    run(capsys, "--data-dir", str(data_dir), "ingest", str(docs_dir))
+    code, out, _ = run(capsys, "--data-dir", str(data_dir), "ingest", str(docs_dir), "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["counts"]["unchanged"] == 3 and sum(r["embedded"] for r in report["results"]) == 0
+
+
+def test_remove_list_and_collections(capsys, data_dir, docs_dir):
+    run(capsys, "--data-dir", str(data_dir), "--collection", "cases", "ingest", str(docs_dir))
+    code, out, _ = run(
+        capsys,
+        "--data-dir",
+        str(data_dir),
+        "--collection",
+        "cases",
+        "remove",
+        str(docs_dir / "lease.pdf"),
+        "missing.pdf",
+    )
+    assert code == 1 and "removed" in out and "not in collection" in out
+    code, out, _ = run(capsys, "--data-dir", str(data_dir), "--collection", "cases", "list")
+    assert "lease.pdf" not in out and "hypertension.pdf" in out
+    code, out, _ = run(capsys, "--data-dir", str(data_dir), "collections", "--json")
+    assert json.loads(out) == ["cases"]
+
+
+def test_errors_are_one_line_without_traceback(capsys, data_dir, tmp_path):
+    code, _, err = run(capsys, "--data-dir", str(data_dir), "search", "anything")
+    assert code == 1 and "no collection named 'default'" in err and "Traceback" not in err
+    code, _, err = run(capsys, "--data-dir", str(data_dir), "ingest", str(tmp_path / "nowhere"))
+    assert code == 1
+
+
+def test_kbdesk_home_environment_variable_sets_the_data_dir(capsys, tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    monkeypatch.setenv("KBDESK_HOME", str(home))
+    make_pdf(tmp_path / "one.pdf", LEASE_PAGES[:1])
+    make_pdf(tmp_path / "zh.pdf", ZH_PAGES[:1], cjk=True)
+    code, _, _ = run(capsys, "ingest", str(tmp_path / "one.pdf"), str(tmp_path / "zh.pdf"))
+    assert code == 0 and (home / "collections" / "default" / "catalog.sqlite3").is_file()
