@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 PYTHON="${PYTHON:-python3.11}"
 VENV=.venv
-WHEELS=build/.cache/wheels
+# Built wheels are kept per user, so fresh checkouts on this machine reuse them too.
+WHEELS="${KBDESK_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kbdesk/wheels}"
 LLAMA_VERSION=0.3.36
 TORCH_VERSION=2.13.0
 
