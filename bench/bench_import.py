@@ -35,7 +35,9 @@ def raw_embed_seconds(embedder, texts: list[str]) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--pages", type=int, default=500)
     parser.add_argument("--embedder", default="use-multilingual")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved raw/import rounds")
@@ -95,7 +97,9 @@ def main() -> int:
     else:
         for key, value in result.items():
             print(f"{key:>24}: {value}")
-        print(f"{'goal ratio >= 0.9':>24}: {'MET' if result['ratio_import_to_raw'] >= 0.9 else 'NOT MET'}")
+        print(
+            f"{'goal ratio >= 0.9':>24}: {'MET' if result['ratio_import_to_raw'] >= 0.9 else 'NOT MET'}"
+        )
         if args.pages == 500:
             print(f"{'goal 500 pages < 30 s':>24}: {'MET' if import_s < 30 else 'NOT MET'}")
     return 0

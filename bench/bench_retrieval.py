@@ -1,4 +1,5 @@
-"""Retrieval quality on the bilingual corpus: hit@1 / hit@5 of dense, keyword and hybrid, per embedder.
+"""Retrieval quality on the bilingual corpus: hit@1 / hit@5 of dense, keyword and hybrid (convex and
+RRF fusion), per embedder.
 
 A hit is the gold document on the gold page (document only for non-paginated files). This is
 the measurement behind the default embedder choice (see RESULTS.md, "Default embedder").
@@ -20,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.corpus import build, load_docs, load_questions  # noqa: E402
 from kbdesk.core.kb import KnowledgeBase  # noqa: E402
 
-MODES = ("dense", "keyword", "hybrid")
+MODES = ("dense", "keyword", "hybrid", "hybrid-rrf")  # hybrid = convex fusion (the default)
 
 
 def evaluate(kb: KnowledgeBase, questions: list[dict], filenames: dict[str, str]) -> dict:
@@ -32,22 +33,30 @@ def evaluate(kb: KnowledgeBase, questions: list[dict], filenames: dict[str, str]
         gold_doc, gold_page = filenames[q["doc"]], q["page"]
         for mode in MODES:
             start = time.perf_counter()
-            hits = kb.search(q["question"], k=5, mode=mode)
+            mode_name, _, fusion = mode.partition("-")
+            hits = kb.search(q["question"], k=5, mode=mode_name, fusion=fusion or "convex")
             latency[mode] += time.perf_counter() - start
-            found = [(h.document == gold_doc and (gold_page is None or h.page == gold_page)) for h in hits]
+            found = [
+                (h.document == gold_doc and (gold_page is None or h.page == gold_page))
+                for h in hits
+            ]
             for key in ((mode, "all"), (mode, q["language"]), (mode, q["type"])):
                 t = tallies[key]
                 t[0] += bool(found[:1] and found[0])
                 t[1] += any(found)
                 t[2] += 1
-    table = {f"{m}/{g}": {"hit@1": round(t[0] / t[2], 3), "hit@5": round(t[1] / t[2], 3), "n": t[2]}
-             for (m, g), t in sorted(tallies.items())}
+    table = {
+        f"{m}/{g}": {"hit@1": round(t[0] / t[2], 3), "hit@5": round(t[1] / t[2], 3), "n": t[2]}
+        for (m, g), t in sorted(tallies.items())
+    }
     n = tallies[(MODES[0], "all")][2]
     return {"table": table, "ms_per_query": {m: round(1000 * latency[m] / n, 1) for m in MODES}}
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--embedders", nargs="+", default=["use-multilingual", "minilm"])
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -58,12 +67,17 @@ def main() -> int:
         docs_dir = Path(tmp) / "corpus"
         build(docs_dir)
         for name in args.embedders:
-            with KnowledgeBase.open(Path(tmp) / "kb", name.replace(":", "_")[-40:], embedder=name) as kb:
+            with KnowledgeBase.open(
+                Path(tmp) / "kb", name.replace(":", "_")[-40:], embedder=name
+            ) as kb:
                 start = time.perf_counter()
                 report = kb.import_paths([docs_dir])
                 assert report.ok, report.failed
                 import_s = time.perf_counter() - start
-                results[name] = {"import_s": round(import_s, 1), **evaluate(kb, questions, filenames)}
+                results[name] = {
+                    "import_s": round(import_s, 1),
+                    **evaluate(kb, questions, filenames),
+                }
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
@@ -77,7 +91,9 @@ def main() -> int:
             cells = []
             for m in MODES:
                 cell = res["table"].get(f"{m}/{g}")
-                cells.append(f"{cell['hit@1']:.2f} / {cell['hit@5']:.2f} (n={cell['n']})" if cell else "-")
+                cells.append(
+                    f"{cell['hit@1']:.2f} / {cell['hit@5']:.2f} (n={cell['n']})" if cell else "-"
+                )
             print(f"{g:<14}" + "".join(f"{c:>22}" for c in cells))
         print()
     return 0

@@ -5,19 +5,46 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-PARTIES = ["the Tenant", "the Landlord", "the Licensee", "the Supplier", "the Employer", "the Employee",
-           "the Hospital", "the Patient", "the Contractor", "the Client", "the Guarantor", "Counsel"]
-VERBS = ["shall notify", "must reimburse", "may terminate the agreement with", "shall indemnify",
-         "will provide written reports to", "is responsible for the maintenance owed to",
-         "shall keep confidential all information received from", "must obtain prior consent from"]
-OBJECTS = ["within {n} days of the request", "no later than {n} business days after the invoice date",
-           "for a period of {n} months", "subject to a cap of {n},000 dollars",
-           "unless a dose above {n} mg daily is prescribed", "at intervals of {n} weeks",
-           "in accordance with Section {n}.{m} of this agreement", "as recorded in exhibit {n}-{m}"]
-CLINICAL = ["Blood pressure above {n}0/{m}0 mmHg requires review by the attending physician.",
-            "Administer {n} mg of the study drug with food and record the INR after {m} days.",
-            "Patients older than {n}{m} years receive a falls assessment on admission.",
-            "The wound dressing is changed every {n} days and inspected for signs of infection."]
+PARTIES = [
+    "the Tenant",
+    "the Landlord",
+    "the Licensee",
+    "the Supplier",
+    "the Employer",
+    "the Employee",
+    "the Hospital",
+    "the Patient",
+    "the Contractor",
+    "the Client",
+    "the Guarantor",
+    "Counsel",
+]
+VERBS = [
+    "shall notify",
+    "must reimburse",
+    "may terminate the agreement with",
+    "shall indemnify",
+    "will provide written reports to",
+    "is responsible for the maintenance owed to",
+    "shall keep confidential all information received from",
+    "must obtain prior consent from",
+]
+OBJECTS = [
+    "within {n} days of the request",
+    "no later than {n} business days after the invoice date",
+    "for a period of {n} months",
+    "subject to a cap of {n},000 dollars",
+    "unless a dose above {n} mg daily is prescribed",
+    "at intervals of {n} weeks",
+    "in accordance with Section {n}.{m} of this agreement",
+    "as recorded in exhibit {n}-{m}",
+]
+CLINICAL = [
+    "Blood pressure above {n}0/{m}0 mmHg requires review by the attending physician.",
+    "Administer {n} mg of the study drug with food and record the INR after {m} days.",
+    "Patients older than {n}{m} years receive a falls assessment on admission.",
+    "The wound dressing is changed every {n} days and inspected for signs of infection.",
+]
 
 
 def sentence(rng: random.Random) -> str:

@@ -12,7 +12,12 @@ def make_pdf(path: Path, pages: list[str], *, cjk: bool = False, title: str | No
     for text in pages:
         page = doc.new_page()
         rect = pymupdf.Rect(56, 56, page.rect.width - 56, page.rect.height - 56)
-        left = page.insert_textbox(rect, text, fontsize=10 if len(text) > 1500 else 11, fontname="china-s" if cjk else "helv")
+        left = page.insert_textbox(
+            rect,
+            text,
+            fontsize=10 if len(text) > 1500 else 11,
+            fontname="china-s" if cjk else "helv",
+        )
         assert left >= 0, "test text overflowed its page"
     if title:
         doc.set_metadata({"title": title})

@@ -49,6 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=10, help="number of results (default: %(default)s)")
     p.add_argument("--mode", choices=["hybrid", "dense", "keyword"], default="hybrid")
     p.add_argument(
+        "--fusion",
+        choices=["convex", "rrf"],
+        default="convex",
+        help="how hybrid merges the two lists (default: %(default)s)",
+    )
+    p.add_argument(
         "--document",
         action="append",
         default=[],
@@ -192,7 +198,9 @@ def cmd_ingest(args) -> int:
 
 def cmd_search(args) -> int:
     with _open(args, create=False) as kb:
-        hits = kb.search(args.query, k=args.k, mode=args.mode, documents=args.document)
+        hits = kb.search(
+            args.query, k=args.k, mode=args.mode, documents=args.document, fusion=args.fusion
+        )
     if args.json:
         print(json.dumps([h.to_json() for h in hits], ensure_ascii=False, indent=2))
         return EXIT_OK
@@ -255,7 +263,7 @@ def cmd_demo(args) -> int:
     status = cmd_ingest(args)
     for query in (args.query, "术后多久可以洗澡？"):
         print(f"\nSearch: {query}")
-        args.query, args.k, args.mode, args.document = query, 3, "hybrid", []
+        args.query, args.k, args.mode, args.document, args.fusion = query, 3, "hybrid", [], "convex"
         cmd_search(args)
     return status
 

@@ -22,8 +22,13 @@ def test_builtin_embedders_return_unit_vectors(name, dim):
 
 def test_use_is_cross_lingual():
     use = create_embedder("use-multilingual")
-    en, zh, other = use.embed(["How long after surgery can I shower?", "术后多久可以洗澡？",
-                               "The monthly rent is payable on the first business day."])
+    en, zh, other = use.embed(
+        [
+            "How long after surgery can I shower?",
+            "术后多久可以洗澡？",
+            "The monthly rent is payable on the first business day.",
+        ]
+    )
     assert en @ zh > en @ other + 0.2
 
 

@@ -202,8 +202,11 @@ class KnowledgeBase:
         *,
         documents: Iterable[str] = (),
         context: int = 0,
+        fusion: str = "convex",
     ) -> list[Hit]:
-        options = SearchOptions(k=k, mode=mode, documents=tuple(documents), context=context)
+        options = SearchOptions(
+            k=k, mode=mode, documents=tuple(documents), context=context, fusion=fusion
+        )
         with self._index_lock:
             if self._searcher is None:
                 self._searcher = Searcher(self.catalog, self.index, self.embedder)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kbdesk.core.search.fusion import reciprocal_rank_fusion
+from kbdesk.core.search.fusion import convex_fusion, reciprocal_rank_fusion
 from kbdesk.core.search.text import has_cjk, index_body, match_expression, query_terms
 
 
@@ -34,3 +34,13 @@ def test_has_cjk():
 def test_rrf_rewards_agreement_between_lists():
     fused = reciprocal_rank_fusion([[(1, 0.9), (2, 0.8), (3, 0.7)], [(3, 5.0), (1, 4.0)]])
     assert [i for i, _ in fused] == [1, 3, 2]
+
+
+def test_convex_fusion_keeps_a_clear_winner_of_one_list_on_top():
+    dense = [(1, 0.80), (2, 0.50), (3, 0.45)]
+    keyword = [(3, 12.0), (2, 11.0), (9, 2.0)]
+    fused = convex_fusion(dense, keyword, dense_weight=0.6)
+    # 1 tops dense clearly (0.6); 2 is good in both (0.6*0.14 + 0.4*0.9 = 0.45); 3 tops keyword only (0.4)
+    assert [i for i, _ in fused] == [1, 2, 3, 9]
+    assert abs(fused[0][1] - 0.6) < 1e-9
+    assert convex_fusion([], keyword)[0][0] == 3 and convex_fusion(dense, [])[0][0] == 1

@@ -9,7 +9,7 @@ import numpy as np
 
 from kbdesk.core.embed.base import Embedder
 from kbdesk.core.errors import InvalidSetting
-from kbdesk.core.search.fusion import reciprocal_rank_fusion
+from kbdesk.core.search.fusion import FUSIONS, convex_fusion, reciprocal_rank_fusion
 from kbdesk.core.search.rerank import CrossEncoderReranker
 from kbdesk.core.search.text import match_expression
 from kbdesk.core.store.catalog import Catalog
@@ -27,8 +27,13 @@ class SearchOptions:
     documents: tuple[str, ...] = ()  # file names, paths or ids to search within
     context: int = 0  # neighbouring chunks to attach on each side
     rerank_depth: int = 50
+    fusion: str = "convex"  # how hybrid merges dense and keyword lists: "convex" or "rrf"
 
     def __post_init__(self):
+        if self.fusion not in FUSIONS:
+            raise InvalidSetting(
+                f"Unknown fusion '{self.fusion}'.", hint=f"Use one of: {', '.join(FUSIONS)}."
+            )
         if self.mode not in MODES:
             raise InvalidSetting(
                 f"Unknown search mode '{self.mode}'.", hint=f"Use one of: {', '.join(MODES)}."
@@ -101,9 +106,11 @@ class Searcher:
             ranked = self.keyword(query, depth, doc_ids)
         else:
             pool = max(50, 4 * depth)
-            ranked = reciprocal_rank_fusion(
-                [self.dense(query, pool, doc_ids), self.keyword(query, pool, doc_ids)]
-            )[:depth]
+            dense, keyword = self.dense(query, pool, doc_ids), self.keyword(query, pool, doc_ids)
+            if options.fusion == "rrf":
+                ranked = reciprocal_rank_fusion([dense, keyword])[:depth]
+            else:
+                ranked = convex_fusion(dense, keyword)[:depth]
         rows = self.catalog.chunks([cid for cid, _ in ranked])
         ranked = [(cid, score) for cid, score in ranked if cid in rows]
         if self.reranker is not None and ranked:
