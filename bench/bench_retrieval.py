@@ -58,6 +58,8 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--embedders", nargs="+", default=["use-multilingual", "minilm"])
+    parser.add_argument("--chunk-size", type=int, help="chunk size of the test collections")
+    parser.add_argument("--chunk-overlap", type=int, help="chunk overlap of the test collections")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     questions = load_questions()
@@ -68,7 +70,11 @@ def main() -> int:
         build(docs_dir)
         for name in args.embedders:
             with KnowledgeBase.open(
-                Path(tmp) / "kb", name.replace(":", "_")[-40:], embedder=name
+                Path(tmp) / "kb",
+                name.replace(":", "_")[-40:],
+                embedder=name,
+                chunk_size=args.chunk_size,
+                chunk_overlap=args.chunk_overlap,
             ) as kb:
                 start = time.perf_counter()
                 report = kb.import_paths([docs_dir])

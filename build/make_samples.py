@@ -4,11 +4,12 @@ Usage::
 
     .venv/bin/python build/make_samples.py [OUT_DIR]      # default: resources/samples
 
-Writes three small, clearly fictional documents that kbdesk offers on first run:
+Writes two small, clearly fictional documents that kbdesk offers on first run, and a guide:
 
 * ``Sample_Mutual_NDA.pdf``   - an English two-page non-disclosure agreement
 * ``示例_术后护理须知.pdf``     - a Chinese two-page post-operative care leaflet
-* ``Welcome_to_kbdesk.md``    - a short guide to the app
+* ``../Welcome_to_kbdesk.md`` - a short guide to the app, shown on first run; it sits beside
+  the samples, not among them, so it never answers questions about the user's documents
 
 The PDFs use PyMuPDF's built-in fonts (Helvetica and the ``china-s`` CJK font), which are
 referenced, not embedded, so each file stays a few kilobytes. Output is deterministic.
@@ -69,8 +70,6 @@ NDA_EN = {
             "courts have exclusive jurisdiction.",
             "Signed for Example Analytics Ltd by A. Sample, Director. "
             "Signed for Demo Health Partners LLP by B. Placeholder, Partner.",
-            'Try asking kbdesk: "How long do the confidentiality duties last?" or '
-            '"How much notice is needed to end this NDA?" Each answer cites this page.',
         ],
     ],
 }
@@ -100,8 +99,6 @@ CARE_ZH = {
             "（二）皮肤、眼白发黄，或尿色呈浓茶色；\n（三）腹痛持续加重；\n"
             "（四）伤口红肿、有脓性分泌物或裂开。",
             "六、复诊安排\n请于术后2周到门诊复诊，领取病理检查报告。术后3个月复查肝功能和腹部B超。",
-            "试着向 kbdesk 提问：“术后多久可以洗澡？”或“出院后饮食要注意什么？”"
-            "答案会标注引用，点击即可跳转到本页对应段落。",
         ],
     ],
 }
@@ -203,14 +200,14 @@ def _render_pdf(spec: dict, path: Path) -> Path:
 
 
 def make_samples(out_dir: Path | str = DEFAULT_OUT) -> list[Path]:
-    """Write the three sample documents into out_dir and return their paths."""
+    """Write the two sample documents into out_dir, the guide beside it; return their paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = [
         _render_pdf(NDA_EN, out / NDA_EN["filename"]),
         _render_pdf(CARE_ZH, out / CARE_ZH["filename"]),
     ]
-    welcome = out / "Welcome_to_kbdesk.md"
+    welcome = out.parent / "Welcome_to_kbdesk.md"
     welcome.write_text(WELCOME_MD, encoding="utf-8", newline="\n")
     paths.append(welcome)
     return paths

@@ -73,9 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("models", help="list embedding models (and, later, chat models)")
     p = sub.add_parser("demo", help="import the bundled sample documents and run a search")
-    p.add_argument(
-        "query", nargs="?", default="How long must confidential information be protected?"
-    )
+    p.add_argument("query", nargs="?", default="How long do the duties of confidentiality last?")
     return parser
 
 
@@ -165,7 +163,8 @@ def cmd_ingest(args) -> int:
             return
         line = f"{_MARK[result.status]:>9}  {result.path}"
         if result.status in (FileStatus.IMPORTED, FileStatus.UPDATED):
-            line += f"  ({result.pages} pages, {result.chunks} chunks, {result.embedded} embedded)"
+            pages = f"{result.pages} pages, " if result.pages else ""
+            line += f"  ({pages}{result.chunks} chunks, {result.embedded} embedded)"
         if result.reason:
             line += f"  — {result.reason}"
         (bar.bar.write(line, file=sys.stdout) if bar.bar else print(line, flush=True))
