@@ -43,6 +43,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import re
 import resource
 import shutil
@@ -454,6 +455,9 @@ def run_size(n: int, args, out_path: Path) -> None:
     patched = Searcher(catalog, vindex, embedder)
     patched.keyword = lambda text, k, doc_ids=None: variants.budget(text, k, and_group=True)
     result["row_budget"] = args.row_budget
+    mapped = Catalog(db_path)  # its own connection, memory-mapped
+    mapped.con.execute(f"PRAGMA mmap_size={8 << 30}")
+    mapped_variants = KeywordVariants(mapped, args.row_budget)
 
     methods = {
         "faiss_hnsw": lambda q: raw.search(q["vector"][None], POOL, params=params)[1][0],
@@ -462,13 +466,18 @@ def run_size(n: int, args, out_path: Path) -> None:
         "keyword": lambda q: searcher.keyword(q["text"], POOL),
         "hybrid": lambda q: searcher.search(q["text"], hybrid),
         "keyword_bm25_sql": lambda q: variants.bm25_sql(q["text"], POOL),
+        "keyword_bm25_mmap": lambda q: mapped_variants.bm25_sql(q["text"], POOL),
         "term_df_lookup": lambda q: variants.term_dfs(q["text"]),
         "keyword_budget": lambda q: variants.budget(q["text"], POOL),
         "keyword_budget_and": lambda q: variants.budget(q["text"], POOL, and_group=True),
         "hybrid_budget_and": lambda q: patched.search(q["text"], hybrid),
     }
     print(f"[{n:,}] timing {len(queries)} queries ({WARMUP} warm-up)", flush=True)
+    load_before = os.getloadavg()[0]
+    t0 = time.perf_counter()
     times, outputs = time_round_robin(methods, queries)
+    result["timing_s"] = time.perf_counter() - t0
+    result["loadavg"] = [load_before, os.getloadavg()[0]]
     result["latency_ms"] = {m: pct(t) for m, t in times.items()}
     timed = queries[WARMUP:]
     print(f"[{n:,}] latency: {json.dumps(result['latency_ms'])}", flush=True)
@@ -498,6 +507,7 @@ def run_size(n: int, args, out_path: Path) -> None:
     kw = outputs["keyword"]
     result["overlap_with_current"] = {
         "keyword_bm25_sql@50": _overlap(outputs["keyword_bm25_sql"], kw, every),
+        "keyword_bm25_mmap@50": _overlap(outputs["keyword_bm25_mmap"], kw, every),
         "keyword_budget@10": _overlap(outputs["keyword_budget"], kw, top),
         "keyword_budget_and@10": _overlap(outputs["keyword_budget_and"], kw, top),
         "keyword_budget_and@50": _overlap(outputs["keyword_budget_and"], kw, every),
@@ -609,6 +619,7 @@ LABELS = {
 }
 VARIANT_LABELS = {
     "keyword_bm25_sql": "A: keyword, ORDER BY bm25() instead of rank",
+    "keyword_bm25_mmap": "A + PRAGMA mmap_size=8 GiB on the connection",
     "term_df_lookup": "df lookup of the query terms (overhead of B/C)",
     "keyword_budget": "B: keyword, rarest terms within the row budget, bm25()",
     "keyword_budget_and": "C: B + dropped terms as one AND group",
@@ -683,6 +694,10 @@ def report(results: list[dict], threshold: dict | None, command: str) -> str:
                 lambda r: (
                     f"{r['fts']['us_per_matched_row']:.2f}; {r['fts']['latency_vs_rows_corr']:.2f}"
                 ),
+            ),
+            (
+                "1-min load average before / after timing (2 cores, shared)",
+                lambda r: f"{r['loadavg'][0]:.2f} / {r['loadavg'][1]:.2f}",
             ),
             ("catalog insert (replace_document)", lambda r: _insert(r)),
             ("VectorIndex.rebuild (HNSW) / save", lambda r: _index_build(r)),
