@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from kbdesk.core.search.fusion import convex_fusion, reciprocal_rank_fusion
-from kbdesk.core.search.text import has_cjk, index_body, match_expression, query_terms
+from kbdesk.core.search.text import (
+    budgeted_match,
+    has_cjk,
+    index_body,
+    match_expression,
+    query_terms,
+)
 
 
 def test_chinese_is_segmented_into_words_for_the_index():
@@ -44,3 +50,14 @@ def test_convex_fusion_keeps_a_clear_winner_of_one_list_on_top():
     assert [i for i, _ in fused] == [1, 2, 3, 9]
     assert abs(fused[0][1] - 0.6) < 1e-9
     assert convex_fusion([], keyword)[0][0] == 3 and convex_fusion(dense, [])[0][0] == 1
+
+
+def test_budgeted_match_keeps_rare_terms_and_ands_the_common_ones():
+    terms, dfs = ["notice", "tenant", "clause-123", "period"], [9000, 15000, 3, 12000]
+    assert (
+        budgeted_match(terms, dfs, 20_000) == '"clause-123" OR "notice" OR ("period" AND "tenant")'
+    )
+    assert budgeted_match(terms, dfs, 10**9) == '"clause-123" OR "notice" OR "period" OR "tenant"'
+    # the rarest term is always kept; one dropped common word is paired with it
+    assert budgeted_match(["a1", "b2"], [50_000, 60_000], 100) == '"a1" OR ("a1" AND "b2")'
+    assert budgeted_match([], [], 10) is None

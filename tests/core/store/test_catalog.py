@@ -77,3 +77,17 @@ def test_a_damaged_catalog_file_gives_a_clear_error(tmp_path):
     path.write_bytes(b"this is not a database" * 100)
     with pytest.raises(CollectionError, match="cannot be opened"):
         Catalog(path)
+
+
+def test_document_frequencies_use_the_index_tokenizer(tmp_path):
+    catalog = Catalog(tmp_path / "c.sqlite3")
+    _store(catalog, "/d/a.pdf", ["termination of the lease", "terminated early", "rent"])
+    _store(catalog, "/d/b.pdf", ["洗澡 手术", "手术"], sha="b")
+    # porter stems 'terminating', 'termination' and 'terminated' alike; Chinese words match whole
+    assert catalog.document_frequencies(["terminating", "rent", "absent", "手术", "7.2"]) == [
+        2,
+        1,
+        0,
+        2,
+        0,
+    ]

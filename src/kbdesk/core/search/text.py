@@ -64,9 +64,38 @@ def query_terms(query: str) -> list[str]:
     return list(seen)
 
 
+def _quote(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
 def match_expression(query: str) -> str | None:
     """An FTS5 MATCH string: any of the terms (BM25 ranks chunks that match more of them higher)."""
     terms = query_terms(query)
+    return " OR ".join(map(_quote, terms)) if terms else None
+
+
+def budgeted_match(terms: list[str], frequencies: list[int], row_budget: int) -> str | None:
+    """OR of the rarest terms while their postings add up to at most `row_budget`.
+
+    Scoring every chunk that holds a common word is what makes BM25 slow on large collections
+    (an OR over 'notice', 'period', 'tenant' can match 40% of a million chunks), and such words
+    barely move BM25 anyway. The rarest term is always kept; the common terms left out come back
+    as one AND group, so a chunk holding all of them still matches (intersections are cheap).
+    """
     if not terms:
         return None
-    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+    ranked = sorted(zip(terms, frequencies, strict=True), key=lambda tf: tf[1])
+    kept, total = 0, 0
+    for _term, df in ranked:
+        if kept and total + df > row_budget:
+            break
+        kept += 1
+        total += df
+    quoted = [_quote(t) for t, _ in ranked]
+    dropped = quoted[kept:]
+    if len(dropped) == 1:  # a lone common word still counts alongside the rarest one
+        dropped = [quoted[0], dropped[0]]
+    match = " OR ".join(quoted[:kept])
+    if dropped:
+        match += " OR (" + " AND ".join(dropped) + ")"
+    return match

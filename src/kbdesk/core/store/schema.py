@@ -2,7 +2,10 @@
 
 SCHEMA_VERSION = 1
 
-SCHEMA = """
+# The keyword index tokenizer; query terms are stemmed through a temp table using the same one.
+FTS_TOKENIZE = "porter unicode61 remove_diacritics 2"
+
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -42,6 +45,6 @@ CREATE TABLE IF NOT EXISTS embeddings (
     vector   BLOB NOT NULL
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-    body, tokenize = 'porter unicode61 remove_diacritics 2'
+    body, tokenize = '{FTS_TOKENIZE}'
 );
 """
