@@ -168,3 +168,57 @@ class ImportReport:
     @property
     def ok(self) -> bool:
         return not self.failed and not self.cancelled
+
+
+@dataclass(frozen=True)
+class Citation:
+    """What an answer's [n] marker points at: a passage on a page of a document."""
+
+    n: int
+    chunk_id: int
+    doc_id: int
+    document: str
+    path: str
+    page: int | None
+    text: str
+    boxes: tuple[BBox, ...] = ()
+
+    def to_json(self) -> dict:
+        return {
+            "n": self.n,
+            "document": self.document,
+            "path": self.path,
+            "page": self.page,
+            "text": self.text,
+        }
+
+
+@dataclass(frozen=True)
+class SentenceCheck:
+    """One answer sentence after checking it against the cited passages."""
+
+    text: str
+    citations: tuple[int, ...]  # the [n] it carries after correction
+    supported: bool
+    score: float  # best support score over the sources, 0..1
+    corrected: bool = False  # a citation was added, moved or dropped
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    answer: str
+    citations: tuple[Citation, ...] = ()
+    supported: bool = False  # False: the documents do not contain the answer
+    sentences: tuple[SentenceCheck, ...] = ()
+    nearest: tuple[Hit, ...] = ()  # offered when the answer is not supported
+    model: str = ""
+    adapter: str | None = None
+    notice: str | None = None  # something the user should know (passages left out, ...)
+
+    def to_json(self) -> dict:
+        return {
+            "answer": self.answer,
+            "citations": [c.to_json() for c in self.citations],
+            "supported": self.supported,
+        }

@@ -1,0 +1,1 @@
+"""Grounded generation: local llama.cpp models, prompt budgeting, streaming, citation checking."""
