@@ -31,9 +31,16 @@ raw FAISS HNSW search (k=50 with the efSearch ``VectorIndex.search`` uses; k=50 
 ``Searcher.search(q, SearchOptions(k=10, mode="hybrid"))``, which also fetches the chunk rows.
 Shared machines are noisy, so every time is also given as a ratio to raw HNSW in the same run.
 
-It then times keyword-search variants on the same queries (monkeypatched in this process only,
-``src/`` is untouched) to show where FTS5 time goes, and measures exact flat search at 20k, 50k
-and 100k vectors (FAISS only) against HNSW, the evidence for ``ANN_THRESHOLD``.
+Interleaved with those, and monkeypatched in this process only (``src/`` is untouched):
+the keyword search as it was before the postings budget (an OR of every term, ORDER BY rank),
+the cost of the document-frequency lookup ``Searcher.keyword`` now does first
+(``Catalog.document_frequencies``, fts5vocab) and of a bounded alternative (count a term's
+postings with ``LIMIT budget+1``), and keyword / hybrid search using that alternative.
+
+Then, for HNSW sizes, recall@10 against the exact search at efSearch 100/200/400 for the
+product's index and for an index with the same parameters whose vectors were inserted in random
+order; and exact flat search at 20k, 50k and 100k vectors (FAISS only, default OpenMP threads
+and one thread) against HNSW, the evidence for ``ANN_THRESHOLD``.
 
 Each size runs in a child process, so its peak RSS (``ru_maxrss``) is its own.
 """
@@ -59,10 +66,22 @@ import faiss
 import numpy as np
 
 from kbdesk.core.embed.base import EmbedderSpec
-from kbdesk.core.search.searcher import Searcher, SearchOptions
-from kbdesk.core.search.text import STOPWORDS, index_body, match_expression, query_terms
+from kbdesk.core.search.searcher import KEYWORD_ROW_BUDGET, Searcher, SearchOptions
+from kbdesk.core.search.text import (
+    STOPWORDS,
+    budgeted_match,
+    index_body,
+    match_expression,
+    query_terms,
+)
 from kbdesk.core.store.catalog import Catalog, FileFacts
-from kbdesk.core.store.vectors import ANN_THRESHOLD, HNSW_EF_SEARCH, VectorIndex
+from kbdesk.core.store.vectors import (
+    ANN_THRESHOLD,
+    HNSW_EF_CONSTRUCTION,
+    HNSW_EF_SEARCH,
+    HNSW_M,
+    VectorIndex,
+)
 from kbdesk.core.types import ChunkDraft
 
 GOAL_MS = 50.0
@@ -73,6 +92,7 @@ TOPICS = 1_000
 ENTITY_PREFIXES = ("clause", "section", "article", "invoice", "case", "order", "item", "ref")
 ENTITY_RE = re.compile(r"\b[a-z]+-\d+\b")
 POOL = max(50, 4 * 10)  # what Searcher.search asks dense and keyword for when k=10, no reranker
+HNSW_EF_SEARCH_USED = max(HNSW_EF_SEARCH, 2 * POOL)  # what VectorIndex.search sets for k=POOL
 WARMUP = 10
 SEED = 20240611
 
@@ -305,94 +325,109 @@ def peak_rss_mb() -> float:
 
 
 class KeywordVariants:
-    """Alternative ways to run the keyword half, to show where FTS5 time goes."""
+    """The keyword half before and beside the product's, monkeypatched in this process only."""
 
-    def __init__(self, catalog: Catalog, row_budget: int):
+    def __init__(self, catalog: Catalog):
         self.con = catalog.con
         self.catalog = catalog
-        self.row_budget = row_budget
-        con = self.con
-        # Document frequency per (stemmed) term, and a scratch FTS5 table with the same
-        # tokenizer to stem query terms exactly as the index does. Both are TEMP: no schema change.
-        con.execute(
-            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.kv USING fts5vocab(main, chunks_fts, row)"
-        )
-        con.execute(
-            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.stem USING fts5(body,"
-            " tokenize = 'porter unicode61 remove_diacritics 2')"
-        )
-        con.execute(
-            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.stem_v USING fts5vocab(temp, stem, instance)"
-        )
 
-    def current(self, text: str, k: int):
+    def before(self, text: str, k: int):
+        """What Searcher.keyword did before the postings budget (commit 6b1d4ab): an OR of every
+        query term, ORDER BY rank."""
         match = match_expression(text)
-        return self.catalog.keyword_search(match, k) if match else []
-
-    def bm25_sql(self, text: str, k: int):
-        """Same MATCH, but ORDER BY bm25() (SQLite's top-N sorter) instead of ORDER BY rank."""
-        match = match_expression(text)
-        return self._bm25(match, k) if match else []
-
-    def match_count(self, text: str) -> int:
-        return self.match_count_expr(match_expression(text))
-
-    def match_count_expr(self, match: str) -> int:
-        return self.con.execute(
-            "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (match,)
-        ).fetchone()[0]
-
-    def term_dfs(self, text: str) -> list[tuple[str, int]]:
-        """(query term, document frequency of its stemmed token), via fts5vocab lookups."""
-        con = self.con
-        terms = query_terms(text)
-        con.execute("DELETE FROM temp.stem")
-        con.executemany(
-            "INSERT INTO temp.stem(rowid, body) VALUES (?, ?)", list(enumerate(terms, 1))
-        )
-        out = []
-        for rowid, term in enumerate(terms, 1):
-            tokens = [
-                r[0] for r in con.execute("SELECT term FROM temp.stem_v WHERE doc = ?", (rowid,))
-            ]
-            df = 0
-            for token in tokens:  # a phrase matches at most as many rows as its rarest token
-                found = con.execute("SELECT doc FROM temp.kv WHERE term = ?", (token,)).fetchone()
-                df = min(df, found[0]) if df else (found[0] if found else 0)
-            out.append((term, df))
-        return out
-
-    def _bm25(self, match: str, k: int):
+        if match is None:
+            return []
         rows = self.con.execute(
-            "SELECT rowid, bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ?"
-            " ORDER BY s LIMIT ?",
+            "SELECT rowid, rank FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?",
             (match, k),
         ).fetchall()
         return [(int(r[0]), -float(r[1])) for r in rows]
 
-    def budget_match(self, text: str, and_group: bool) -> str | None:
-        """OR of the rarest terms while their document frequencies sum to <= row_budget (the
-        rarest is always kept). With and_group, the dropped common terms come back as one AND
-        group, so chunks holding all of them still match (FTS5 intersects doclists cheaply)."""
-        dfs = sorted(self.term_dfs(text), key=lambda p: p[1])
-        if not dfs:
-            return None
-        keep, total = [], 0
-        for term, df in dfs:
-            if keep and total + df > self.row_budget:
-                break
-            keep.append(term)
-            total += df
-        quoted = ['"' + t.replace('"', '""') + '"' for t, _ in dfs]
-        match = " OR ".join(quoted[: len(keep)])
-        dropped = quoted[len(keep) :]
-        if and_group and len(dropped) >= 2:
-            match += " OR (" + " AND ".join(dropped) + ")"
-        return match
+    def df_product(self, text: str) -> list[int]:
+        """Document frequencies as Searcher.keyword gets them now (fts5vocab lookups)."""
+        return self.catalog.document_frequencies(query_terms(text))
 
-    def budget(self, text: str, k: int, and_group: bool = False):
-        match = self.budget_match(text, and_group)
-        return self._bm25(match, k) if match else []
+    def df_probe(self, text: str) -> list[int]:
+        """min(df, budget + 1) per term: count a term's postings, but stop past the budget.
+        No stemming step is needed (MATCH tokenizes the term like the index did), and the cost
+        is bounded by the budget, where fts5vocab reads a common term's whole doclist."""
+        cap = KEYWORD_ROW_BUDGET + 1
+        sql = "SELECT count(*) FROM (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)"
+        return [
+            self.con.execute(sql, ('"' + t.replace('"', '""') + '"', cap)).fetchone()[0]
+            for t in query_terms(text)
+        ]
+
+    def probe(self, text: str, k: int, doc_ids: list[int] | None = None):
+        """Searcher.keyword with df_probe in place of Catalog.document_frequencies."""
+        terms = query_terms(text)
+        if not terms:
+            return []
+        dfs = self.df_probe(text)
+        return self.catalog.keyword_search(
+            budgeted_match(terms, dfs, KEYWORD_ROW_BUDGET), k, doc_ids
+        )
+
+    def product_match(self, text: str) -> str | None:
+        terms = query_terms(text)
+        if not terms:
+            return None
+        return budgeted_match(terms, self.df_product(text), KEYWORD_ROW_BUDGET)
+
+    def match_count(self, match: str | None) -> int:
+        if match is None:
+            return 0
+        return self.con.execute(
+            "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (match,)
+        ).fetchone()[0]
+
+
+def hnsw_checks(vindex: VectorIndex, flat, queries: list[dict], n: int) -> dict:
+    """Recall of the product's HNSW at other efSearch values, and of an HNSW with the same
+    parameters built from the same vectors inserted in random order (VectorIndex.rebuild inserts
+    them in chunk-id order, i.e. document by document)."""
+    qs = np.vstack([q["vector"] for q in queries])
+    _, truth = flat.search(qs, 10)
+    truth = truth + 1
+
+    def sweep(index, label: str) -> dict:
+        out = {}
+        methods = {}
+        for ef in (HNSW_EF_SEARCH_USED, 200, 400):
+            p = faiss.SearchParametersHNSW()
+            p.efSearch = ef
+            methods[f"{label} ef{ef}"] = lambda q, p=p: index.search(
+                q["vector"][None], POOL, params=p
+            )
+        times, outputs = time_round_robin(methods, queries)
+        timed_truth = truth[WARMUP:]
+        for name in methods:
+            recall = np.mean(
+                [
+                    len(set(o[1][0, :10].tolist()) & set(t.tolist())) / 10
+                    for o, t in zip(outputs[name], timed_truth, strict=True)
+                ]
+            )
+            out[name] = {**pct(times[name]), "recall_at_10": float(recall)}
+        return out
+
+    result = sweep(vindex._index, "product")
+    print(f"[{n:,}] shuffled-order HNSW build", flush=True)
+    vectors = flat.reconstruct_n(0, n)
+    order = np.random.default_rng(SEED).permutation(n)
+    shuffled = faiss.IndexIDMap2(
+        faiss.IndexHNSWFlat(vectors.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    )
+    faiss.downcast_index(shuffled.index).hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    t0 = time.perf_counter()
+    for start in range(0, n, 20_000):  # the batch size Catalog.iter_vectors feeds rebuild with
+        ids = order[start : start + 20_000]
+        shuffled.add_with_ids(vectors[ids], ids.astype(np.int64) + 1)
+    build_s = time.perf_counter() - t0
+    del vectors
+    result.update(sweep(shuffled, "shuffled"))
+    result["shuffled_build_s"] = build_s
+    return result
 
 
 # -- one size ----------------------------------------------------------------------------------
@@ -447,17 +482,14 @@ def run_size(n: int, args, out_path: Path) -> None:
     params = None
     if vindex.kind == "hnsw":
         params = faiss.SearchParametersHNSW()
-        params.efSearch = max(HNSW_EF_SEARCH, 2 * POOL)  # as VectorIndex.search sets it
+        params.efSearch = HNSW_EF_SEARCH_USED
     result["ef_search"] = params.efSearch if params else None
 
     # Keyword variants, monkeypatched into a second Searcher in this process only.
-    variants = KeywordVariants(catalog, args.row_budget)
-    patched = Searcher(catalog, vindex, embedder)
-    patched.keyword = lambda text, k, doc_ids=None: variants.budget(text, k, and_group=True)
-    result["row_budget"] = args.row_budget
-    mapped = Catalog(db_path)  # its own connection, memory-mapped
-    mapped.con.execute(f"PRAGMA mmap_size={8 << 30}")
-    mapped_variants = KeywordVariants(mapped, args.row_budget)
+    variants = KeywordVariants(catalog)
+    probed = Searcher(catalog, vindex, embedder)
+    probed.keyword = variants.probe
+    result["row_budget"] = KEYWORD_ROW_BUDGET
 
     methods = {
         "faiss_hnsw": lambda q: raw.search(q["vector"][None], POOL, params=params)[1][0],
@@ -465,12 +497,11 @@ def run_size(n: int, args, out_path: Path) -> None:
         "dense": lambda q: searcher.dense(q["text"], POOL),
         "keyword": lambda q: searcher.keyword(q["text"], POOL),
         "hybrid": lambda q: searcher.search(q["text"], hybrid),
-        "keyword_bm25_sql": lambda q: variants.bm25_sql(q["text"], POOL),
-        "keyword_bm25_mmap": lambda q: mapped_variants.bm25_sql(q["text"], POOL),
-        "term_df_lookup": lambda q: variants.term_dfs(q["text"]),
-        "keyword_budget": lambda q: variants.budget(q["text"], POOL),
-        "keyword_budget_and": lambda q: variants.budget(q["text"], POOL, and_group=True),
-        "hybrid_budget_and": lambda q: patched.search(q["text"], hybrid),
+        "keyword_before": lambda q: variants.before(q["text"], POOL),
+        "df_product": lambda q: variants.df_product(q["text"]),
+        "df_probe": lambda q: variants.df_probe(q["text"]),
+        "keyword_probe": lambda q: variants.probe(q["text"], POOL),
+        "hybrid_probe": lambda q: probed.search(q["text"], hybrid),
     }
     print(f"[{n:,}] timing {len(queries)} queries ({WARMUP} warm-up)", flush=True)
     load_before = os.getloadavg()[0]
@@ -490,9 +521,6 @@ def run_size(n: int, args, out_path: Path) -> None:
     def top(o):
         return [c for c, _ in o[:10]]
 
-    def every(o):
-        return [c for c, _ in o]
-
     def hits(o):
         return [h.chunk_id for h in o]
 
@@ -500,46 +528,44 @@ def run_size(n: int, args, out_path: Path) -> None:
         "dense": _share(outputs["dense"], timed, top),
         "keyword": _share(outputs["keyword"], timed, top),
         "hybrid": _share(outputs["hybrid"], timed, hits),
-        "keyword_budget": _share(outputs["keyword_budget"], timed, top),
-        "keyword_budget_and": _share(outputs["keyword_budget_and"], timed, top),
-        "hybrid_budget_and": _share(outputs["hybrid_budget_and"], timed, hits),
+        "keyword_before": _share(outputs["keyword_before"], timed, top),
+        "keyword_probe": _share(outputs["keyword_probe"], timed, top),
+        "hybrid_probe": _share(outputs["hybrid_probe"], timed, hits),
     }
-    kw = outputs["keyword"]
-    result["overlap_with_current"] = {
-        "keyword_bm25_sql@50": _overlap(outputs["keyword_bm25_sql"], kw, every),
-        "keyword_bm25_mmap@50": _overlap(outputs["keyword_bm25_mmap"], kw, every),
-        "keyword_budget@10": _overlap(outputs["keyword_budget"], kw, top),
-        "keyword_budget_and@10": _overlap(outputs["keyword_budget_and"], kw, top),
-        "keyword_budget_and@50": _overlap(outputs["keyword_budget_and"], kw, every),
-        "hybrid_budget_and@10": _overlap(outputs["hybrid_budget_and"], outputs["hybrid"], hits),
+    result["overlap"] = {
+        "keyword vs keyword_before @10": _overlap(
+            outputs["keyword"], outputs["keyword_before"], top
+        ),
+        "keyword_probe vs keyword @10": _overlap(outputs["keyword_probe"], outputs["keyword"], top),
+        "hybrid_probe vs hybrid @10": _overlap(outputs["hybrid_probe"], outputs["hybrid"], hits),
     }
-    result["keyword_results"] = float(np.mean([len(o) for o in kw]))
     result["peak_rss_mb_search"] = peak_rss_mb()
     result["rss_mb_search"] = rss_now_mb()
 
     # Why keyword search costs what it costs: rows FTS5 has to score per query.
     print(f"[{n:,}] counting FTS5 matches", flush=True)
-    stats = [
-        (variants.match_count(q["text"]), [df for _, df in variants.term_dfs(q["text"])])
-        for q in timed
-    ]
-    matched = np.array([c for c, _ in stats], dtype=float)
-    kw_times = np.array(times["keyword"])
+    before_rows = np.array([variants.match_count(match_expression(q["text"])) for q in timed])
+    product_rows = np.array(
+        [variants.match_count(variants.product_match(q["text"])) for q in timed]
+    )
+    dfs = [variants.df_product(q["text"]) for q in timed]
+    before_ms = np.array(times["keyword_before"])
     result["fts"] = {
-        "terms_per_query": float(np.mean([len(d) for _, d in stats])),
-        "median_rows_matched": float(np.median(matched)),
-        "p95_rows_matched": float(np.percentile(matched, 95)),
-        "median_max_term_df": float(np.median([max(d) for _, d in stats])),
-        "median_min_term_df": float(np.median([min(d) for _, d in stats])),
-        "us_per_matched_row": float(np.median(kw_times * 1000 / np.maximum(matched, 1))),
-        "latency_vs_rows_corr": float(np.corrcoef(kw_times, matched)[0, 1]),
-        "budget_and_rows_matched_median": float(
-            np.median(
-                [variants.match_count_expr(variants.budget_match(q["text"], True)) for q in timed]
-            )
-        ),
+        "terms_per_query": float(np.mean([len(d) for d in dfs])),
+        "before_rows_median": float(np.median(before_rows)),
+        "before_rows_p95": float(np.percentile(before_rows, 95)),
+        "product_rows_median": float(np.median(product_rows)),
+        "product_rows_p95": float(np.percentile(product_rows, 95)),
+        "median_max_term_df": float(np.median([max(d) for d in dfs])),
+        "before_us_per_row": float(np.median(before_ms * 1000 / np.maximum(before_rows, 1))),
+        "before_latency_rows_corr": float(np.corrcoef(before_ms, before_rows)[0, 1]),
     }
     print(f"[{n:,}] fts: {json.dumps(result['fts'])}", flush=True)
+
+    if vindex.kind == "hnsw" and not args.no_hnsw_checks:
+        print(f"[{n:,}] HNSW efSearch / insertion order", flush=True)
+        result["hnsw"] = hnsw_checks(vindex, flat, queries, n)
+        print(f"[{n:,}] hnsw: {json.dumps(result['hnsw'])}", flush=True)
 
     catalog.close()
     result["examples"] = [q["text"] for q in timed[:3]]
@@ -565,8 +591,6 @@ def _overlap(a, b, ids) -> float:
 
 
 def run_threshold(args, out_path: Path) -> None:
-    from kbdesk.core.store.vectors import HNSW_EF_CONSTRUCTION, HNSW_M
-
     corpus = Corpus(args.dim, SEED)
     sizes = (20_000, 50_000, 100_000)
     chunks = [corpus.vectors(CHUNKS_PER_DOC) for _ in range(0, max(sizes), CHUNKS_PER_DOC)]
@@ -584,7 +608,7 @@ def run_threshold(args, out_path: Path) -> None:
         hnsw.add(xb[:n])
         build = time.perf_counter() - t0
         params = faiss.SearchParametersHNSW()
-        params.efSearch = max(HNSW_EF_SEARCH, 2 * POOL)
+        params.efSearch = HNSW_EF_SEARCH_USED
         methods = {
             "faiss_flat": lambda q, f=flat: f.search(q["vector"][None], POOL),
             "faiss_flat_1t": lambda q, f=flat: one_thread(f.search, q["vector"][None], POOL),
@@ -618,58 +642,87 @@ LABELS = {
     "hybrid": "**Searcher.search hybrid, k=10**",
 }
 VARIANT_LABELS = {
-    "keyword_bm25_sql": "A: keyword, ORDER BY bm25() instead of rank",
-    "keyword_bm25_mmap": "A + PRAGMA mmap_size=8 GiB on the connection",
-    "term_df_lookup": "df lookup of the query terms (overhead of B/C)",
-    "keyword_budget": "B: keyword, rarest terms within the row budget, bm25()",
-    "keyword_budget_and": "C: B + dropped terms as one AND group",
-    "hybrid_budget_and": "**hybrid with C**",
+    "keyword_before": "keyword before the budget (OR of all terms, ORDER BY rank)",
+    "df_product": "df lookup now in Searcher.keyword (fts5vocab)",
+    "df_probe": "df lookup by bounded probe (LIMIT budget+1)",
+    "keyword_probe": "Searcher.keyword with the probe lookup",
+    "hybrid_probe": "**hybrid with the probe lookup**",
 }
 
 
+def _row(add, label: str, cells: list[str]) -> None:
+    add(f"| {label} | " + " | ".join(cells) + " |")
+
+
 def report(results: list[dict], threshold: dict | None, command: str) -> str:
-    lines = []
+    lines: list[str] = []
     add = lines.append
     add("## Hybrid search at scale")
     add("")
     add(
-        f"- date: {time.strftime('%Y-%m-%d')}; machine: 2 cores, 24 GiB RAM; "
+        f"- date: {time.strftime('%Y-%m-%d')}; machine: 2 cores (shared, see load), 24 GiB RAM; "
         f"faiss {faiss.__version__}, SQLite {sqlite3.sqlite_version}"
     )
-    add(f"- command: `{command}`")
+    add(f"- command: `.venv/bin/python {command}`")
     if results:
-        r0 = results[0]
         add(
-            f"- dim {r0['dim']}, {r0['queries']} timed queries per size after {WARMUP} warm-up, "
-            f"HNSW M=32 efConstruction=80, efSearch={r0['ef_search']} (VectorIndex.search for k={POOL})"
+            f"- dim {results[0]['dim']}, {results[0]['queries']} timed queries per size after "
+            f"{WARMUP} warm-up, all methods interleaved per query; HNSW M={HNSW_M} "
+            f"efConstruction={HNSW_EF_CONSTRUCTION}, efSearch={HNSW_EF_SEARCH_USED} (what "
+            f"VectorIndex.search uses for the k={POOL} pool); keyword row budget "
+            f"{KEYWORD_ROW_BUDGET:,} postings; fusion = SearchOptions default"
         )
-    add("")
-    if results:
-        head = (
+        add("")
+        add(
             "| operation | "
             + " | ".join(f"N={r['n']:,} p50 ms | p95 ms | ÷ HNSW p50" for r in results)
             + " |"
         )
-        add(head)
         add("|---|" + "---:|---:|---:|" * len(results))
-        for m, label in LABELS.items():
+        for m, label in {**LABELS, **VARIANT_LABELS}.items():
             cells = []
             for r in results:
                 lat = r["latency_ms"][m]
                 base = r["latency_ms"]["faiss_hnsw"]["p50"]
                 cells.append(f"{lat['p50']:.2f} | {lat['p95']:.2f} | {lat['p50'] / base:.1f}×")
-            add(f"| {label} | " + " | ".join(cells) + " |")
+            _row(add, label, cells)
         add("")
         add("| per size | " + " | ".join(f"N={r['n']:,}" for r in results) + " |")
         add("|---|" + "---:|" * len(results))
         rows = [
             ("hybrid p50 vs 50 ms goal", lambda r: _goal(r["latency_ms"]["hybrid"]["p50"])),
-            ("hybrid p50 ÷ raw HNSW p50", lambda r: f"{_ratio(r, 'hybrid', 'faiss_hnsw'):.1f}×"),
+            ("hybrid p50 ÷ raw HNSW p50", lambda r: f"{_ratio(r, 'hybrid', 'faiss_hnsw'):.0f}×"),
             ("hybrid p50 ÷ raw flat p50", lambda r: f"{_ratio(r, 'hybrid', 'faiss_flat'):.2f}×"),
-            ("keyword share of hybrid p50", lambda r: f"{_ratio(r, 'keyword', 'hybrid'):.0%}"),
+            ("keyword p50 ÷ hybrid p50", lambda r: f"{_ratio(r, 'keyword', 'hybrid'):.0%}"),
             (
-                "HNSW recall@10 / @50 vs exact",
-                lambda r: f"{r['recall_at_10']:.3f} / {r['recall_at_50']:.3f}",
+                "keyword now ÷ before (p50)",
+                lambda r: f"{_ratio(r, 'keyword', 'keyword_before'):.3f}×",
+            ),
+            (
+                "hybrid with probe ÷ hybrid (p50)",
+                lambda r: f"{_ratio(r, 'hybrid_probe', 'hybrid'):.2f}×",
+            ),
+            (
+                "FTS5 rows matched per query, before / now (median)",
+                lambda r: (
+                    f"{r['fts']['before_rows_median']:,.0f} / {r['fts']['product_rows_median']:,.0f}"
+                ),
+            ),
+            (
+                "before: µs per matched row; corr(latency, rows)",
+                lambda r: (
+                    f"{r['fts']['before_us_per_row']:.2f}; {r['fts']['before_latency_rows_corr']:.2f}"
+                ),
+            ),
+            (
+                "terms per query; median df of its commonest term",
+                lambda r: (
+                    f"{r['fts']['terms_per_query']:.1f}; {r['fts']['median_max_term_df']:,.0f}"
+                ),
+            ),
+            (
+                "top-10 overlap: keyword now vs before / probe vs now / hybrid probe vs now",
+                lambda r: " / ".join(f"{v:.0%}" for v in r["overlap"].values()),
             ),
             (
                 "source chunk in top-10: dense / keyword / hybrid",
@@ -678,88 +731,61 @@ def report(results: list[dict], threshold: dict | None, command: str) -> str:
                 ),
             ),
             (
-                "FTS rows matched per query (median / p95)",
-                lambda r: (
-                    f"{r['fts']['median_rows_matched']:,.0f} / {r['fts']['p95_rows_matched']:,.0f}"
-                ),
+                "HNSW recall@10 / @50 vs exact",
+                lambda r: f"{r['recall_at_10']:.3f} / {r['recall_at_50']:.3f}",
             ),
             (
-                "terms per query; median df of commonest term",
-                lambda r: (
-                    f"{r['fts']['terms_per_query']:.1f}; {r['fts']['median_max_term_df']:,.0f}"
-                ),
-            ),
-            (
-                "keyword µs per matched row (median); corr(latency, rows)",
-                lambda r: (
-                    f"{r['fts']['us_per_matched_row']:.2f}; {r['fts']['latency_vs_rows_corr']:.2f}"
-                ),
-            ),
-            (
-                "1-min load average before / after timing (2 cores, shared)",
+                "1-min load average before / after timing",
                 lambda r: f"{r['loadavg'][0]:.2f} / {r['loadavg'][1]:.2f}",
             ),
-            ("catalog insert (replace_document)", lambda r: _insert(r)),
-            ("VectorIndex.rebuild (HNSW) / save", lambda r: _index_build(r)),
+            ("catalog insert (replace_document, 200 chunks/doc)", _insert),
+            ("VectorIndex.rebuild (HNSW) / save", _index_build),
             (
                 "catalog on disk / index file",
                 lambda r: f"{r['db_mb'] / 1024:.2f} GiB / {r['index_mb'] / 1024:.2f} GiB",
             ),
             (
-                "peak RSS (build + search) / RSS while searching",
+                "peak RSS (whole child) / RSS while searching",
                 lambda r: (
                     f"{r['peak_rss_mb'] / 1024:.1f} GiB / {r['rss_mb_search'] / 1024:.1f} GiB"
                 ),
             ),
         ]
         for label, fn in rows:
-            add(f"| {label} | " + " | ".join(fn(r) for r in results) + " |")
+            _row(add, label, [fn(r) for r in results])
         add("")
-        add(
-            "Keyword variants, monkeypatched in the benchmark process only (src/ unchanged), "
-            "timed in the same round-robin as the table above. Overlap = share of the current "
-            "top-k the variant also returns. Row budget (B, C): "
-            f"{results[0]['row_budget']:,} postings."
-        )
-        add("")
-        add(
-            "| variant | "
-            + " | ".join(f"N={r['n']:,} p50 / p95 ms | ÷ current p50" for r in results)
-            + " |"
-        )
-        add("|---|" + "---:|---:|" * len(results))
-        for m, label in VARIANT_LABELS.items():
-            cells = []
-            for r in results:
-                lat = r["latency_ms"][m]
-                ref = r["latency_ms"]["hybrid" if m.startswith("hybrid") else "keyword"]["p50"]
-                cells.append(f"{lat['p50']:.2f} / {lat['p95']:.2f} | {lat['p50'] / ref:.2f}×")
-            add(f"| {label} | " + " | ".join(cells) + " |")
-        add("")
-        add("| variant quality | " + " | ".join(f"N={r['n']:,}" for r in results) + " |")
-        add("|---|" + "---:|" * len(results))
-        for key in results[0]["overlap_with_current"]:
+        checked = [r for r in results if "hnsw" in r]
+        if checked:
             add(
-                f"| overlap {key} | "
-                + " | ".join(f"{r['overlap_with_current'][key]:.0%}" for r in results)
+                "HNSW recall@10 vs exact and raw search p50 (ms) by efSearch: the product's index "
+                "(VectorIndex.rebuild, vectors inserted in chunk-id = document order) vs the same "
+                "parameters with the vectors inserted in a random order (20k batches):"
+            )
+            add("")
+            add(
+                "| index, efSearch | "
+                + " | ".join(f"N={r['n']:,} recall@10 | p50 ms" for r in checked)
                 + " |"
             )
-        for key in results[0]["source_top10"]:
-            add(
-                f"| source chunk in top-10: {key} | "
-                + " | ".join(f"{r['source_top10'][key]:.0%}" for r in results)
-                + " |"
+            add("|---|" + "---:|---:|" * len(checked))
+            for key, val in checked[0]["hnsw"].items():
+                if not isinstance(val, dict):
+                    continue
+                cells = [
+                    f"{r['hnsw'][key]['recall_at_10']:.3f} | {r['hnsw'][key]['p50']:.2f}"
+                    for r in checked
+                ]
+                _row(add, key, cells)
+            _row(
+                add,
+                "random-order build time",
+                [f"{r['hnsw']['shuffled_build_s']:.0f} s | " for r in checked],
             )
-        add(
-            "| FTS rows matched per query with C (median) | "
-            + " | ".join(f"{r['fts']['budget_and_rows_matched_median']:,.0f}" for r in results)
-            + " |"
-        )
-        add("")
+            add("")
     if threshold:
         add(
-            "Exact flat vs HNSW, FAISS only (k=50, single query), for `ANN_THRESHOLD` "
-            f"(now {ANN_THRESHOLD:,}):"
+            "Exact flat vs HNSW, FAISS only (k=50, one query at a time), for `ANN_THRESHOLD` "
+            f"(now {ANN_THRESHOLD:,}); flat with FAISS's default OpenMP threads (2) and with one:"
         )
         add("")
         add(
@@ -813,7 +839,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="20k chunks only, for smoke testing")
     ap.add_argument("--no-threshold", action="store_true", help="skip the flat/HNSW 20k-100k part")
     ap.add_argument(
-        "--row-budget", type=int, default=20_000, help="postings budget of the 'budget' variants"
+        "--no-hnsw-checks", action="store_true", help="skip the efSearch / insertion-order part"
     )
     ap.add_argument("--markdown", help="also write the Markdown section to this file")
     ap.add_argument("--child", choices=["size", "threshold"], help=argparse.SUPPRESS)
@@ -834,7 +860,8 @@ def main(argv: list[str] | None = None) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     args.workdir = str(workdir)
     common = ["--dim", str(args.dim), "--queries", str(args.queries), "--workdir", str(workdir)]
-    common += ["--row-budget", str(args.row_budget)]
+    if args.no_hnsw_checks:
+        common.append("--no-hnsw-checks")
     me = str(Path(__file__).resolve())
     results, threshold = [], None
     try:
