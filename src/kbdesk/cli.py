@@ -62,6 +62,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("ask", help="answer a question from the documents, with citations")
+    p.add_argument("question")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--no-rag", action="store_true", help="answer without the documents")
+    p.add_argument("--adapter", help="LoRA adapter name (or .gguf path) to answer with")
+    p.add_argument("--model", help="chat model name or GGUF path (default: the best one installed)")
+    p.add_argument(
+        "--chat", help="continue this saved chat (follow-up questions); 'new' starts one"
+    )
+    p.add_argument(
+        "--passages", type=int, default=6, help="passages given to the model (default: %(default)s)"
+    )
+    p.add_argument(
+        "--document", action="append", default=[], help="only use this document; repeatable"
+    )
+
     p = sub.add_parser("list", help="list documents and their status")
     p.add_argument("--json", action="store_true")
 
@@ -212,6 +228,84 @@ def cmd_search(args) -> int:
     return EXIT_OK
 
 
+class _HoldSentinel:
+    """Streams answer text to the terminal but holds back a NOT_IN_DOCUMENTS reply."""
+
+    def __init__(self):
+        from kbdesk.core.generate.prompt import NOT_IN_DOCUMENTS
+
+        self.sentinel = NOT_IN_DOCUMENTS
+        self.buffer = ""
+        self.flushed = False
+
+    def __call__(self, piece: str) -> None:
+        if self.flushed:
+            print(piece, end="", flush=True)
+            return
+        self.buffer += piece
+        head = self.buffer.lstrip()
+        if not (self.sentinel.startswith(head) or head.startswith(self.sentinel)):
+            print(self.buffer, end="", flush=True)
+            self.flushed = True
+
+
+def cmd_ask(args) -> int:
+    from kbdesk.core.generate.answerer import Answerer, AskOptions, open_host
+    from kbdesk.core.generate.chats import ChatStore
+
+    options = AskOptions(
+        passages=args.passages,
+        use_rag=not args.no_rag,
+        adapter=args.adapter,
+        documents=tuple(args.document),
+    )
+    with _open(args, create=args.no_rag) as kb:
+        host = open_host(kb.paths.models_dir, args.model)
+        chats = ChatStore(kb.folder)
+        chat_id = chats.new() if args.chat in (None, "new") else args.chat
+        history = chats.history(chat_id) if args.chat not in (None, "new") else []
+        stream = _HoldSentinel() if sys.stdout.isatty() and not args.json else None
+        answer = Answerer(kb, host).ask(
+            args.question, history=history, options=options, on_token=stream
+        )
+        if args.chat is not None:
+            chats.append(chat_id, answer)
+    if args.json:
+        data = answer.to_json()
+        if args.chat is not None:
+            data["chat"] = chat_id
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    if stream is None or not stream.flushed or answer.answer != stream.buffer:
+        if stream is not None and stream.flushed:
+            print("\n\nChecked answer:")
+        print(answer.answer)
+    else:
+        print()
+    if answer.citations:
+        print("\nSources:")
+        for c in answer.citations:
+            where = c.document + (f", page {c.page}" if c.page else "")
+            print(f"  [{c.n}] {where}: {' '.join(c.text.split())[:160]}")
+    if not answer.supported and answer.nearest:
+        print("\nNearest passages in your documents:")
+        for h in answer.nearest:
+            print(
+                f"  - {h.document}"
+                + (f", page {h.page}" if h.page else "")
+                + f": {' '.join(h.text.split())[:120]}"
+            )
+    if answer.notice:
+        print(f"\nNote: {answer.notice}")
+    print(
+        f"\n(model: {answer.model}"
+        + (f", adapter: {answer.adapter}" if answer.adapter else "")
+        + (f", chat: {chat_id}" if args.chat is not None else "")
+        + ")"
+    )
+    return EXIT_OK
+
+
 def cmd_list(args) -> int:
     with _open(args, create=False) as kb:
         docs = kb.documents()
@@ -244,10 +338,25 @@ def cmd_collections(args) -> int:
 
 def cmd_models(args) -> int:
     from kbdesk.core.embed import DEFAULT_EMBEDDER, describe_embedders
+    from kbdesk.core.errors import ModelMissing
+    from kbdesk.core.generate.models import ModelRegistry
+    from kbdesk.core.paths import AppPaths
 
     print("Embedding models:")
     for name, text in describe_embedders().items():
         print(f"  {name:<18} {text}{'  (default)' if name == DEFAULT_EMBEDDER else ''}")
+    registry = ModelRegistry(AppPaths.resolve(args.data_dir).models_dir)
+    try:
+        default = registry.default().name
+    except ModelMissing as exc:
+        default = None
+        print(f"\nChat models: none installed. {exc}")
+    models = registry.list()
+    if models:
+        print("\nChat models:")
+        for m in models:
+            tag = "  (default)" if m.name == default else ""
+            print(f"  {m.name:<34} {m.size / 1e9:.2f} GB  {m.path}{tag}")
     return EXIT_OK
 
 
@@ -268,6 +377,7 @@ def cmd_demo(args) -> int:
 
 
 COMMANDS = {
+    "ask": cmd_ask,
     "ingest": cmd_ingest,
     "search": cmd_search,
     "list": cmd_list,

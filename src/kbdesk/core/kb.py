@@ -213,6 +213,18 @@ class KnowledgeBase:
             self._searcher.reranker = self._reranker
             return self._searcher.search(query, options)
 
+    def best_similarity(self, query: str, documents: Iterable[str] = ()) -> float:
+        """Cosine similarity of the closest passage: how related the collection is to a question."""
+        documents = tuple(documents)
+        with self._index_lock:
+            if self._searcher is None:
+                self._searcher = Searcher(self.catalog, self.index, self.embedder)
+            doc_ids = self.catalog.doc_ids_for_names(documents) if documents else None
+            if documents and not doc_ids:
+                return 0.0
+            top = self._searcher.dense(query, 1, doc_ids)
+        return top[0][1] if top else 0.0
+
     def close(self) -> None:
         with self._index_lock:
             if self._index is not None and self._index.dirty:

@@ -1,0 +1,266 @@
+"""Answering a question from a collection: retrieve, gate, prompt, stream, then check citations."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from kbdesk.core.embed import create_embedder
+from kbdesk.core.errors import InvalidSetting, KbdeskError, ModelMissing
+from kbdesk.core.generate.citations import check_citations, declined_message, strip_markers
+from kbdesk.core.generate.host import LlamaHost
+from kbdesk.core.generate.prompt import (
+    NOT_IN_DOCUMENTS,
+    build_messages,
+    no_rag_messages,
+    rewrite_messages,
+)
+from kbdesk.core.jobs import CancelToken
+from kbdesk.core.search.text import has_cjk
+from kbdesk.core.types import Answer, Hit
+
+# The best dense similarity a question must reach before the model is asked at all. Set just below
+# the lowest score of any answerable question in bench/corpus (USE 0.22, MiniLM 0.34; see
+# bench/RESULTS.md "Not in your documents"): on-domain questions the documents cannot answer score
+# like answerable ones, so this gate only stops clearly unrelated questions; the model's
+# NOT_IN_DOCUMENTS reply and the citation check handle the rest.
+RELEVANCE_FLOOR = {"use-multilingual": 0.20, "minilm": 0.30}
+DEFAULT_FLOOR = 0.25
+MAX_QUESTION_CHARS = 4000
+NEAREST = 3
+
+
+@dataclass(frozen=True)
+class AskOptions:
+    passages: int = 6  # passages retrieved for the prompt
+    max_answer_tokens: int = 512
+    temperature: float = 0.1
+    use_rag: bool = True
+    adapter: str | None = None  # adapter name or .gguf path
+    documents: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if not 1 <= self.passages <= 30:
+            raise InvalidSetting(f"passages must be between 1 and 30 (got {self.passages}).")
+        if not 16 <= self.max_answer_tokens <= 4096:
+            raise InvalidSetting(
+                f"the answer length must be 16-4096 tokens (got {self.max_answer_tokens})."
+            )
+        if not 0.0 <= self.temperature <= 2.0:
+            raise InvalidSetting(f"temperature must be between 0 and 2 (got {self.temperature}).")
+
+
+def _say(question: str, en: str, zh: str) -> str:
+    return zh if has_cjk(question) else en
+
+
+class Answerer:
+    """Grounded answers over one KnowledgeBase with one warm model."""
+
+    def __init__(self, kb, host: LlamaHost, checker_embedder=None):
+        self.kb = kb
+        self.host = host
+        # The citation checker's thresholds were set with the multilingual encoder, which also
+        # judges Chinese answers about English documents; MiniLM collections use it too.
+        self._checker = checker_embedder
+
+    @property
+    def checker(self):
+        if self._checker is None:
+            self._checker = create_embedder("use-multilingual")
+        return self._checker
+
+    # -- public --------------------------------------------------------------------------------
+
+    def ask(
+        self,
+        question: str,
+        *,
+        history: Sequence[dict] = (),
+        options: AskOptions = AskOptions(),
+        on_token: Callable[[str], None] | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Answer:
+        question = (question or "").strip()
+        if not question:
+            return self._refuse(question, "Please type a question.", "请输入问题。")
+        if len(question) > MAX_QUESTION_CHARS:
+            return self._refuse(
+                question,
+                f"The question is too long ({len(question):,} characters; the limit is "
+                f"{MAX_QUESTION_CHARS:,}). Shorten it or ask about one point at a time.",
+                f"问题过长（{len(question):,} 个字符，上限 {MAX_QUESTION_CHARS:,}）。请缩短或分开提问。",
+            )
+        self._apply_adapter(options.adapter)
+        if not options.use_rag:
+            return self._answer_without_documents(question, history, options, on_token, cancel)
+        if not any(d.status == "ready" for d in self.kb.documents()):
+            return self._refuse(
+                question,
+                f"Collection '{self.kb.name}' has no documents yet. Import documents, then ask again.",
+                f"资料库“{self.kb.name}”中还没有文档。请先导入文档再提问。",
+            )
+        query = self.standalone_question(question, history, cancel) if history else question
+        hits = self.kb.search(query, k=options.passages, documents=options.documents)
+        best = self.kb.best_similarity(query, options.documents)
+        floor = RELEVANCE_FLOOR.get(self.kb.manifest.embedder, DEFAULT_FLOOR)
+        if not hits or best < floor:
+            return self._not_in_documents(
+                question, hits, notice="No passage is close enough to the question."
+            )
+        try:
+            plan = build_messages(
+                question,
+                hits,
+                history=history,
+                count_tokens=self.host.count_tokens,
+                context_window=self.host.n_ctx,
+                answer_budget=options.max_answer_tokens,
+            )
+        except InvalidSetting as exc:
+            return self._refuse(question, str(exc), str(exc))
+        raw = self._generate(self.host.format_chat(plan.messages), options, on_token, cancel)
+        checked = check_citations(raw, plan.sources, self.checker)
+        if checked.declined or not strip_markers(checked.text).strip():
+            notice = None if checked.declined else "The model gave no usable answer."
+            return self._not_in_documents(question, hits, notice=notice)
+        text = checked.text.strip()
+        notice = plan.notice
+        if not checked.supported:
+            extra = _say(
+                question,
+                "This answer could not be verified against your documents.",
+                "这个回答无法在您的文档中得到核实。",
+            )
+            notice = f"{notice} {extra}".strip() if notice else extra
+        elif checked.unsupported:
+            extra = _say(
+                question,
+                f"{checked.unsupported} sentence(s) are not supported by the cited passages.",
+                f"有 {checked.unsupported} 句话未得到引用段落的支持。",
+            )
+            notice = f"{notice} {extra}".strip() if notice else extra
+        return Answer(
+            question=question,
+            answer=text,
+            citations=checked.citations,
+            supported=checked.supported,
+            sentences=checked.sentences,
+            nearest=() if checked.supported else tuple(hits[:NEAREST]),
+            model=self.host.model_name,
+            adapter=self._adapter_name(),
+            notice=notice,
+        )
+
+    def standalone_question(
+        self, question: str, history: Sequence[dict], cancel: CancelToken | None = None
+    ) -> str:
+        """Rewrite a follow-up ("and for the second one?") into a question that stands alone."""
+        prompt = self.host.format_chat(rewrite_messages(question, history))
+        rewritten = "".join(
+            self.host.stream(prompt, max_tokens=96, temperature=0.0, cancel=cancel)
+        ).strip()
+        rewritten = strip_markers(rewritten).strip().strip('"“”')
+        return rewritten.splitlines()[0].strip() if rewritten else question
+
+    # -- steps ---------------------------------------------------------------------------------
+
+    def _generate(self, prompt: str, options: AskOptions, on_token, cancel) -> str:
+        pieces: list[str] = []
+        for piece in self.host.stream(
+            prompt,
+            max_tokens=options.max_answer_tokens,
+            temperature=options.temperature,
+            cancel=cancel,
+        ):
+            pieces.append(piece)
+            if on_token is not None:
+                on_token(piece)
+        return "".join(pieces)
+
+    def _answer_without_documents(self, question, history, options, on_token, cancel) -> Answer:
+        raw = self._generate(
+            self.host.format_chat(no_rag_messages(question, history)), options, on_token, cancel
+        )
+        text = strip_markers(raw.replace(NOT_IN_DOCUMENTS, "")).strip()
+        if not text:
+            text = _say(question, "The model gave no answer.", "模型没有给出回答。")
+        return Answer(
+            question=question,
+            answer=text,
+            supported=False,
+            model=self.host.model_name,
+            adapter=self._adapter_name(),
+            notice=_say(
+                question,
+                "Answered without your documents (no citations).",
+                "未检索文档，直接由模型回答（无引用）。",
+            ),
+        )
+
+    def _not_in_documents(self, question: str, hits: Sequence[Hit], notice: str | None) -> Answer:
+        return Answer(
+            question=question,
+            answer=declined_message(question),
+            supported=False,
+            nearest=tuple(hits[:NEAREST]),
+            model=self.host.model_name,
+            adapter=self._adapter_name(),
+            notice=notice,
+        )
+
+    def _refuse(self, question: str, en: str, zh: str) -> Answer:
+        return Answer(
+            question=question,
+            answer=_say(question, en, zh),
+            supported=False,
+            model=self.host.model_name,
+            notice=_say(question, en, zh),
+        )
+
+    # -- adapters ------------------------------------------------------------------------------
+
+    def _apply_adapter(self, adapter: str | None) -> None:
+        self.host.set_adapter(
+            resolve_adapter(self.kb.paths.adapters_dir, adapter) if adapter else None
+        )
+
+    def _adapter_name(self) -> str | None:
+        current = self.host.adapter
+        return Path(current[0]).parent.name if current else None
+
+
+def resolve_adapter(adapters_dir: Path, name: str) -> Path:
+    """An adapter by name (<data>/adapters/<name>/adapter.gguf) or by a path to a .gguf file."""
+    candidate = Path(name).expanduser()
+    if candidate.suffix == ".gguf" and candidate.is_file():
+        return candidate.resolve()
+    path = Path(adapters_dir) / name / "adapter.gguf"
+    if path.is_file():
+        return path
+    known = (
+        sorted(p.name for p in Path(adapters_dir).glob("*/adapter.gguf"))
+        if Path(adapters_dir).is_dir()
+        else []
+    )
+    raise ModelMissing(
+        f"No adapter named '{name}' (looked for {path}).",
+        hint=f"Known adapters: {', '.join(known)}."
+        if known
+        else "No adapters have been trained yet.",
+    )
+
+
+def open_host(models_dir: os.PathLike, model: str | None = None) -> LlamaHost:
+    """The host for the chosen model (by name or path), or the default one."""
+    from kbdesk.core.generate.models import ModelRegistry
+
+    registry = ModelRegistry(Path(models_dir))
+    info = registry.get(model) if model else registry.default()
+    registry.verify(info)
+    return LlamaHost(info.path)
+
+
+__all__ = ["AskOptions", "Answerer", "KbdeskError", "open_host", "resolve_adapter"]

@@ -1,0 +1,85 @@
+"""Saved conversations of a collection: one JSON file per chat under collections/<name>/chats/."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from kbdesk.core.errors import KbdeskError
+from kbdesk.core.store.fileio import atomic_write_text
+from kbdesk.core.types import Answer
+
+
+@dataclass(frozen=True)
+class ChatSummary:
+    id: str
+    title: str
+    updated_at: float
+    turns: int
+
+
+class ChatStore:
+    def __init__(self, collection_dir: Path):
+        self.folder = Path(collection_dir) / "chats"
+
+    def new(self) -> str:
+        return time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+
+    def _path(self, chat_id: str) -> Path:
+        if not chat_id.replace("-", "").isalnum():
+            raise KbdeskError(f"'{chat_id}' is not a chat id.")
+        return self.folder / f"{chat_id}.json"
+
+    def load(self, chat_id: str) -> list[dict]:
+        path = self._path(chat_id)
+        if not path.is_file():
+            return []
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))["turns"]
+        except (ValueError, KeyError) as exc:
+            raise KbdeskError(f"The saved chat {path.name} is damaged ({exc}).") from exc
+
+    def history(self, chat_id: str) -> list[dict]:
+        """The chat as role/content messages, the form the prompt builder takes."""
+        messages: list[dict] = []
+        for turn in self.load(chat_id):
+            messages += [
+                {"role": "user", "content": turn["question"]},
+                {"role": "assistant", "content": turn["answer"]["answer"]},
+            ]
+        return messages
+
+    def append(self, chat_id: str, answer: Answer) -> None:
+        turns = self.load(chat_id)
+        turns.append(
+            {
+                "question": answer.question,
+                "answer": answer.to_json(),
+                "at": time.time(),
+                "model": answer.model,
+                "adapter": answer.adapter,
+            }
+        )
+        title = turns[0]["question"][:80]
+        atomic_write_text(
+            self._path(chat_id),
+            json.dumps({"title": title, "turns": turns}, ensure_ascii=False, indent=1),
+        )
+
+    def list(self) -> list[ChatSummary]:
+        out = []
+        for path in sorted(self.folder.glob("*.json")):
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+                out.append(
+                    ChatSummary(path.stem, data["title"], path.stat().st_mtime, len(data["turns"]))
+                )
+            except (ValueError, KeyError, OSError):
+                continue  # a damaged chat never hides the others
+        return sorted(out, key=lambda c: -c.updated_at)
+
+    def delete(self, chat_id: str) -> None:
+        self._path(chat_id).unlink(missing_ok=True)

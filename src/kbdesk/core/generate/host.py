@@ -1,0 +1,309 @@
+"""The llama.cpp model host: one warm model, chat formatting, token streaming and LoRA adapters."""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from kbdesk.core.errors import KbdeskError, ModelMissing
+from kbdesk.core.jobs import CancelToken
+
+CHATML = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+class PromptTooLong(KbdeskError):
+    """The prompt plus the answer budget do not fit the model's context window."""
+
+    code = "prompt_too_long"
+
+
+def physical_cores() -> int:
+    # llama.cpp decodes fastest with one thread per physical core; hyperthreads only contend.
+    try:
+        import psutil
+
+        n = psutil.cpu_count(logical=False)
+    except ImportError:
+        n = None
+    return max(1, n or os.cpu_count() or 1)
+
+
+class LlamaHost:
+    """Loads a GGUF model on first use and keeps it warm; one generation at a time."""
+
+    def __init__(
+        self,
+        model_path: str | os.PathLike,
+        *,
+        n_ctx: int = 8192,
+        n_threads: int | None = None,
+        n_batch: int = 512,
+    ):
+        self.model_path = Path(model_path)
+        self._n_ctx = n_ctx
+        self.n_threads = n_threads or physical_cores()
+        self.n_batch = n_batch
+        self._llama = None
+        self._load_lock = threading.Lock()
+        self._run_lock = threading.Lock()  # the llama context is not safe for two generations
+        self._adapters: dict[str, object] = {}  # path -> llama_adapter_lora_p
+        self._adapter: tuple[str, float] | None = None
+        self._formatter = None
+        self._pieces: dict[int, bytes] = {}
+
+    # -- loading ---------------------------------------------------------------------------
+    @property
+    def llama(self):
+        if self._llama is None:
+            with self._load_lock:
+                if self._llama is None:
+                    self._llama = self._load()
+        return self._llama
+
+    def _load(self):
+        from kbdesk.core.generate.models import check_gguf
+
+        check_gguf(self.model_path)
+        from llama_cpp import Llama
+
+        try:
+            return Llama(
+                model_path=str(self.model_path),
+                n_ctx=self._n_ctx,
+                n_threads=self.n_threads,
+                n_threads_batch=self.n_threads,
+                n_batch=self.n_batch,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError) as err:
+            raise ModelMissing(
+                f"llama.cpp could not load {self.model_path.name} ({err}).",
+                hint="The file may be damaged or an unsupported architecture; choose another model.",
+            ) from err
+
+    @property
+    def n_ctx(self) -> int:
+        return self.llama.n_ctx() if self._llama is not None else self._n_ctx
+
+    @property
+    def model_name(self) -> str:
+        return self.model_path.stem
+
+    # -- tokens and chat -------------------------------------------------------------------
+    def tokenize(self, text: str, special: bool = True) -> list[int]:
+        # add_bos=True asks llama.cpp for the model's own rule (Qwen adds none, Llama adds BOS).
+        return self.llama.tokenize(text.encode("utf-8"), add_bos=True, special=special)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenize(text))
+
+    def format_chat(self, messages: list[dict]) -> str:
+        if self._formatter is None:
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            llama = self.llama
+            template = llama.metadata.get("tokenizer.chat_template") or CHATML
+            vocab = llama._model
+            self._formatter = Jinja2ChatFormatter(
+                template=template,
+                eos_token=vocab.token_get_text(vocab.token_eos()) if vocab.token_eos() >= 0 else "",
+                bos_token=vocab.token_get_text(vocab.token_bos()) if vocab.token_bos() >= 0 else "",
+                add_generation_prompt=True,
+            )
+        return self._formatter(messages=messages).prompt
+
+    def _piece(self, token: int) -> bytes:
+        piece = self._pieces.get(token)
+        if piece is None:
+            # Own buffer: llama-cpp-python's detokenize uses 32 bytes and garbles longer pieces.
+            import llama_cpp
+
+            size = 64
+            while True:
+                buf = ctypes.create_string_buffer(size)
+                n = llama_cpp.llama_token_to_piece(
+                    self.llama._model.vocab, token, buf, size, 0, False
+                )
+                if n >= 0:
+                    break
+                size = -n
+            piece = self._pieces[token] = buf.raw[:n]
+        return piece
+
+    # -- generation ------------------------------------------------------------------------
+    def stream(
+        self,
+        prompt: str,
+        *,
+        max_tokens: int = 512,
+        temperature: float = 0.2,
+        stop: list[str] | None = None,
+        cancel: CancelToken | None = None,
+        seed: int | None = None,
+        top_k: int = 40,
+        top_p: float = 0.95,
+        min_p: float = 0.05,
+        repeat_penalty: float = 1.0,
+    ) -> Iterator[str]:
+        """The answer as decoded text pieces; raises Cancelled between tokens.
+
+        The prompt is tokenized and checked against the context window here, so an oversized
+        prompt fails at the call, before anything is evaluated; generation starts on iteration.
+        """
+        tokens = self.tokenize(prompt)
+        bos = self.llama.token_bos()
+        if len(tokens) > 1 and tokens[0] == tokens[1] == bos:
+            tokens = tokens[1:]  # the chat template already wrote BOS; add_bos added another
+        if len(tokens) + max_tokens > self.n_ctx:
+            raise PromptTooLong(
+                f"The question and its passages take {len(tokens):,} tokens; with room for a "
+                f"{max_tokens:,}-token answer that exceeds the model's {self.n_ctx:,}-token window.",
+                hint="Use fewer or shorter passages, or a shorter answer limit.",
+            )
+        sampling = {
+            "top_k": top_k,
+            "top_p": top_p,
+            "min_p": min_p,
+            "temp": temperature,
+            "repeat_penalty": repeat_penalty,
+        }
+        stops = [s for s in (stop or []) if s]
+        return self._generate(tokens, max_tokens, sampling, stops, cancel, seed)
+
+    def _generate(self, tokens, max_tokens, sampling, stops, cancel, seed) -> Iterator[str]:
+        import llama_cpp
+
+        llama = self.llama
+        vocab = llama._model.vocab
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        with self._run_lock:
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            if seed is not None:
+                llama.set_seed(seed)
+            # Prefix reuse: with reset=True, Llama.generate() compares the new tokens with those
+            # already in the KV cache (the previous prompt and answer) and keeps the longest
+            # common prefix, evaluating only the rest. A fixed system prompt and instructions at
+            # the start of every prompt are therefore computed once per session. Anything that
+            # changes what the cache means (an adapter switch) must call llama.reset().
+            gen = llama.generate(tokens, reset=True, **sampling)
+            text = ""
+            try:
+                for produced, token in enumerate(gen, start=1):
+                    if cancel is not None:
+                        cancel.raise_if_cancelled()
+                    if llama_cpp.llama_vocab_is_eog(vocab, token):
+                        break
+                    # The incremental decoder holds back a character split across tokens.
+                    text += decoder.decode(self._piece(token))
+                    shown, text, done = _split_at_stop(text, stops) if stops else (text, "", False)
+                    if shown:
+                        yield shown
+                    if done:
+                        return
+                    if produced >= max_tokens:
+                        break
+                text += decoder.decode(b"", final=True)
+                if text:
+                    yield text
+            finally:
+                gen.close()
+
+    def complete(self, prompt: str, **kw) -> str:
+        return "".join(self.stream(prompt, **kw))
+
+    def reset(self) -> None:
+        """Forgets the cached prompt, so the next one is evaluated from its first token."""
+        if self._llama is not None:
+            with self._run_lock:
+                self._llama.reset()
+
+    # -- adapters --------------------------------------------------------------------------
+    @property
+    def adapter(self) -> tuple[str, float] | None:
+        return self._adapter
+
+    def set_adapter(self, path: str | os.PathLike | None, scale: float = 1.0) -> None:
+        """Attaches a LoRA GGUF adapter to the warm model (None detaches)."""
+        import llama_cpp
+
+        llama = self.llama
+        with self._run_lock:
+            if path is None:
+                if self._adapter is None:
+                    return
+                llama_cpp.llama_set_adapters_lora(llama._ctx.ctx, None, 0, None)
+                self._adapter = None
+            else:
+                key = str(Path(path).expanduser().resolve())
+                if (key, scale) == self._adapter:
+                    return
+                handle = self._adapters.get(key) or self._init_adapter(key)
+                handles = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(handle)
+                scales = (ctypes.c_float * 1)(scale)
+                if llama_cpp.llama_set_adapters_lora(llama._ctx.ctx, handles, 1, scales) != 0:
+                    raise ModelMissing(f"The adapter {key} could not be attached to the model.")
+                self._adapter = (key, scale)
+            # The KV cache was computed with the previous weights: reusing its prefix would mix
+            # two models' states, so the next prompt is evaluated from scratch.
+            llama.reset()
+
+    def _init_adapter(self, key: str):
+        import llama_cpp
+
+        path = Path(key)
+        if not path.is_file():
+            raise ModelMissing(
+                f"The adapter file {path} does not exist.",
+                hint="Train or import the adapter again.",
+            )
+        with open(path, "rb") as fh:
+            if fh.read(4) != b"GGUF":
+                raise ModelMissing(
+                    f"The adapter file {path} is not a GGUF LoRA adapter.",
+                    hint="Export the adapter to GGUF (kbdesk tune does this) and try again.",
+                )
+        handle = llama_cpp.llama_adapter_lora_init(self.llama._model.model, key.encode("utf-8"))
+        if not handle:
+            raise ModelMissing(
+                f"The adapter file {path} is not a LoRA adapter for {self.model_name}.",
+                hint="Adapters only work with the base model they were trained on.",
+            )
+        self._adapters[key] = handle
+        return handle
+
+    def close(self) -> None:
+        import llama_cpp
+
+        with self._load_lock, self._run_lock:
+            if self._llama is None:
+                return
+            if self._adapter is not None:
+                llama_cpp.llama_set_adapters_lora(self._llama._ctx.ctx, None, 0, None)
+            for handle in self._adapters.values():
+                llama_cpp.llama_adapter_lora_free(handle)
+            self._adapters.clear()
+            self._adapter = None
+            self._formatter = None
+            self._pieces.clear()
+            self._llama.close()
+            self._llama = None
+
+
+def _split_at_stop(text: str, stops: list[str]) -> tuple[str, str, bool]:
+    """(text to show, tail held back because it may grow into a stop string, stop reached)."""
+    hits = [i for i in (text.find(s) for s in stops) if i >= 0]
+    if hits:
+        return text[: min(hits)], "", True
+    keep = max(
+        (i for s in stops for i in range(1, min(len(s), len(text) + 1)) if text.endswith(s[:i])),
+        default=0,
+    )
+    return text[: len(text) - keep], text[len(text) - keep :], False

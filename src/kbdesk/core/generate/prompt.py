@@ -1,0 +1,193 @@
+"""Chat prompts for grounded answers, plain answers and follow-up rewriting, fitted to the context window."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from kbdesk.core.errors import InvalidSetting
+from kbdesk.core.generate.answer_text import strip_markers
+from kbdesk.core.types import Hit
+
+# The model's whole reply when the sources do not answer the question; citations.py detects it.
+NOT_IN_DOCUMENTS = "NOT_IN_DOCUMENTS"
+
+# Chat templates wrap every message in markup (ChatML: "<|im_start|>role\n ... <|im_end|>\n",
+# 5-6 tokens); 8 leaves room for templates that are a little heavier. The reply's own header
+# ("<|im_start|>assistant\n") is counted as one more message.
+MESSAGE_OVERHEAD = 8
+# Older turns rarely matter to a follow-up and cost context that passages need more.
+MAX_HISTORY_EXCHANGES = 2
+
+SYSTEM_PROMPT = f"""You answer questions using only the numbered sources the user provides.
+Rules:
+- Use only facts stated in the sources. Never invent facts, numbers, names or sources.
+- Cite every sentence that uses a source with its number in square brackets, like [2]; \
+cite several sources as [1][3].
+- If the sources do not contain the answer, reply with exactly {NOT_IN_DOCUMENTS} and nothing else.
+- Answer in the language of the question: a Chinese question gets a Chinese answer.
+- Be concise."""
+
+NO_RAG_SYSTEM_PROMPT = """You are a helpful assistant. Answer concisely and accurately, in the \
+language of the question. If you are not sure of something, say so instead of guessing."""
+
+REWRITE_SYSTEM_PROMPT = """Rewrite the user's latest question as one standalone question that \
+can be understood without the conversation, using the conversation to resolve words like "it", \
+"that" or "the second one". Keep the language of the latest question. If it is already \
+standalone, repeat it unchanged. Output only the rewritten question."""
+
+# Small models follow the last instruction they read best; the rules are repeated in brief.
+_REMINDER = (
+    "Answer from the sources above and cite them like [1]. "
+    f"If they do not contain the answer, reply {NOT_IN_DOCUMENTS}."
+)
+_REWRITE_TURN_CHARS = 600  # enough to know what an earlier answer was about
+
+Message = dict[str, str]
+History = Sequence[Mapping[str, str]]
+
+
+@dataclass(frozen=True)
+class PromptPlan:
+    """Messages ready for a chat template, and what was left out to make them fit."""
+
+    messages: list[Message]
+    sources: tuple[Hit, ...]  # numbered 1..n in this order
+    omitted: tuple[Hit, ...]  # did not fit, in ranking order
+    prompt_tokens: int  # conservative: rendered messages plus template overhead
+    notice: str | None = None  # for the user, when passages were left out
+
+
+def passage_text(hit: Hit) -> str:
+    """What a source stands for: the passage with any neighbouring text the search added."""
+    parts = (hit.context_before, hit.text, hit.context_after)
+    return "\n".join(p.strip() for p in parts if p and p.strip())
+
+
+def source_block(n: int, hit: Hit) -> str:
+    where = f"{hit.document}, page {hit.page}" if hit.page is not None else hit.document
+    return f"[{n}] {where}:\n{passage_text(hit)}"
+
+
+def _user_message(question: str, blocks: Sequence[str]) -> str:
+    sources = "\n\n".join(blocks) if blocks else "(none)"
+    return f"Sources:\n{sources}\n\nQuestion: {question.strip()}\n\n{_REMINDER}"
+
+
+def _recent_history(history: History) -> list[Message]:
+    """The last exchanges, with old [n] markers removed: they pointed at other sources."""
+    exchanges: list[list[Message]] = []
+    for turn in history:
+        role, content = turn.get("role", ""), turn.get("content", "")
+        if role not in ("user", "assistant") or not content.strip():
+            continue
+        if role == "user" or not exchanges:
+            exchanges.append([])
+        text = strip_markers(content) if role == "assistant" else content
+        exchanges[-1].append({"role": role, "content": text.strip()})
+    return [m for ex in exchanges[-MAX_HISTORY_EXCHANGES:] for m in ex]
+
+
+def count_messages(messages: Sequence[Message], count_tokens: Callable[[str], int]) -> int:
+    """Tokens of the rendered messages, plus markup per message and the reply header."""
+    body = sum(int(count_tokens(m["content"])) for m in messages)
+    return body + MESSAGE_OVERHEAD * (len(messages) + 1)
+
+
+def build_messages(
+    question: str,
+    hits: Sequence[Hit],
+    *,
+    history: History = (),
+    count_tokens: Callable[[str], int],
+    context_window: int,
+    answer_budget: int,
+    system: str | None = None,
+) -> PromptPlan:
+    """Fit the best-ranked passages, then recent history, into what the answer leaves free.
+
+    A passage that does not fit is left out whole (a smaller later one may still fit); history
+    goes before any passage does. Raises InvalidSetting when the question alone is too long.
+    """
+    if answer_budget <= 0 or context_window <= answer_budget:
+        raise InvalidSetting(
+            f"The answer budget ({answer_budget} tokens) must be positive and smaller than the "
+            f"model's context window ({context_window} tokens).",
+            hint="Lower the answer length or choose a model with a larger context.",
+        )
+    limit = context_window - answer_budget
+    system_msg = {"role": "system", "content": system or SYSTEM_PROMPT}
+
+    def render(blocks: Sequence[str], past: Sequence[Message]) -> list[Message]:
+        last = {"role": "user", "content": _user_message(question, blocks)}
+        return [system_msg, *past, last]
+
+    base = count_messages(render([], []), count_tokens)
+    if base > limit:
+        raise InvalidSetting(
+            f"The question is too long: with the instructions it needs {base} tokens, but the "
+            f"model has room for {limit} ({base - limit} too many).",
+            hint="Shorten the question or choose a model with a larger context.",
+        )
+    # Pieces are counted one by one; the full render is re-counted below because tokenizers
+    # are not additive across joins.
+    free = limit - base
+    blocks: dict[int, str] = {}
+    for i, hit in enumerate(hits):
+        block = source_block(len(blocks) + 1, hit)
+        cost = int(count_tokens(block + "\n\n"))
+        if cost <= free:
+            blocks[i] = block
+            free -= cost
+    past = _recent_history(history)
+    while past and sum(int(count_tokens(m["content"])) + MESSAGE_OVERHEAD for m in past) > free:
+        past = past[2:] if len(past) > 1 and past[1]["role"] == "assistant" else past[1:]
+
+    while True:
+        kept = list(blocks)
+        numbered = [source_block(n, hits[i]) for n, i in enumerate(kept, start=1)]
+        messages = render(numbered, past)
+        total = count_messages(messages, count_tokens)
+        if total <= limit or (not past and not blocks):
+            break
+        if past:
+            past = past[2:] if len(past) > 1 and past[1]["role"] == "assistant" else past[1:]
+        else:
+            del blocks[kept[-1]]
+    sources = tuple(hits[i] for i in blocks)
+    omitted = tuple(h for i, h in enumerate(hits) if i not in blocks)
+    notice = None
+    if omitted:
+        notice = (
+            f"{len(omitted)} of {len(hits)} passages did not fit in the model's context "
+            "and were left out."
+        )
+    return PromptPlan(messages, sources, omitted, total, notice)
+
+
+def no_rag_messages(question: str, history: History = ()) -> list[Message]:
+    """A plain assistant prompt, for answering without the documents (`--no-rag`)."""
+    return [
+        {"role": "system", "content": NO_RAG_SYSTEM_PROMPT},
+        *_recent_history(history),
+        {"role": "user", "content": question.strip()},
+    ]
+
+
+def rewrite_messages(question: str, history: History) -> list[Message]:
+    """A prompt that turns a follow-up ("and the second one?") into a standalone search query."""
+    lines = []
+    for turn in _recent_history(history):
+        content = " ".join(turn["content"].split())
+        if len(content) > _REWRITE_TURN_CHARS:
+            content = content[:_REWRITE_TURN_CHARS] + " ..."
+        lines.append(f"{turn['role'].capitalize()}: {content}")
+    conversation = "\n".join(lines) if lines else "(no earlier conversation)"
+    user = (
+        f"Conversation:\n{conversation}\n\nLatest question: {question.strip()}\n\n"
+        "Standalone question:"
+    )
+    return [
+        {"role": "system", "content": REWRITE_SYSTEM_PROMPT},
+        {"role": "user", "content": user},
+    ]

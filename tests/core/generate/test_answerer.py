@@ -1,0 +1,148 @@
+"""Answering with the real 0.5B model: gating, streaming, cancel, honest refusals, citation mapping."""
+
+from __future__ import annotations
+
+import pytest
+
+from kbdesk.core.errors import Cancelled
+from kbdesk.core.generate.answerer import Answerer, AskOptions
+from kbdesk.core.generate.chats import ChatStore
+from kbdesk.core.jobs import CancelToken
+from kbdesk.core.kb import KnowledgeBase
+
+
+@pytest.fixture(scope="module")
+def lease_kb(tmp_path_factory):
+    from tests.helpers import GUIDE_PAGES, LEASE_PAGES, ZH_PAGES, make_pdf
+
+    folder = tmp_path_factory.mktemp("docs")
+    make_pdf(folder / "lease.pdf", LEASE_PAGES, title="Commercial Lease Agreement")
+    make_pdf(folder / "hypertension.pdf", GUIDE_PAGES)
+    make_pdf(folder / "术后护理须知.pdf", ZH_PAGES, cjk=True)
+    kb = KnowledgeBase.open(tmp_path_factory.mktemp("kb"), "a", embedder="use-multilingual")
+    assert kb.import_paths([folder]).ok
+    yield kb
+    kb.close()
+
+
+@pytest.fixture
+def answerer(lease_kb, small_host):
+    small_host.set_adapter(None)
+    return Answerer(lease_kb, small_host)
+
+
+def test_real_answer_streams_and_its_citations_point_at_real_pages(answerer, lease_kb):
+    pieces = []
+    answer = answerer.ask(
+        "How much is the security deposit and when is it returned?",
+        options=AskOptions(max_answer_tokens=96, temperature=0.0),
+        on_token=pieces.append,
+    )
+    assert len(pieces) > 1 and answer.answer and answer.model.startswith("qwen2.5-coder-0.5b")
+    for citation in answer.citations:
+        row = lease_kb.catalog.chunks([citation.chunk_id])[citation.chunk_id]
+        assert (row.document, row.page, row.text) == (
+            citation.document,
+            citation.page,
+            citation.text,
+        )
+        assert f"[{citation.n}]" in answer.answer
+    assert answer.supported == bool(answer.citations and any(s.supported for s in answer.sentences))
+
+
+def test_unrelated_question_is_not_supported_and_offers_nothing_invented(answerer):
+    answer = answerer.ask(
+        "What is the capital of Australia?", options=AskOptions(max_answer_tokens=48)
+    )
+    assert answer.supported is False and answer.citations == ()
+    assert answer.answer == "The documents do not contain the answer to this question."
+
+
+def test_empty_collection_and_overlong_question_give_honest_answers(answerer, small_host, tmp_path):
+    with KnowledgeBase.open(tmp_path, "empty") as empty:
+        answer = Answerer(empty, small_host).ask("What is the rent?")
+    assert answer.supported is False and "no documents" in answer.answer
+    answer = answerer.ask("rent? " * 2000)
+    assert (
+        answer.supported is False
+        and "too long" in answer.answer
+        and answer.to_json()["citations"] == []
+    )
+
+
+def test_cancel_between_tokens(answerer):
+    cancel = CancelToken()
+
+    def stop_after_first(_piece):
+        cancel.cancel()
+
+    with pytest.raises(Cancelled):
+        answerer.ask(
+            "Summarise the rent clause.",
+            options=AskOptions(max_answer_tokens=200),
+            on_token=stop_after_first,
+            cancel=cancel,
+        )
+
+
+class FixedModel:
+    """Stands in for the model so the correction path is deterministic: this test is about mapping."""
+
+    model_name = "fixed"
+    n_ctx = 4096
+    adapter = None
+
+    def __init__(self, text):
+        self.text = text
+
+    def count_tokens(self, text):
+        return len(text) // 3 + 1
+
+    def format_chat(self, messages):
+        self.messages = messages
+        return "\n".join(m["content"] for m in messages)
+
+    def stream(self, prompt, **_):
+        yield from self.text.split(" ")[:1] + [" " + w for w in self.text.split(" ")[1:]]
+
+    def set_adapter(self, path, scale=1.0):
+        assert path is None
+
+
+def test_miscited_sentence_is_moved_to_the_passage_that_supports_it(lease_kb):
+    probe = FixedModel("")
+    Answerer(lease_kb, probe).ask("When is the security deposit returned?")
+    sources = probe.messages[-1]["content"]
+    n_deposit = next(
+        int(line[1])
+        for line in sources.splitlines()
+        if line.startswith("[") and "lease.pdf, page 3" in line
+    )
+    wrong = 1 if n_deposit != 1 else 2
+    model = FixedModel(
+        f"The security deposit of 25,200 dollars is returned within 30 days after the tenant vacates [{wrong}]. [9]"
+    )
+    answer = Answerer(lease_kb, model).ask("When is the security deposit returned?")
+    assert answer.supported and [c.page for c in answer.citations] == [3]
+    assert f"[{n_deposit}]" in answer.answer and "[9]" not in answer.answer
+    assert answer.sentences[0].corrected
+
+
+def test_follow_up_is_rewritten_and_chats_are_saved(answerer, lease_kb):
+    history = [
+        {"role": "user", "content": "What does the lease say about rent?"},
+        {"role": "assistant", "content": "The monthly rent is 8,400 dollars [1]."},
+    ]
+    standalone = answerer.standalone_question("And the late fee?", history)
+    assert standalone and standalone != "And the late fee?"
+    store = ChatStore(lease_kb.folder)
+    chat = store.new()
+    answer = answerer.ask(
+        "What is the capital of Australia?", options=AskOptions(max_answer_tokens=32)
+    )
+    store.append(chat, answer)
+    assert store.history(chat)[0] == {
+        "role": "user",
+        "content": "What is the capital of Australia?",
+    }
+    assert [c.id for c in store.list()] == [chat]
