@@ -301,12 +301,12 @@ def pct(times: list[float]) -> dict:
     }
 
 
-def one_thread(fn, *args):
+def one_thread(fn, *args, **kwargs):
     """Call a FAISS function with one OpenMP thread (the setting is per calling thread)."""
     threads = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(1)
     try:
-        return fn(*args)
+        return fn(*args, **kwargs)
     finally:
         faiss.omp_set_num_threads(threads)
 
@@ -502,6 +502,11 @@ def run_size(n: int, args, out_path: Path) -> None:
         "df_probe": lambda q: variants.df_probe(q["text"]),
         "keyword_probe": lambda q: variants.probe(q["text"], POOL),
         "hybrid_probe": lambda q: probed.search(q["text"], hybrid),
+        "faiss_hnsw_1t": lambda q: one_thread(raw.search, q["vector"][None], POOL, params=params)[
+            1
+        ][0],
+        "hybrid_1t": lambda q: one_thread(searcher.search, q["text"], hybrid),
+        "hybrid_probe_1t": lambda q: one_thread(probed.search, q["text"], hybrid),
     }
     print(f"[{n:,}] timing {len(queries)} queries ({WARMUP} warm-up)", flush=True)
     load_before = os.getloadavg()[0]
@@ -647,6 +652,9 @@ VARIANT_LABELS = {
     "df_probe": "df lookup by bounded probe (LIMIT budget+1)",
     "keyword_probe": "Searcher.keyword with the probe lookup",
     "hybrid_probe": "**hybrid with the probe lookup**",
+    "faiss_hnsw_1t": "raw FAISS HNSW, 1 OpenMP thread",
+    "hybrid_1t": "hybrid, 1 OpenMP thread",
+    "hybrid_probe_1t": "**hybrid with the probe lookup, 1 OpenMP thread**",
 }
 
 
@@ -703,6 +711,13 @@ def report(results: list[dict], threshold: dict | None, command: str) -> str:
                 lambda r: f"{_ratio(r, 'hybrid_probe', 'hybrid'):.2f}×",
             ),
             (
+                "raw HNSW / hybrid / hybrid with probe, 1 thread ÷ default threads (p50)",
+                lambda r: " / ".join(
+                    f"{_ratio(r, a + '_1t', a):.2f}×"
+                    for a in ("faiss_hnsw", "hybrid", "hybrid_probe")
+                ),
+            ),
+            (
                 "FTS5 rows matched per query, before / now (median)",
                 lambda r: (
                     f"{r['fts']['before_rows_median']:,.0f} / {r['fts']['product_rows_median']:,.0f}"
@@ -757,7 +772,8 @@ def report(results: list[dict], threshold: dict | None, command: str) -> str:
         checked = [r for r in results if "hnsw" in r]
         if checked:
             add(
-                "HNSW recall@10 vs exact and raw search p50 (ms) by efSearch: the product's index "
+                "HNSW recall@10 vs exact and raw search p50 (ms, one OpenMP thread) by efSearch: "
+                "the product's index "
                 "(VectorIndex.rebuild, vectors inserted in chunk-id = document order) vs the same "
                 "parameters with the vectors inserted in a random order (20k batches):"
             )
