@@ -146,3 +146,20 @@ def test_follow_up_is_rewritten_and_chats_are_saved(answerer, lease_kb):
         "content": "What is the capital of Australia?",
     }
     assert [c.id for c in store.list()] == [chat]
+
+
+def test_summarise_a_named_document_reads_all_of_it_with_progress(answerer, lease_kb):
+    from kbdesk.core.generate.summarise import find_document_task
+
+    docs = lease_kb.documents()
+    assert find_document_task("Summarise the lease", docs).name == "lease.pdf"
+    assert find_document_task("请总结一下术后护理须知", docs).name == "术后护理须知.pdf"
+    assert find_document_task("What does the lease say about rent?", docs) is None
+    steps = []
+    answer = answerer.ask(
+        "Summarise lease.pdf", options=AskOptions(temperature=0.0), progress=steps.append
+    )
+    assert answer.answer and answer.supported
+    assert steps[-1].stage == "summarising" and steps[-1].done == steps[-1].total
+    assert all(c.document == "lease.pdf" and 1 <= c.page <= 3 for c in answer.citations)
+    assert "Summary of all" in answer.notice

@@ -17,7 +17,8 @@ from kbdesk.core.generate.prompt import (
     no_rag_messages,
     rewrite_messages,
 )
-from kbdesk.core.jobs import CancelToken
+from kbdesk.core.generate.summarise import Summariser, find_document_task
+from kbdesk.core.jobs import CancelToken, ProgressFn, no_progress
 from kbdesk.core.search.text import has_cjk
 from kbdesk.core.types import Answer, Hit
 
@@ -82,6 +83,7 @@ class Answerer:
         options: AskOptions = AskOptions(),
         on_token: Callable[[str], None] | None = None,
         cancel: CancelToken | None = None,
+        progress: ProgressFn = no_progress,
     ) -> Answer:
         question = (question or "").strip()
         if not question:
@@ -101,6 +103,16 @@ class Answerer:
                 question,
                 f"Collection '{self.kb.name}' has no documents yet. Import documents, then ask again.",
                 f"资料库“{self.kb.name}”中还没有文档。请先导入文档再提问。",
+            )
+        task = None if options.documents else find_document_task(question, self.kb.documents())
+        if task is not None:  # "summarise X" reads the whole document, not the top passages
+            return Summariser(self.kb, self.host).summarise(
+                task,
+                question,
+                temperature=options.temperature,
+                progress=progress,
+                cancel=cancel,
+                on_token=on_token,
             )
         query = self.standalone_question(question, history, cancel) if history else question
         hits = self.kb.search(query, k=options.passages, documents=options.documents)
