@@ -369,10 +369,26 @@ def cmd_demo(args) -> int:
     args.paths, args.no_ocr, args.json = [str(folder)], False, False
     args.embedder = args.chunk_size = args.chunk_overlap = None
     status = cmd_ingest(args)
-    for query in (args.query, "术后多久可以洗澡？"):
+    question = args.query
+    for query in (question, "术后多久可以洗澡？"):
         print(f"\nSearch: {query}")
         args.query, args.k, args.mode, args.document, args.fusion = query, 3, "hybrid", [], "convex"
         cmd_search(args)
+    from kbdesk.core.errors import ModelMissing
+
+    print(f"\nAsk: {question}")
+    args.question, args.json, args.no_rag, args.adapter, args.model = (
+        question,
+        False,
+        False,
+        None,
+        None,
+    )
+    args.chat, args.passages = None, 6
+    try:
+        cmd_ask(args)
+    except ModelMissing as exc:
+        print(f"(No chat model yet: {exc})")
     return status
 
 

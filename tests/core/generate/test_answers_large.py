@@ -1,0 +1,82 @@
+"""The default 1.5B model on a small bilingual set: gold facts present and cited on the right page."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from kbdesk.core.generate.answerer import Answerer, AskOptions
+from kbdesk.core.generate.host import LlamaHost
+from kbdesk.core.kb import KnowledgeBase
+from tests.core.generate.conftest import ROOT, shared_models_dir
+from tests.helpers import GUIDE_PAGES, LEASE_PAGES, ZH_PAGES, make_pdf
+
+pytestmark = pytest.mark.slow
+
+CASES = [  # question, facts that must appear ("a|b": either form), document, page
+    (
+        "How much is the security deposit, and when is it returned?",
+        ["25,200", "30 days"],
+        "lease.pdf",
+        3,
+    ),
+    (
+        "What starting dose of amlodipine does the guideline recommend?",
+        ["5 mg"],
+        "hypertension.pdf",
+        2,
+    ),
+    ("膝关节置换术后多少天内不能洗澡？", ["十四天|14天"], "术后护理须知.pdf", 2),
+    ("术后什么时候复查？", ["三个月|3个月"], "术后护理须知.pdf", 3),
+]
+
+
+@pytest.fixture(scope="module")
+def large_answerer(tmp_path_factory):
+    models = shared_models_dir()
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "build" / "assemble_models.py"),
+            "--large",
+            "--models-dir",
+            str(models),
+        ],
+        check=True,
+        cwd=ROOT,
+    )
+    folder = tmp_path_factory.mktemp("docs")
+    make_pdf(folder / "lease.pdf", LEASE_PAGES, title="Commercial Lease Agreement")
+    make_pdf(folder / "hypertension.pdf", GUIDE_PAGES, title="Hypertension Guideline")
+    make_pdf(folder / "术后护理须知.pdf", ZH_PAGES, cjk=True)
+    kb = KnowledgeBase.open(tmp_path_factory.mktemp("kb"), "large", embedder="use-multilingual")
+    assert kb.import_paths([folder]).ok
+    host = LlamaHost(models / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf", n_ctx=4096)
+    yield Answerer(kb, host)
+    host.close()
+    kb.close()
+
+
+@pytest.mark.parametrize("question,facts,document,page", CASES)
+def test_large_model_answers_with_gold_facts_on_the_right_page(
+    large_answerer, question, facts, document, page
+):
+    answer = large_answerer.ask(
+        question, options=AskOptions(temperature=0.0, max_answer_tokens=160)
+    )
+    assert answer.supported, answer
+    normalised = answer.answer.replace(" ", "")
+    for fact in facts:
+        assert any(form in normalised for form in fact.replace(" ", "").split("|")), answer.answer
+    assert any(c.document == document and c.page == page for c in answer.citations), (
+        answer.citations
+    )
+
+
+def test_large_model_declines_what_the_documents_do_not_say(large_answerer):
+    answer = large_answerer.ask(
+        "Who is the landlord's insurance provider?", options=AskOptions(temperature=0.0)
+    )
+    assert answer.supported is False and answer.citations == ()
