@@ -163,3 +163,14 @@ def test_summarise_a_named_document_reads_all_of_it_with_progress(answerer, leas
     assert steps[-1].stage == "summarising" and steps[-1].done == steps[-1].total
     assert all(c.document == "lease.pdf" and 1 <= c.page <= 3 for c in answer.citations)
     assert "Summary of all" in answer.notice
+
+
+@pytest.mark.parametrize(
+    "output", ["", "   ", "[1][2]", "[abc] [0] [99]", "【】", "NOT_IN_DOCUMENTS"]
+)
+def test_empty_or_malformed_model_output_still_gives_an_honest_answer(lease_kb, output):
+    answer = Answerer(lease_kb, FixedModel(output)).ask("When is the security deposit returned?")
+    assert answer.supported is False and answer.citations == ()
+    assert answer.answer == "The documents do not contain the answer to this question."
+    assert answer.nearest and answer.nearest[0].document == "lease.pdf"
+    assert set(answer.to_json()) == {"answer", "citations", "supported"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,14 @@ class AskOptions:
             )
         if not 0.0 <= self.temperature <= 2.0:
             raise InvalidSetting(f"temperature must be between 0 and 2 (got {self.temperature}).")
+
+
+_BRACKETED = re.compile(r"\[[^\]]*\]|【[^】]*】")
+
+
+def _has_content(text: str) -> bool:
+    """Whether an answer says anything beyond (possibly malformed) citation markers."""
+    return len(re.findall(r"\w", _BRACKETED.sub("", text))) >= 2
 
 
 def _say(question: str, en: str, zh: str) -> str:
@@ -135,7 +144,7 @@ class Answerer:
             return self._refuse(question, str(exc), str(exc))
         raw = self._generate(self.host.format_chat(plan.messages), options, on_token, cancel)
         checked = check_citations(raw, plan.sources, self.checker)
-        if checked.declined or not strip_markers(checked.text).strip():
+        if checked.declined or not _has_content(checked.text):
             notice = None if checked.declined else "The model gave no usable answer."
             return self._not_in_documents(question, hits, notice=notice)
         text = checked.text.strip()
