@@ -46,6 +46,17 @@ class _Outcome:
     failure: tuple[FileFacts, KbdeskError] | None = None
 
 
+def _put(out: queue.Queue, item, stop: threading.Event) -> bool:
+    """Queue an item for the consumer unless it has stopped listening; False if it has."""
+    while not stop.is_set():
+        try:
+            out.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -204,22 +215,12 @@ class Importer:
             for path in files:
                 if stop.is_set() or self.cancel.cancelled:
                     return
-                outcome = self._examine(path, seen_sha)
-                while not stop.is_set():
-                    try:
-                        out.put(outcome, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
+                if not _put(out, self._examine(path, seen_sha), stop):
+                    return
         except BaseException as exc:  # surfaced on the main loop, never lost
             out.put(exc)
             return
-        while not stop.is_set():
-            try:
-                out.put(None, timeout=0.1)
-                return
-            except queue.Full:
-                continue
+        _put(out, None, stop)
 
     def _examine(self, path: Path, seen_sha: dict[str, str]) -> _Outcome:
         name = path.name

@@ -150,13 +150,8 @@ class Summariser:
             parts.append("\n".join(current))
         return parts or [""]
 
-    def _map_prompt(self, name: str, text: str, zh: bool) -> list[dict]:
-        ask = (
-            "用中文列出这部分内容的要点，每条要点后注明页码，如（第3页）。只依据下面的文字。"
-            if zh
-            else "List the key points of this part as short bullet points, each ending with its page like (p. 3). "
-            "Use only the text below."
-        )
+    @staticmethod
+    def _messages(name: str, text: str, ask: str) -> list[dict]:
         return [
             {
                 "role": "system",
@@ -165,6 +160,15 @@ class Summariser:
             {"role": "user", "content": f"Document: {name}\n\n{text}\n\n{ask}"},
         ]
 
+    def _map_prompt(self, name: str, text: str, zh: bool) -> list[dict]:
+        ask = (
+            "用中文列出这部分内容的要点，每条要点后注明页码，如（第3页）。只依据下面的文字。"
+            if zh
+            else "List the key points of this part as short bullet points, each ending with its page like (p. 3). "
+            "Use only the text below."
+        )
+        return self._messages(name, text, ask)
+
     def _reduce_prompt(self, name: str, text: str, zh: bool) -> list[dict]:
         ask = (
             "请用中文写出这份文档的摘要：先用一两句话概括，再列出最重要的要点，每条注明页码，如（第3页）。只依据下面的内容。"
@@ -172,13 +176,7 @@ class Summariser:
             else "Write a summary of this document: one or two sentences on what it is, then the most important "
             "points as bullets, each ending with its page like (p. 3). Use only the material below."
         )
-        return [
-            {
-                "role": "system",
-                "content": "You summarise documents faithfully, without adding facts.",
-            },
-            {"role": "user", "content": f"Document: {name}\n\n{text}\n\n{ask}"},
-        ]
+        return self._messages(name, text, ask)
 
     def _run(self, messages, max_tokens, temperature, cancel, on_token=None) -> str:
         pieces = []

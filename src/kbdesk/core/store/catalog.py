@@ -160,50 +160,10 @@ class Catalog:
         """
         if not (len(drafts) == len(text_hashes) == len(fts_bodies) == len(vectors)):
             raise ValueError("drafts, hashes, bodies and vectors must have the same length")
-        now = time.time()
         with self._write() as con:
-            old = con.execute(
-                "SELECT id, added_at FROM documents WHERE path = ?", (facts.path,)
-            ).fetchone()
-            removed: list[int] = []
-            if old:
-                doc_id, added_at = old
-                removed = self._delete_chunks(con, doc_id)
-                con.execute(
-                    "UPDATE documents SET name=?, kind=?, sha256=?, size=?, mtime=?, status=?, error=NULL,"
-                    " error_code=NULL, pages=?, chunks=?, updated_at=? WHERE id=?",
-                    (
-                        facts.name,
-                        facts.kind,
-                        facts.sha256,
-                        facts.size,
-                        facts.mtime,
-                        DocStatus.READY,
-                        pages,
-                        len(drafts),
-                        now,
-                        doc_id,
-                    ),
-                )
-            else:
-                cur = con.execute(
-                    "INSERT INTO documents(path, name, kind, sha256, size, mtime, status, pages, chunks,"
-                    " added_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        facts.path,
-                        facts.name,
-                        facts.kind,
-                        facts.sha256,
-                        facts.size,
-                        facts.mtime,
-                        DocStatus.READY,
-                        pages,
-                        len(drafts),
-                        now,
-                        now,
-                    ),
-                )
-                doc_id = cur.lastrowid
+            doc_id, removed = self._upsert_document(
+                con, facts, DocStatus.READY, None, None, pages, len(drafts)
+            )
             ids: list[int] = []
             vectors = np.ascontiguousarray(vectors, dtype=np.float32)
             for draft, text_hash, body, vector in zip(
@@ -234,46 +194,8 @@ class Catalog:
 
     def record_failure(self, facts: FileFacts, status: str, error: str, code: str) -> list[int]:
         """Mark a file as not imported (failed / needs OCR), dropping chunks of an older version."""
-        now = time.time()
         with self._write() as con:
-            old = con.execute("SELECT id FROM documents WHERE path = ?", (facts.path,)).fetchone()
-            removed: list[int] = []
-            if old:
-                removed = self._delete_chunks(con, old[0])
-                con.execute(
-                    "UPDATE documents SET name=?, kind=?, sha256=?, size=?, mtime=?, status=?, error=?,"
-                    " error_code=?, pages=0, chunks=0, updated_at=? WHERE id=?",
-                    (
-                        facts.name,
-                        facts.kind,
-                        facts.sha256,
-                        facts.size,
-                        facts.mtime,
-                        status,
-                        error,
-                        code,
-                        now,
-                        old[0],
-                    ),
-                )
-            else:
-                con.execute(
-                    "INSERT INTO documents(path, name, kind, sha256, size, mtime, status, error, error_code,"
-                    " added_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        facts.path,
-                        facts.name,
-                        facts.kind,
-                        facts.sha256,
-                        facts.size,
-                        facts.mtime,
-                        status,
-                        error,
-                        code,
-                        now,
-                        now,
-                    ),
-                )
+            _, removed = self._upsert_document(con, facts, status, error, code, 0, 0)
         return removed
 
     def touch_document(self, doc_id: int, mtime: float) -> None:
@@ -286,6 +208,50 @@ class Catalog:
             removed = self._delete_chunks(con, doc_id)
             con.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
         return removed
+
+    def _upsert_document(
+        self,
+        con: sqlite3.Connection,
+        facts: FileFacts,
+        status: str,
+        error: str | None,
+        code: str | None,
+        pages: int,
+        chunks: int,
+    ) -> tuple[int, list[int]]:
+        """Create or update a file's row, dropping the chunks of its previous version.
+
+        Returns (doc_id, removed chunk ids). Runs inside the caller's write transaction.
+        """
+        now = time.time()
+        values = (
+            facts.name,
+            facts.kind,
+            facts.sha256,
+            facts.size,
+            facts.mtime,
+            status,
+            error,
+            code,
+            pages,
+            chunks,
+            now,
+        )
+        old = con.execute("SELECT id FROM documents WHERE path = ?", (facts.path,)).fetchone()
+        if old is None:
+            cur = con.execute(
+                "INSERT INTO documents(name, kind, sha256, size, mtime, status, error, error_code, pages,"
+                " chunks, updated_at, path, added_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (*values, facts.path, now),
+            )
+            return cur.lastrowid, []
+        removed = self._delete_chunks(con, old[0])
+        con.execute(
+            "UPDATE documents SET name=?, kind=?, sha256=?, size=?, mtime=?, status=?, error=?,"
+            " error_code=?, pages=?, chunks=?, updated_at=? WHERE id=?",
+            (*values, old[0]),
+        )
+        return old[0], removed
 
     @staticmethod
     def _delete_chunks(con: sqlite3.Connection, doc_id: int) -> list[int]:
