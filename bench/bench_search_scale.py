@@ -344,8 +344,8 @@ class KeywordVariants:
         return [(int(r[0]), -float(r[1])) for r in rows]
 
     def df_product(self, text: str) -> list[int]:
-        """Document frequencies as Searcher.keyword gets them now (fts5vocab lookups)."""
-        return self.catalog.document_frequencies(query_terms(text))
+        """Document frequencies as Searcher.keyword gets them (since 2026-11-22 the capped probe)."""
+        return self.catalog.document_frequencies(query_terms(text), KEYWORD_ROW_BUDGET + 1)
 
     def df_probe(self, text: str) -> list[int]:
         """min(df, budget + 1) per term: count a term's postings, but stop past the budget.

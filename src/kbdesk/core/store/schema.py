@@ -2,7 +2,7 @@
 
 SCHEMA_VERSION = 1
 
-# The keyword index tokenizer; query terms are stemmed through a temp table using the same one.
+# The keyword index tokenizer (porter stemming for English; jieba splits Chinese before it).
 FTS_TOKENIZE = "porter unicode61 remove_diacritics 2"
 
 SCHEMA = f"""
