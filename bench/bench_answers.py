@@ -131,13 +131,26 @@ def main() -> int:
     parser.add_argument("--limit", type=int, help="every k-th question, N in all")
     parser.add_argument("--threads", type=int, help="llama.cpp threads (default: physical cores)")
     parser.add_argument("--log", type=Path, help="write one JSON line per question here")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the --log records of these questions; ask the rest",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     questions = stratified(load_questions(), args.limit)
     filenames = {d["id"]: d["filename"] for d in load_docs()}
     model_path = resolve_model(args.model)
     records = []
-    log = args.log.open("w", encoding="utf-8") if args.log else None
+    if args.resume and args.log and args.log.is_file():
+        wanted = {q["id"] for q in questions}
+        kept = [json.loads(line) for line in args.log.read_text(encoding="utf-8").splitlines()]
+        records = [r for r in kept if r["id"] in wanted]
+        done = {r["id"] for r in records}
+        questions_to_ask = [q for q in questions if q["id"] not in done]
+    else:
+        questions_to_ask = questions
+    log = args.log.open("a" if args.resume else "w", encoding="utf-8") if args.log else None
     with tempfile.TemporaryDirectory() as tmp:
         docs_dir = Path(tmp) / "corpus"
         build(docs_dir)
@@ -150,7 +163,7 @@ def main() -> int:
             _ = host.llama  # load the model outside the timed questions
             load_s = time.perf_counter() - start
             answerer.checker.warm_up()
-            for i, q in enumerate(questions, 1):
+            for i, q in enumerate(questions_to_ask, 1):
                 start = time.perf_counter()
                 raw: list[str] = []
                 answer = answerer.ask(q["question"], options=OPTIONS, on_token=raw.append)
@@ -162,7 +175,7 @@ def main() -> int:
                     log.write(json.dumps(record, ensure_ascii=False) + "\n")
                     log.flush()
                 print(
-                    f"[{i}/{len(questions)}] {q['id']} {record['seconds']:.1f}s "
+                    f"[{i}/{len(questions_to_ask)}] {q['id']} {record['seconds']:.1f}s "
                     f"facts={record.get('facts_ok', '-')} page={record.get('page_ok', '-')} "
                     f"supported={record['supported']}",
                     file=sys.stderr,
