@@ -166,7 +166,17 @@ def test_summarise_a_named_document_reads_all_of_it_with_progress(answerer, leas
 
 
 @pytest.mark.parametrize(
-    "output", ["", "   ", "[1][2]", "[abc] [0] [99]", "【】", "NOT_IN_DOCUMENTS"]
+    "output",
+    [
+        "",
+        "   ",
+        "[1][2]",
+        "[abc] [0] [99]",
+        "【】",
+        "NOT_IN_DOCUMENTS",
+        "The documents do not contain the answer.",
+        "文档中没有找到答案。",
+    ],
 )
 def test_empty_or_malformed_model_output_still_gives_an_honest_answer(lease_kb, output):
     answer = Answerer(lease_kb, FixedModel(output)).ask("When is the security deposit returned?")

@@ -58,7 +58,9 @@ def test_system_prompt_states_the_rules():
     )  # fmt: skip
     system = plan.messages[0]
     assert system["role"] == "system"
-    assert NOT_IN_DOCUMENTS in system["content"] and "[2]" in system["content"]
+    # a plain-sentence decline, not a reply token (which drew the model to it; see prompt.py)
+    assert "do not contain the answer" in system["content"] and "[2]" in system["content"]
+    assert NOT_IN_DOCUMENTS not in system["content"]
     assert "Chinese" in system["content"] and "invent" in system["content"]
     assert [m["role"] for m in plan.messages] == ["system", "user"]
 

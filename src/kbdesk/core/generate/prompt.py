@@ -19,14 +19,15 @@ MESSAGE_OVERHEAD = 8
 # Older turns rarely matter to a follow-up and cost context that passages need more.
 MAX_HISTORY_EXCHANGES = 2
 
-SYSTEM_PROMPT = f"""You answer questions using only the numbered sources the user provides.
-Rules:
-- Use only facts stated in the sources. Never invent facts, numbers, names or sources.
-- Cite every sentence that uses a source with its number in square brackets, like [2]; \
-cite several sources as [1][3].
-- If the sources do not contain the answer, reply with exactly {NOT_IN_DOCUMENTS} and nothing else.
-- Answer in the language of the question: a Chinese question gets a Chinese answer.
-- Be concise."""
+# Measured on bench/corpus with the 1.5B model: a literal reply token (NOT_IN_DOCUMENTS) in
+# the rules, repeated after the question, drew the model to it even when source [1] held the
+# answer (64% of answerable questions declined); asking for a plain sentence instead answered
+# them and still declined unanswerable ones. The sentinel is still recognised if a model emits it.
+SYSTEM_PROMPT = """You answer questions using only the numbered sources the user provides. \
+Cite each sentence with the number of the source it uses, like [2] (several: [1][3]). Never \
+invent facts, numbers or names that the sources do not state. Answer in the language of the \
+question. Be concise. If the sources do not answer the question, say so in one sentence: "The \
+documents do not contain the answer." (in Chinese: "文档中没有找到答案。")."""
 
 NO_RAG_SYSTEM_PROMPT = """You are a helpful assistant. Answer concisely and accurately, in the \
 language of the question. If you are not sure of something, say so instead of guessing."""
@@ -36,11 +37,6 @@ can be understood without the conversation, using the conversation to resolve wo
 "that" or "the second one". Keep the language of the latest question. If it is already \
 standalone, repeat it unchanged. Output only the rewritten question."""
 
-# Small models follow the last instruction they read best; the rules are repeated in brief.
-_REMINDER = (
-    "Answer from the sources above and cite them like [1]. "
-    f"If they do not contain the answer, reply {NOT_IN_DOCUMENTS}."
-)
 _REWRITE_TURN_CHARS = 600  # enough to know what an earlier answer was about
 
 Message = dict[str, str]
@@ -71,7 +67,7 @@ def source_block(n: int, hit: Hit) -> str:
 
 def _user_message(question: str, blocks: Sequence[str]) -> str:
     sources = "\n\n".join(blocks) if blocks else "(none)"
-    return f"Sources:\n{sources}\n\nQuestion: {question.strip()}\n\n{_REMINDER}"
+    return f"Sources:\n{sources}\n\nQuestion: {question.strip()}"
 
 
 def _recent_history(history: History) -> list[Message]:
