@@ -9,6 +9,7 @@ import pymupdf
 from kbdesk.core.errors import DocumentEncrypted, DocumentUnreadable, EmptyDocument, NeedsOCR
 from kbdesk.core.ingest import ocr as ocr_mod
 from kbdesk.core.jobs import CancelToken
+from kbdesk.core.mupdf_lock import MUPDF_LOCK
 from kbdesk.core.types import ParsedDocument, Segment
 
 # The "dict" defaults minus TEXT_PRESERVE_IMAGES: image bytes would be copied into every dict.
@@ -84,7 +85,8 @@ def load_pdf(path: Path, *, ocr: bool = True, cancel: CancelToken | None = None)
     pymupdf.TOOLS.mupdf_display_errors(False)
     pymupdf.TOOLS.mupdf_display_warnings(False)
     try:
-        doc = pymupdf.open(str(path), filetype="pdf")
+        with MUPDF_LOCK:
+            doc = pymupdf.open(str(path), filetype="pdf")
     except Exception as exc:
         raise _damaged(name, exc) from None
     with doc:
@@ -117,10 +119,13 @@ def _extract(doc, path: Path, *, ocr: bool, repaired: bool, cancel: CancelToken 
             cancel.raise_if_cancelled()
         page_no = pno + 1
         try:
-            page = doc.load_page(pno)
-            lines = lines_from_dict(page.get_text("dict", flags=_TEXT_FLAGS), page_no)
+            with MUPDF_LOCK:
+                page = doc.load_page(pno)
+                page_dict = page.get_text("dict", flags=_TEXT_FLAGS)
+                has_images = bool(page.get_image_info())
+            lines = lines_from_dict(page_dict, page_no)
             if not lines:
-                (image_pages if page.get_image_info() else blank).append(page_no)
+                (image_pages if has_images else blank).append(page_no)
         except Exception:
             failed.append(page_no)
             continue
@@ -135,11 +140,11 @@ def _extract(doc, path: Path, *, ocr: bool, repaired: bool, cancel: CancelToken 
             if cancel is not None:
                 cancel.raise_if_cancelled()
             try:
-                page = doc.load_page(page_no - 1)
-                tp = ocr_mod.textpage_ocr(page, status, _TEXT_FLAGS)
-                lines = lines_from_dict(
-                    page.get_text("dict", flags=_TEXT_FLAGS, textpage=tp), page_no
-                )
+                with MUPDF_LOCK:
+                    page = doc.load_page(page_no - 1)
+                    tp = ocr_mod.textpage_ocr(page, status, _TEXT_FLAGS)
+                    page_dict = page.get_text("dict", flags=_TEXT_FLAGS, textpage=tp)
+                lines = lines_from_dict(page_dict, page_no)
             except Exception:
                 ocr_failed.append(page_no)
                 continue
