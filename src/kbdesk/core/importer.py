@@ -83,6 +83,7 @@ class Importer:
         progress: ProgressFn = no_progress,
         cancel: CancelToken | None = None,
         on_file: Callable[[FileResult], None] | None = None,
+        on_plan: Callable[[list[str]], None] | None = None,
         index_lock: threading.RLock | None = None,
     ):
         self.catalog = catalog
@@ -94,6 +95,7 @@ class Importer:
         self.progress = progress
         self.cancel = cancel or CancelToken()
         self.on_file = on_file
+        self.on_plan = on_plan  # told the files to process, in order, before the first one
         self.index_lock = index_lock or threading.RLock()
         self._results: list[FileResult] = []
         self._last_save = time.monotonic()
@@ -131,6 +133,8 @@ class Importer:
         paths = [Path(p).expanduser() for p in paths]
         self.progress(Progress("scanning"))
         files, folders = self._plan(paths)
+        if self.on_plan is not None:
+            self.on_plan([str(f) for f in files])
         cancelled = False
         try:
             self._prune_missing(folders, set(map(str, files)))

@@ -135,6 +135,7 @@ class KnowledgeBase:
         progress: ProgressFn = no_progress,
         cancel: CancelToken | None = None,
         on_file: Callable[[FileResult], None] | None = None,
+        on_plan: Callable[[list[str]], None] | None = None,
     ) -> ImportReport:
         from kbdesk.core.importer import Importer
 
@@ -148,6 +149,7 @@ class KnowledgeBase:
                 progress=progress,
                 cancel=cancel,
                 on_file=on_file,
+                on_plan=on_plan,
                 index_lock=self._index_lock,
             )
             return importer.run(list(paths))
