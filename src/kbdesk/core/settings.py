@@ -1,0 +1,119 @@
+"""The user's preferences (model, adapter, embedder, passages, temperature, OCR, layout), as JSON.
+
+Stored in the per-user config folder. A damaged or partly invalid file never stops the app:
+bad values fall back to their defaults and the reason is kept in `problems` for the log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+from kbdesk.core.embed import DEFAULT_EMBEDDER
+from kbdesk.core.errors import InvalidSetting
+from kbdesk.core.paths import DEFAULT_COLLECTION
+
+SETTINGS_FILE = "settings.json"
+
+
+@dataclass(frozen=True)
+class Settings:
+    model: str | None = None  # model name or .gguf path; None: the default model
+    adapter: str | None = None
+    embedder: str = DEFAULT_EMBEDDER  # for new collections; a collection keeps its own
+    passages: int = 6
+    temperature: float = 0.1
+    ocr: bool = True
+    collection: str = DEFAULT_COLLECTION  # the one open last
+    watched: dict[str, list[str]] = field(default_factory=dict)  # collection -> folders
+    # imports cut short by closing the window, resumed at the next start: collection -> paths
+    pending: dict[str, list[str]] = field(default_factory=dict)
+    layout: dict[str, str] = field(default_factory=dict)  # opaque window state from the GUI
+
+    def validated(self) -> Settings:
+        if not 1 <= int(self.passages) <= 30:
+            raise InvalidSetting(f"Passages per answer must be 1-30 (got {self.passages}).")
+        if not 0.0 <= float(self.temperature) <= 2.0:
+            raise InvalidSetting(f"Temperature must be between 0 and 2 (got {self.temperature}).")
+        return self
+
+
+_DEFAULTS = Settings()
+_TYPES = {
+    "model": (str, type(None)),
+    "adapter": (str, type(None)),
+    "embedder": (str,),
+    "passages": (int,),
+    "temperature": (int, float),
+    "ocr": (bool,),
+    "collection": (str,),
+    "watched": (dict,),
+    "pending": (dict,),
+    "layout": (dict,),
+}
+
+
+def _sane(name: str, value) -> bool:
+    if isinstance(value, bool) and name in ("passages", "temperature"):
+        return False
+    if not isinstance(value, _TYPES[name]):
+        return False
+    if name in ("watched", "pending"):
+        return all(
+            isinstance(v, list) and all(isinstance(x, str) for x in v) for v in value.values()
+        )
+    if name == "layout":
+        return all(isinstance(v, str) for v in value.values())
+    return True
+
+
+class SettingsStore:
+    """Loads and saves Settings atomically in `config_dir`."""
+
+    def __init__(self, config_dir: str | os.PathLike):
+        self.path = Path(config_dir) / SETTINGS_FILE
+        self.problems: list[str] = []
+
+    def load(self) -> Settings:
+        self.problems = []
+        try:
+            raw = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return _DEFAULTS
+        except (OSError, ValueError) as exc:
+            self.problems.append(f"{self.path} could not be read ({exc}); defaults are used.")
+            return _DEFAULTS
+        if not isinstance(raw, dict):
+            self.problems.append(f"{self.path} is not a settings object; defaults are used.")
+            return _DEFAULTS
+        values = {}
+        for f in fields(Settings):
+            if f.name not in raw:
+                continue
+            if _sane(f.name, raw[f.name]):
+                values[f.name] = raw[f.name]
+            else:
+                self.problems.append(f"setting '{f.name}' has a bad value; the default is used.")
+        settings = replace(_DEFAULTS, **values)
+        try:
+            return settings.validated()
+        except InvalidSetting as exc:
+            self.problems.append(f"{exc} Defaults are used for passages and temperature.")
+            return replace(settings, passages=_DEFAULTS.passages, temperature=_DEFAULTS.temperature)
+
+    def save(self, settings: Settings) -> None:
+        settings.validated()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".settings-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(asdict(settings), fh, ensure_ascii=False, indent=2)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
