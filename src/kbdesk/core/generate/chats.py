@@ -10,7 +10,7 @@ from pathlib import Path
 
 from kbdesk.core.errors import KbdeskError
 from kbdesk.core.store.fileio import atomic_write_text
-from kbdesk.core.types import Answer
+from kbdesk.core.types import Answer, Citation, Hit
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,13 @@ class ChatStore:
             {
                 "question": answer.question,
                 "answer": answer.to_json(),
+                # what a viewer needs to reopen a citation later: its passage and boxes
+                "sources": [
+                    {"n": c.n, "chunk_id": c.chunk_id, "doc_id": c.doc_id, "boxes": c.boxes}
+                    for c in answer.citations
+                ],
+                "nearest": [h.to_json() | {"boxes": h.boxes} for h in answer.nearest],
+                "notice": answer.notice,
                 "at": time.time(),
                 "model": answer.model,
                 "adapter": answer.adapter,
@@ -80,6 +87,53 @@ class ChatStore:
             except (ValueError, KeyError, OSError):
                 continue  # a damaged chat never hides the others
         return sorted(out, key=lambda c: -c.updated_at)
+
+    def answers(self, chat_id: str) -> list[Answer]:
+        """The chat's turns as Answer records again, citations with their boxes."""
+        out = []
+        for turn in self.load(chat_id):
+            data = turn["answer"]
+            extra = {s["n"]: s for s in turn.get("sources", [])}
+            citations = tuple(
+                Citation(
+                    n=c["n"],
+                    chunk_id=extra.get(c["n"], {}).get("chunk_id", 0),
+                    doc_id=extra.get(c["n"], {}).get("doc_id", 0),
+                    document=c["document"],
+                    path=c["path"],
+                    page=c["page"],
+                    text=c["text"],
+                    boxes=tuple(tuple(b) for b in extra.get(c["n"], {}).get("boxes", ())),
+                )
+                for c in data.get("citations", [])
+            )
+            nearest = tuple(
+                Hit(
+                    rank=h["rank"],
+                    score=h["score"],
+                    chunk_id=h["chunk_id"],
+                    doc_id=0,
+                    document=h["document"],
+                    path=h["path"],
+                    page=h["page"],
+                    text=h["text"],
+                    boxes=tuple(tuple(b) for b in h.get("boxes", ())),
+                )
+                for h in turn.get("nearest", [])
+            )
+            out.append(
+                Answer(
+                    question=turn["question"],
+                    answer=data["answer"],
+                    citations=citations,
+                    supported=bool(data.get("supported")),
+                    nearest=nearest,
+                    model=turn.get("model", ""),
+                    adapter=turn.get("adapter"),
+                    notice=turn.get("notice"),
+                )
+            )
+        return out
 
     def delete(self, chat_id: str) -> None:
         self._path(chat_id).unlink(missing_ok=True)
