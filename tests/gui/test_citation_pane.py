@@ -1,0 +1,234 @@
+"""The citation pane with real files: highlighted PDF pages, text passages, find, errors."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtGui import QColor  # noqa: E402
+
+from kbdesk.core.ingest import ChunkSettings, chunk_document, load_document  # noqa: E402
+from kbdesk.gui import citation_pane as cp  # noqa: E402
+from kbdesk.gui.citation_pane import EMPTY_TEXT, CitationPane  # noqa: E402
+from kbdesk.gui.workers import JobRunner  # noqa: E402
+from tests.helpers import LEASE_PAGES, make_pdf  # noqa: E402
+
+WAIT = 10000
+
+
+@pytest.fixture
+def runner(qtbot):
+    r = JobRunner(max_threads=2)
+    yield r
+    assert r.shutdown(WAIT)
+    assert r.pool.activeThreadCount() == 0
+
+
+@pytest.fixture
+def pane(qtbot, runner):
+    p = CitationPane(runner)
+    qtbot.addWidget(p)
+    p.resize(700, 600)
+    p.show()
+    qtbot.waitExposed(p)
+    return p
+
+
+@pytest.fixture
+def lease(tmp_path: Path) -> Path:
+    return make_pdf(tmp_path / "docs" / "lease.pdf", LEASE_PAGES)
+
+
+def _segment(path: Path, word: str):
+    return next(s for s in load_document(path).segments if word in s.text)
+
+
+def _show(qtbot, pane, signal, check=None, **kwargs):
+    with qtbot.waitSignal(signal, timeout=WAIT, check_params_cb=check) as blocker:
+        pane.show_citation(**kwargs)
+    return blocker.args
+
+
+def _yellow(color: QColor) -> bool:
+    return color.red() > 230 and color.green() > 200 and color.blue() < 150
+
+
+def _cite(path: Path, seg) -> dict:
+    return dict(path=str(path), document=path.name, page=seg.page, boxes=(seg.bbox,), text=seg.text)
+
+
+def test_empty_state(pane):
+    assert pane.current_page is None and pane.current_path is None
+    assert pane._stack.currentWidget() is pane._empty and pane._empty.text() == EMPTY_TEXT
+    assert not pane._next.isEnabled() and not pane._find.isEnabled()
+
+
+def test_pdf_citation_opens_its_page_with_the_line_highlighted(qtbot, pane, lease):
+    seg = _segment(lease, "deposit")
+    assert seg.page == 3
+    _show(qtbot, pane, pane.page_shown, lambda page: page == 3, **_cite(lease, seg))
+    assert pane.current_page == 3 and pane.current_path == str(lease)
+    assert pane._title.text() == "lease.pdf — page 3"
+    assert pane._page_box.text() == "Page 3 of 3"
+    assert pane._next.isEnabled() is False and pane._prev.isEnabled()
+    image = pane.current_image
+    assert image.devicePixelRatio() == pytest.approx(pane.devicePixelRatioF())
+    [(x0, y0, x1, y1)] = pane.highlight_rects
+    # the rect is where the line is, at the zoom shown
+    zoom = image.width() / 595
+    assert x0 == pytest.approx(seg.bbox[0] * zoom, abs=2)
+    assert y0 == pytest.approx(seg.bbox[1] * zoom, abs=2)
+    inside = [image.pixelColor(x, y) for y in range(y0, y1) for x in range(x0, x1)]
+    assert sum(map(_yellow, inside)) > len(inside) / 2
+    assert not _yellow(image.pixelColor(x0 + 2, y1 + (y1 - y0) * 3))  # the next lines are plain
+    shown = pane._page_label.pixmap()
+    assert shown.size() == image.size()  # the highlighted image is what is on screen
+
+
+def test_navigation_and_zoom_rerender(qtbot, pane, lease):
+    seg = _segment(lease, "deposit")
+    _show(qtbot, pane, pane.page_shown, lambda page: page == 3, **_cite(lease, seg))
+    width = pane.current_image.width()
+    with qtbot.waitSignal(pane.page_shown, timeout=WAIT, check_params_cb=lambda p: p == 2):
+        qtbot.mouseClick(pane._prev, Qt.MouseButton.LeftButton)
+    assert pane.highlight_rects == ()  # the citation is on page 3, not 2
+    assert pane._title.text() == "lease.pdf — page 2" and pane._page_box.text() == "Page 2 of 3"
+    with qtbot.waitSignal(pane.page_shown, timeout=WAIT):
+        qtbot.mouseClick(pane._zoom_in, Qt.MouseButton.LeftButton)
+    assert pane.current_image.width() == pytest.approx(width * 1.25, rel=0.02)
+    with qtbot.waitSignal(pane.page_shown, timeout=WAIT):
+        pane._page_box.setValue(3)
+    assert pane.current_page == 3 and len(pane.highlight_rects) == 1
+    with qtbot.waitSignal(pane.page_shown, timeout=WAIT):
+        qtbot.mouseClick(pane._fit, Qt.MouseButton.LeftButton)
+    assert pane.current_image.width() / pane.current_image.devicePixelRatio() <= (
+        pane._scroll.viewport().width()
+    )
+
+
+def test_stale_renders_are_dropped(qtbot, pane, lease, monkeypatch):
+    """A render still running when the user moves on must not replace the newer page."""
+    started, release = threading.Event(), threading.Event()
+    real_render = cp.view.render_page
+
+    def slow_render(path, page, zoom, boxes=()):
+        if page == 1:
+            started.set()
+            release.wait(WAIT / 1000)
+        return real_render(path, page, zoom, boxes)
+
+    monkeypatch.setattr(cp.view, "render_page", slow_render)
+    shown: list[int] = []
+    pane.page_shown.connect(shown.append)
+    pane.show_citation(**_cite(lease, _segment(lease, "Commercial")))
+    assert started.wait(WAIT / 1000)  # page 1 is rendering now
+    pane.show_citation(**_cite(lease, _segment(lease, "deposit")))
+    release.set()
+    qtbot.waitUntil(lambda: bool(shown) and not pane._runner.busy(), timeout=WAIT)
+    qtbot.wait(50)  # let any queued result arrive
+    assert shown == [3] and pane.current_page == 3 and len(pane.highlight_rects) == 1
+
+
+def test_find_goes_to_the_matching_page(qtbot, pane, lease):
+    first = _segment(lease, "Commercial")
+    _show(qtbot, pane, pane.page_shown, lambda page: page == 1, **_cite(lease, first))
+    pane.activateWindow()
+    pane.focus_find()  # what the window's Ctrl+F does
+    qtbot.waitUntil(pane._find.hasFocus, timeout=WAIT)
+    pane._find.setText("deposit")
+    with qtbot.waitSignals(
+        [(pane.find_status, "status"), (pane.page_shown, "page")],
+        timeout=WAIT,
+        check_params_cbs=[lambda s: s == "1 of 1", lambda p: p == 3],
+    ):
+        qtbot.keyClick(pane._find, Qt.Key.Key_Return)
+    assert pane.current_page == 3 and pane._find_label.text() == "1 of 1"
+    [(x0, y0, x1, y1)] = pane.highlight_rects
+    assert _yellow(pane.current_image.pixelColor(x0 + 1, y0 + 1))
+    pane._find.setText("zebra")
+    with qtbot.waitSignal(pane.find_status, timeout=WAIT) as blocker:
+        qtbot.keyClick(pane._find, Qt.Key.Key_Return)
+    assert blocker.args == ["No matches"]
+
+
+def test_find_cycles_through_matches(qtbot, pane, lease):
+    first = _segment(lease, "Commercial")
+    _show(qtbot, pane, pane.page_shown, lambda page: page == 1, **_cite(lease, first))
+    pane._find.setText("month")
+    statuses: list[str] = []
+    pane.find_status.connect(statuses.append)
+    with qtbot.waitSignal(pane.page_shown, timeout=WAIT, check_params_cb=lambda p: p == 2):
+        pane.find_next()
+    with qtbot.waitSignal(pane.page_shown, timeout=WAIT, check_params_cb=lambda p: p == 2):
+        pane.find_next()
+    assert statuses == ["1 of 3", "2 of 3"]  # "monthly", "month", "month" all on page 2
+
+
+def test_text_document_highlights_the_passage(qtbot, pane, tmp_path):
+    notes = tmp_path / "office notes.txt"
+    paras = [
+        f"Paragraph {i}. " + "Routine office matters are described here. " * 6 for i in range(40)
+    ]
+    paras[30] = "The spare key is kept in the blue box behind reception. Ask Dana for it."
+    notes.write_text("\n\n".join(paras), encoding="utf-8")
+    chunks = chunk_document(load_document(notes), ChunkSettings(size=300, overlap=30))
+    chunk = next(c for c in chunks if "spare key" in c.text and "\n" in c.text)
+    kwargs = dict(path=str(notes), document=notes.name, page=None, boxes=(), text=chunk.text)
+    _show(qtbot, pane, pane.text_shown, **kwargs)
+    view = pane._text_view
+    assert pane._stack.currentWidget() is view and view.isReadOnly()
+    assert pane.current_page is None and not pane._next.isEnabled()
+    [sel] = view.extraSelections()
+    selected = sel.cursor.selectedText().replace("\u2029", "\n")
+    assert selected.split() == chunk.text.split()
+    assert sel.format.background().color() == cp._PASSAGE
+    assert view.verticalScrollBar().value() > 0  # scrolled down to paragraph 30
+    rect = view.cursorRect(sel.cursor)
+    assert view.viewport().rect().intersects(rect)
+    pane._find.setText("blue box")
+    with qtbot.waitSignal(pane.find_status, timeout=WAIT) as blocker:
+        qtbot.keyClick(pane._find, Qt.Key.Key_Return)
+    assert blocker.args == ["1 of 1"] and len(view.extraSelections()) == 2
+
+
+def test_missing_file_shows_where_it_was_and_the_passage(qtbot, pane, tmp_path):
+    gone = tmp_path / "gone" / "lease.pdf"
+    kwargs = dict(path=str(gone), document="lease.pdf", page=2, boxes=(), text="Section 4 Rent.")
+    [msg] = _show(qtbot, pane, pane.message_shown, **kwargs)
+    assert msg == f"lease.pdf is no longer at {gone}. Re-import it or restore the file."
+    shown = pane._message.toPlainText()
+    assert msg in shown and "Section 4 Rent." in shown
+    assert pane.current_page is None and pane.highlight_rects == ()
+    assert not pane._open.isEnabled() and not pane._page_box.isVisible()
+    missing_txt = dict(kwargs, path=str(tmp_path / "notes.md"), document="notes.md")
+    [msg] = _show(qtbot, pane, pane.message_shown, **missing_txt)
+    assert msg.startswith("notes.md is no longer at")
+
+
+def test_open_in_system_viewer(qtbot, pane, lease, monkeypatch):
+    opened = []
+
+    class FakeServices:
+        @staticmethod
+        def openUrl(url):  # noqa: N802 (Qt's name)
+            opened.append(url.toLocalFile())
+            return True
+
+    monkeypatch.setattr(cp, "QDesktopServices", FakeServices)
+    seg = _segment(lease, "deposit")
+    _show(qtbot, pane, pane.page_shown, **_cite(lease, seg))
+    qtbot.mouseClick(pane._open, Qt.MouseButton.LeftButton)
+    assert opened == [str(lease)]
+
+
+def test_every_control_is_labelled(pane):
+    controls = [pane._prev, pane._next, pane._page_box, pane._zoom_in, pane._zoom_out]
+    controls += [pane._fit, pane._find, pane._open]
+    for w in controls:
+        assert w.toolTip() and w.accessibleName(), w

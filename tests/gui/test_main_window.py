@@ -1,0 +1,215 @@
+"""The desktop app end to end, offscreen: drop, import, ask, cite, cancel, resume, problems."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from kbdesk.core.types import DocStatus
+from tests.helpers import LEASE_PAGES, make_pdf
+
+IMPORT_TIMEOUT = 120_000
+ANSWER_TIMEOUT = 240_000
+
+
+def drop(window, paths: list[Path]) -> None:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    event = QDropEvent(
+        QPointF(QPoint(200, 200)),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    window.dropEvent(event)
+
+
+def import_and_wait(qtbot, window, paths: list[Path]):
+    with qtbot.waitSignal(window.library.import_finished, timeout=IMPORT_TIMEOUT) as done:
+        drop(window, paths)
+    return done.args[0]
+
+
+def statuses(window) -> dict[str, str]:
+    window.library.model.flush()
+    return {r.name: r.status for r in window.library.model.rows}
+
+
+def test_first_run_shows_drag_and_drop_help(make_window):
+    window = make_window()
+    library = window.library
+    assert library.stack.currentIndex() == 0
+    assert "Drag" in library.empty.text()
+    assert window.windowTitle().startswith("kbdesk")
+    assert not window.windowIcon().isNull()
+    menus = [a.text() for a in window.menuBar().actions()]
+    assert menus[:3] == ["&File", "&Library", "&Chat"]
+
+
+def test_dropping_files_imports_them_and_shows_ready(make_window, qtbot, docs_dir):
+    window = make_window()
+    report = import_and_wait(qtbot, window, [docs_dir])
+    assert report.ok and not report.cancelled
+    assert statuses(window) == {
+        "hypertension.pdf": DocStatus.READY,
+        "lease.pdf": DocStatus.READY,
+        "术后护理须知.pdf": DocStatus.READY,
+    }
+    rows = {r.name: r for r in window.library.model.rows}
+    assert rows["lease.pdf"].pages == 3 and rows["lease.pdf"].chunks >= 3
+    assert window.library.stack.currentIndex() == 1
+    assert "3 file(s) ready" in window.status.text()
+
+
+def test_bad_files_are_listed_without_stopping_the_rest(make_window, qtbot, tmp_path):
+    folder = tmp_path / "mixed"
+    make_pdf(folder / "good.pdf", LEASE_PAGES)
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.7\n garbage")
+    (folder / "empty.txt").write_bytes(b"")
+    window = make_window()
+    report = import_and_wait(qtbot, window, [folder])
+    assert len(report.failed) == 2
+    library = window.library
+    assert library.problem_box.isVisible()
+    lines = [library.problem_list.item(i).text() for i in range(library.problem_list.count())]
+    assert any(line.startswith("broken.pdf — ") for line in lines)
+    assert any(line.startswith("empty.txt — ") for line in lines)
+    assert statuses(window)["good.pdf"] == DocStatus.READY
+    assert statuses(window)["broken.pdf"] == DocStatus.FAILED
+    assert QApplication.activeModalWidget() is None  # failures never block with a dialog
+
+
+def _many_pdfs(folder: Path, n: int) -> list[Path]:
+    return [
+        make_pdf(folder / f"doc{i:03d}.pdf", [f"Document {i} page one about topic {i}."] * 4)
+        for i in range(n)
+    ]
+
+
+def test_cancel_stops_an_import_and_a_later_import_resumes(make_window, qtbot, tmp_path):
+    folder = tmp_path / "many"
+    _many_pdfs(folder, 40)
+    window = make_window()
+    library = window.library
+    finished = []
+    library.import_finished.connect(finished.append)
+    job = library.import_paths([str(folder)])
+    # cancel once the first documents are in
+    qtbot.waitUntil(lambda: len(library.model._catalog) >= 1, timeout=IMPORT_TIMEOUT)
+    library.cancel_import()
+    qtbot.waitUntil(lambda: bool(finished), timeout=IMPORT_TIMEOUT)
+    assert finished[0].cancelled and job.done
+    kept = len(window.session.kb().documents())
+    assert 1 <= kept < 40
+    assert window.session.settings.pending == {}  # a user's cancel is not resumed by itself
+    report = import_and_wait(qtbot, window, [folder])
+    assert not report.cancelled
+    assert len(window.session.kb().documents()) == 40
+    reused = [r for r in report.results if r.status == "unchanged"]
+    assert len(reused) >= kept  # what the cancelled run finished was not read again
+
+
+def test_closing_during_an_import_resumes_at_next_start(make_window, qtbot, tmp_path):
+    folder = tmp_path / "many"
+    _many_pdfs(folder, 40)
+    window = make_window()
+    library = window.library
+    library.import_paths([str(folder)])
+    qtbot.waitUntil(lambda: len(library.model._catalog) >= 1, timeout=IMPORT_TIMEOUT)
+    window.close()  # cancels the job and waits for its threads
+    assert window.session.runner.pool.activeThreadCount() == 0
+    assert window.session.settings.pending == {"default": [str(folder)]}
+
+    again = make_window()
+    with qtbot.waitSignal(again.library.import_finished, timeout=IMPORT_TIMEOUT) as done:
+        again.library.resume_pending()
+    assert not done.args[0].cancelled
+    assert len(again.session.kb().documents()) == 40
+    assert again.session.settings.pending == {}
+
+
+def test_layout_is_remembered(make_window, data_dir, qtbot):
+    from tests.gui.conftest import _window
+
+    window = make_window()
+    window.splitter.setSizes([300, 900, 300])
+    window.library.splitter.setSizes([60, 600])
+    panes, library = window.splitter.saveState(), window.library.splitter.saveState()
+    window.close()
+    saved = window.session.store.load().layout
+    assert set(saved) >= {"geometry", "state", "splitter", "library"}
+    again = _window(data_dir, None)  # not shown yet: showing lays the panes out for its screen
+    qtbot.addWidget(again)
+    assert again.splitter.saveState() == panes
+    assert again.library.splitter.saveState() == library
+    again.session.close()
+
+
+def test_missing_model_gets_a_dialog_that_says_what_to_do(make_window, qtbot, tmp_path):
+    window = make_window(model=str(tmp_path / "nowhere.gguf"), start=True)
+    qtbot.waitUntil(lambda: window.model_problem_shown, timeout=30_000)
+    boxes = [w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox)]
+    assert boxes and boxes[-1].isVisible() and not boxes[-1].isModal()
+    text = boxes[-1].text() + boxes[-1].informativeText()
+    assert "make run" in text and "Settings" in text and "nowhere.gguf" in text
+    assert "Traceback" not in text
+    boxes[-1].close()
+
+
+@pytest.fixture
+def ready_window(make_window, qtbot, docs_dir, small_model_path):
+    window = make_window(model=small_model_path)
+    import_and_wait(qtbot, window, [docs_dir])
+    return window
+
+
+def ask(qtbot, window, question: str):
+    chat = window.chat
+    pieces: list[str] = []
+    with qtbot.waitSignal(chat.answer_finished, timeout=ANSWER_TIMEOUT) as done:
+        job = chat.ask(question)
+        job.item.connect(pieces.append)
+    return done.args[0], pieces
+
+
+def test_asking_streams_a_cited_answer_and_a_click_opens_the_page(ready_window, qtbot):
+    window = ready_window
+    answer, pieces = ask(qtbot, window, "How much is the security deposit and when is it returned?")
+    assert len(pieces) > 3  # streamed token by token, not delivered at once
+    assert answer.supported and answer.citations
+    html = window.chat.view.toHtml()
+    assert "cite:0:" in html
+    cited = answer.citations[0]
+    assert cited.document == "lease.pdf" and cited.page == 3
+    pane = window.citations
+    with qtbot.waitSignal(pane.page_shown, timeout=30_000) as shown:
+        window.chat._link(QUrl(f"cite:0:{cited.n}"))
+    assert shown.args[0] == 3
+    assert pane.current_page == 3 and pane.current_path == cited.path
+    assert pane.highlight_rects
+    # saved with the collection
+    from kbdesk.core.generate.chats import ChatStore
+
+    saved = ChatStore(window.session.kb().folder).answers(window.chat.chat_id)
+    assert saved[0].citations[0].boxes == tuple(tuple(b) for b in cited.boxes)
+
+
+def test_unrelated_question_is_styled_as_not_in_documents(ready_window, qtbot):
+    answer, _ = ask(qtbot, ready_window, "Who won the 1998 football world cup final?")
+    assert not answer.supported
+    assert "Not in your documents" in ready_window.chat.view.toPlainText()
+
+
+def test_stop_ends_the_answer_and_leaves_no_job(ready_window, qtbot):
+    chat = ready_window.chat
+    job = chat.ask("Summarise every rule about rent, fees and termination in detail.")
+    job.item.connect(lambda _piece: chat.stop())
+    with qtbot.waitSignal(job.finished, timeout=ANSWER_TIMEOUT):
+        pass
+    assert not chat.busy and chat.stop_button.isEnabled() is False
+    assert chat.turns[-1].stopped or chat.turns[-1].answer is not None
