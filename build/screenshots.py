@@ -1,0 +1,143 @@
+"""Takes the README screenshots of the real window: run it under Xvfb (see docs/screenshots/).
+
+    xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python build/screenshots.py [--model PATH]
+
+Drives the app as a person would (drop a folder, ask, click a citation) on a fresh data folder
+with the bilingual benchmark documents, and saves window grabs at each step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from PySide6.QtCore import QEventLoop, QMimeData, QPointF, Qt, QTimer, QUrl  # noqa: E402
+from PySide6.QtGui import QDropEvent  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+OUT = ROOT / "docs" / "screenshots"
+
+
+def wait(ms: int) -> None:
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
+
+
+def wait_for(signal, timeout_ms: int = 600_000):
+    got = []
+    loop = QEventLoop()
+
+    def done(*args):
+        got.append(args)
+        loop.quit()
+
+    signal.connect(done)
+    QTimer.singleShot(timeout_ms, loop.quit)
+    loop.exec()
+    signal.disconnect(done)
+    return got[0] if got else None
+
+
+def shot(window, name: str) -> None:
+    wait(300)
+    window.grab().save(str(OUT / name))
+    print("saved", OUT / name)
+
+
+def drop(window, paths) -> None:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    event = QDropEvent(
+        QPointF(300, 300),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    window.dropEvent(event)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    default_model = Path.home() / ".cache/kbdesk/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+    parser.add_argument("--model", default=str(default_model))
+    parser.add_argument(
+        "--question",
+        default="How much rent does the dental practice pay each month in the first year?",
+    )
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+
+    from bench.corpus import build
+    from kbdesk.core.paths import AppPaths
+    from kbdesk.core.settings import SettingsStore
+    from kbdesk.gui.main_window import MainWindow, app_icon
+    from kbdesk.gui.session import Session
+
+    app = QApplication(sys.argv[:1])
+    app.setApplicationName("kbdesk")
+    app.setWindowIcon(app_icon())
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        paths = AppPaths.resolve(tmp / "data")
+        store = SettingsStore(paths.config_dir)
+        store.save(replace(store.load(), model=args.model))
+        docs = tmp / "Client files"
+        build(docs)
+        bad = tmp / "Scans and odd files"
+        bad.mkdir()
+        (bad / "contract-draft.pdf").write_bytes(b"%PDF-1.7\n1 0 obj << >> endobj\n")  # truncated
+        (bad / "notes.xyz").write_text("not a document kbdesk reads")
+        (bad / "empty-memo.txt").write_bytes(b"")
+        (bad / "Sample_Mutual_NDA.pdf").write_bytes(
+            (ROOT / "resources/samples/Sample_Mutual_NDA.pdf").read_bytes()
+        )
+
+        window = MainWindow(Session(paths))
+        window.resize(1560, 940)
+        window.show()
+        window.start()
+        wait(1500)
+        shot(window, "01-first-run.png")
+
+        drop(window, [docs])
+        deadline = time.monotonic() + 300
+        while window.library.progress.value() < 5 and time.monotonic() < deadline:
+            wait(100)
+        shot(window, "02-import-in-progress.png")
+        wait_for(window.library.import_finished)
+
+        drop(window, [bad])
+        wait_for(window.library.import_finished)
+        shot(window, "05-import-problems.png")
+
+        window.chat.input.setPlainText(args.question)
+        window.chat.send()
+        answer = wait_for(window.chat.answer_finished)
+        if answer is None:
+            print("no answer within the time limit", file=sys.stderr)
+            return 1
+        shot(window, "03-answer-with-citations.png")
+        citations = answer[0].citations
+        if citations:
+            window.chat._link(QUrl(f"cite:{len(window.chat.turns) - 1}:{citations[0].n}"))
+            wait_for(window.citations.page_shown, 60_000)
+            shot(window, "04-citation-highlight.png")
+        window.chat.input.setPlainText("What does the lease say about parking for electric cars?")
+        window.chat.send()
+        wait_for(window.chat.answer_finished)
+        shot(window, "06-not-in-documents.png")
+        window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
