@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml build/setup.sh
 
 run: setup
 	$(BIN)/python build/assemble_models.py --large
-	$(BIN)/kbdesk demo
+	$(BIN)/kbdesk
 
 test: setup
 	$(BIN)/ruff check src tests bench build

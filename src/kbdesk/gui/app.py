@@ -47,7 +47,25 @@ def install_error_hooks(window_ref: list) -> None:
     threading.excepthook = lambda args: report(args.exc_type, args.exc_value, args.exc_traceback)
 
 
+def no_display_reason() -> str | None:
+    """Why a window cannot open here (Linux without a display), so we say so instead of aborting."""
+    import os
+
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return None
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    return (
+        "kbdesk: no display found (DISPLAY and WAYLAND_DISPLAY are unset), so the window cannot "
+        "open. Run it from a desktop session, or use the command line: kbdesk --help."
+    )
+
+
 def run_gui(data_dir: str | None = None, argv: list[str] | None = None) -> int:
+    reason = no_display_reason()
+    if reason:
+        print(reason, file=sys.stderr)
+        return 2
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QListWidget,
+    QMenu,
     QMessageBox,
     QProgressBar,
     QPushButton,
@@ -137,11 +138,16 @@ class LibraryPane(QWidget):
         self.stack.addWidget(empty_box)
         self.stack.addWidget(self.table)
 
-        self.import_button = self._tool("Import…", "Import files (Ctrl+O)", self.choose_files)
-        self.folder_button = self._tool("Folder…", "Import a folder", self.choose_folder)
-        self.watch_button = self._tool(
-            "Watch…", "Watch a folder: new and changed files are imported", self.choose_watch
+        # One "Add" button with a menu keeps the header narrow enough for a side pane.
+        self.add_menu = QMenu(self)
+        self.add_menu.addAction("Files…", self.choose_files)
+        self.add_menu.addAction("Folder…", self.choose_folder)
+        self.add_menu.addAction("Watch a folder…", self.choose_watch)
+        self.import_button = self._tool(
+            "Add", "Import files or a folder (Ctrl+O)", self.choose_files
         )
+        self.import_button.setMenu(self.add_menu)
+        self.import_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
         self.remove_button = self._tool(
             "Remove", "Remove the selected documents (Delete)", self.remove_selected
         )
@@ -151,13 +157,7 @@ class LibraryPane(QWidget):
         doc_buttons = QHBoxLayout()
         doc_buttons.addWidget(QLabel("<b>Documents</b>"))
         doc_buttons.addStretch(1)
-        for b in (
-            self.import_button,
-            self.folder_button,
-            self.watch_button,
-            self.remove_button,
-            self.reindex_button,
-        ):
+        for b in (self.import_button, self.remove_button, self.reindex_button):
             doc_buttons.addWidget(b)
 
         # progress
