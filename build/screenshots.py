@@ -31,23 +31,24 @@ def wait(ms: int) -> None:
     loop.exec()
 
 
-def wait_for(signal, timeout_ms: int = 600_000):
-    got = []
-    loop = QEventLoop()
+def collect(signal) -> list:
+    """Connect before acting, so a signal that fires quickly is not missed."""
+    got: list = []
+    signal.connect(lambda *args: got.append(args))
+    return got
 
-    def done(*args):
-        got.append(args)
-        loop.quit()
 
-    signal.connect(done)
-    QTimer.singleShot(timeout_ms, loop.quit)
-    loop.exec()
-    signal.disconnect(done)
-    return got[0] if got else None
+def wait_until(condition, timeout_s: float = 600) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        wait(50)
+    return True
 
 
 def shot(window, name: str) -> None:
-    wait(300)
+    wait(200)
     window.grab().save(str(OUT / name))
     print("saved", OUT / name)
 
@@ -77,6 +78,7 @@ def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
 
     from bench.corpus import build
+    from bench.synth import make_long_pdf
     from kbdesk.core.paths import AppPaths
     from kbdesk.core.settings import SettingsStore
     from kbdesk.gui.main_window import MainWindow, app_icon
@@ -108,33 +110,52 @@ def main() -> int:
         wait(1500)
         shot(window, "01-first-run.png")
 
+        imported = collect(window.library.import_finished)
         drop(window, [docs])
-        deadline = time.monotonic() + 300
-        while window.library.progress.value() < 5 and time.monotonic() < deadline:
-            wait(100)
-        shot(window, "02-import-in-progress.png")
-        wait_for(window.library.import_finished)
+        wait_until(lambda: imported)
 
+        imported.clear()
         drop(window, [bad])
-        wait_for(window.library.import_finished)
+        wait_until(lambda: imported)
         shot(window, "05-import-problems.png")
 
+        answered = collect(window.chat.answer_finished)
         window.chat.input.setPlainText(args.question)
         window.chat.send()
-        answer = wait_for(window.chat.answer_finished)
-        if answer is None:
+        if not wait_until(lambda: answered):
             print("no answer within the time limit", file=sys.stderr)
             return 1
         shot(window, "03-answer-with-citations.png")
-        citations = answer[0].citations
+        citations = answered[0][0].citations
         if citations:
+            shown = collect(window.citations.page_shown)
             window.chat._link(QUrl(f"cite:{len(window.chat.turns) - 1}:{citations[0].n}"))
-            wait_for(window.citations.page_shown, 60_000)
+            wait_until(lambda: shown, 60)
             shot(window, "04-citation-highlight.png")
+        answered.clear()
         window.chat.input.setPlainText("What does the lease say about parking for electric cars?")
         window.chat.send()
-        wait_for(window.chat.answer_finished)
+        wait_until(lambda: answered)
         shot(window, "06-not-in-documents.png")
+
+        # An import in progress: a second collection with a long scanned-size archive PDF.
+        archive = tmp / "Archive 2019"
+        make_long_pdf(archive / "Case_file_2019-114_full_record.pdf", 400)
+        for src in sorted(docs.glob("*.pdf"))[:4]:
+            (archive / f"2019 copy of {src.name}").write_bytes(src.read_bytes())
+        window.session.create_collection("Archive 2019")
+        window.library.reload_collections()
+        window.session.switch_collection("Archive 2019")
+        imported.clear()
+        drop(window, [archive])
+        wait_until(
+            lambda: window.library.progress.maximum() > 1 and window.library.progress.value() >= 2,
+            120,
+        )
+        wait(1500)
+        shot(window, "02-import-in-progress.png")
+        window.library.cancel_import()
+        wait_until(lambda: imported)
         window.close()
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -9,6 +10,8 @@ import pytest
 
 from tests.core.generate.conftest import small_model  # noqa: F401 - re-exported fixture
 
+# No display is needed (or wanted) for the tests; `make test` sets this too.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 pytest.importorskip("PySide6")
 
 

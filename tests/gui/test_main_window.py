@@ -63,7 +63,7 @@ def test_dropping_files_imports_them_and_shows_ready(make_window, qtbot, docs_di
     rows = {r.name: r for r in window.library.model.rows}
     assert rows["lease.pdf"].pages == 3 and rows["lease.pdf"].chunks >= 3
     assert window.library.stack.currentIndex() == 1
-    assert "3 file(s) ready" in window.status.text()
+    assert "3 files ready" in window.status.text()
 
 
 def test_bad_files_are_listed_without_stopping_the_rest(make_window, qtbot, tmp_path):
@@ -84,7 +84,12 @@ def test_bad_files_are_listed_without_stopping_the_rest(make_window, qtbot, tmp_
     assert QApplication.activeModalWidget() is None  # failures never block with a dialog
 
 
-def _many_pdfs(folder: Path, n: int) -> list[Path]:
+# Enough one-passage documents for several embedder groups (importer.EMBED_GROUP = 128), so a
+# cancel after the first committed group always finds work left, however fast the machine.
+MANY = 300
+
+
+def _many_pdfs(folder: Path, n: int = MANY) -> list[Path]:
     return [
         make_pdf(folder / f"doc{i:03d}.pdf", [f"Document {i} page one about topic {i}."] * 4)
         for i in range(n)
@@ -93,7 +98,7 @@ def _many_pdfs(folder: Path, n: int) -> list[Path]:
 
 def test_cancel_stops_an_import_and_a_later_import_resumes(make_window, qtbot, tmp_path):
     folder = tmp_path / "many"
-    _many_pdfs(folder, 40)
+    _many_pdfs(folder)
     window = make_window()
     library = window.library
     finished = []
@@ -105,18 +110,18 @@ def test_cancel_stops_an_import_and_a_later_import_resumes(make_window, qtbot, t
     qtbot.waitUntil(lambda: bool(finished), timeout=IMPORT_TIMEOUT)
     assert finished[0].cancelled and job.done
     kept = len(window.session.kb().documents())
-    assert 1 <= kept < 40
+    assert 1 <= kept < MANY
     assert window.session.settings.pending == {}  # a user's cancel is not resumed by itself
     report = import_and_wait(qtbot, window, [folder])
     assert not report.cancelled
-    assert len(window.session.kb().documents()) == 40
+    assert len(window.session.kb().documents()) == MANY
     reused = [r for r in report.results if r.status == "unchanged"]
     assert len(reused) >= kept  # what the cancelled run finished was not read again
 
 
 def test_closing_during_an_import_resumes_at_next_start(make_window, qtbot, tmp_path):
     folder = tmp_path / "many"
-    _many_pdfs(folder, 40)
+    _many_pdfs(folder)
     window = make_window()
     library = window.library
     library.import_paths([str(folder)])
@@ -129,8 +134,28 @@ def test_closing_during_an_import_resumes_at_next_start(make_window, qtbot, tmp_
     with qtbot.waitSignal(again.library.import_finished, timeout=IMPORT_TIMEOUT) as done:
         again.library.resume_pending()
     assert not done.args[0].cancelled
-    assert len(again.session.kb().documents()) == 40
+    assert len(again.session.kb().documents()) == MANY
     assert again.session.settings.pending == {}
+
+
+def test_switching_collection_during_an_import_keeps_the_tables_apart(make_window, qtbot, tmp_path):
+    folder = tmp_path / "many"
+    _many_pdfs(folder)
+    window = make_window()
+    library = window.library
+    finished = []
+    library.import_finished.connect(finished.append)
+    library.import_paths([str(folder)])
+    qtbot.waitUntil(lambda: len(library.model._catalog) >= 1, timeout=IMPORT_TIMEOUT)
+    window.session.create_collection("other")
+    window.session.switch_collection("other")
+    qtbot.waitUntil(lambda: bool(finished), timeout=IMPORT_TIMEOUT)
+    assert statuses(window) == {}  # the default collection's import never showed up here
+    assert window.citations.current_path is None
+    assert window.session.settings.pending == {}  # the finished import's own entry was cleared
+    window.session.switch_collection("default")
+    assert len(statuses(window)) == MANY
+    assert set(statuses(window).values()) == {DocStatus.READY}
 
 
 def test_layout_is_remembered(make_window, data_dir, qtbot):

@@ -323,7 +323,13 @@ class Importer:
         for start in range(0, len(texts), EMBED_SLICE):
             self.cancel.raise_if_cancelled()
             self.progress(
-                Progress("embedding", done, total, message=f"{start}/{len(texts)} passages")
+                Progress(
+                    "embedding",
+                    done,
+                    total,
+                    item=todo[start][0].facts.path,
+                    message=f"{start:,}/{len(texts):,} passages",
+                )
             )
             vectors = self.embedder.embed(texts[start : start + EMBED_SLICE])
             for (parsed, i), vector in zip(todo[start : start + EMBED_SLICE], vectors, strict=True):

@@ -101,6 +101,7 @@ class CitationPane(W.QWidget):
         self._fit = self._button("Fit width", "Fit the page to the pane's width", self.fit_width)
         self._find = W.QLineEdit(self)
         self._find.setPlaceholderText("Find in document")
+        self._find.setMinimumWidth(150)
         self._find.setClearButtonEnabled(True)
         self._find.setToolTip("Find text in this document (Ctrl+F); Enter goes to the next match")
         self._find.setAccessibleName("Find in document")
@@ -110,9 +111,7 @@ class CitationPane(W.QWidget):
         self._find_label.setAccessibleName("Find result")
         self._find_label.setToolTip("Which match is shown, of how many")
         self._open = self._button(
-            "Open in system viewer",
-            "Open the document in its usual application",
-            self.open_external,
+            "Open…", "Open the document in the system viewer", self.open_external
         )
         bar = W.QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
@@ -120,7 +119,8 @@ class CitationPane(W.QWidget):
             bar.addWidget(w)
         bar.addWidget(self._fit)
         bar.addStretch(1)
-        for w in (self._find, self._find_label, self._open):
+        bar.addWidget(self._find, 2)
+        for w in (self._find_label, self._open):
             bar.addWidget(w)
 
         self._notice = W.QLabel(self)

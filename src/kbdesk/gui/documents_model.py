@@ -11,7 +11,7 @@ from PySide6.QtGui import QColor
 
 from kbdesk.core.types import DocStatus, Document, FileResult, FileStatus
 
-COLUMNS = ("Name", "Status", "Pages", "Chunks", "Added")
+COLUMNS = ("Name", "Status", "Pages", "Passages", "Added")
 STATUS_LABELS = {
     DocStatus.QUEUED: "queued",
     DocStatus.PARSING: "parsing",
@@ -164,13 +164,11 @@ class DocumentsModel(QAbstractTableModel):
             if col == 3:
                 return row.chunks or ""
             if col == 4:
-                return (
-                    time.strftime("%Y-%m-%d %H:%M", time.localtime(row.added_at))
-                    if row.added_at
-                    else ""
-                )
+                return _date(row.added_at)
         if role == Qt.ItemDataRole.ToolTipRole:
             tip = row.path
+            if row.added_at:
+                tip += "\nAdded " + time.strftime("%Y-%m-%d %H:%M", time.localtime(row.added_at))
             if row.reason:
                 tip += f"\n{row.reason}"
             return tip
@@ -183,3 +181,13 @@ class DocumentsModel(QAbstractTableModel):
         if role == PATH_ROLE:
             return row.path
         return None
+
+
+def _date(seconds: float) -> str:
+    """Today's imports by time, older ones by date: short enough for a narrow pane."""
+    if not seconds:
+        return ""
+    when = time.localtime(seconds)
+    if time.strftime("%Y-%m-%d", when) == time.strftime("%Y-%m-%d"):
+        return time.strftime("%H:%M", when)
+    return time.strftime("%Y-%m-%d", when)

@@ -51,6 +51,10 @@ _WATCH_SETTLE_MS = 2000  # a folder that changes is re-imported once it has been
 class _StatusDelegate(QStyledItemDelegate):
     """Draws a small progress bar in the status cell of a document an import is working on."""
 
+    def initStyleOption(self, option, index):
+        super().initStyleOption(option, index)
+        option.textElideMode = Qt.TextElideMode.ElideRight  # "failed: the file is dam…"
+
     def paint(self, painter, option, index):
         fraction = index.data(PROGRESS_ROLE)
         if fraction is None:
@@ -77,6 +81,7 @@ class LibraryPane(QWidget):
         self.session = session
         self.job: Job | None = None
         self._job_paths: list[str] = []
+        self._job_collection = ""
         self._closing = False
         self.problems: list[FileResult] = []
 
@@ -115,7 +120,8 @@ class LibraryPane(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
-        header.resizeSection(1, 150)
+        header.resizeSection(1, 100)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # keeps the extension visible
         for col in (2, 3):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         self.table.doubleClicked.connect(self._open_document)
@@ -262,7 +268,9 @@ class LibraryPane(QWidget):
 
     def _collection_changed(self, name: str) -> None:
         self.model.end_import()
-        self.refresh()
+        if self.job is None:
+            self.clear_problems()
+        self.refresh()  # an import still running elsewhere keeps going; its rows return with it
         self._rewatch()
         self.reload_collections()
 
@@ -416,6 +424,7 @@ class LibraryPane(QWidget):
         job = self.session.import_paths(paths)
         self.job = job
         self._job_paths = paths
+        self._job_collection = collection
         self.model.plan([p for p in paths if Path(p).is_file()])
         job.item.connect(self._import_item)
         job.progress.connect(self._import_progress)
@@ -432,8 +441,17 @@ class LibraryPane(QWidget):
         self.import_started.emit(job)
         return job
 
+    def _showing_import(self) -> bool:
+        """Whether the table shows the collection being imported into (the user may switch)."""
+        return self._job_collection == self.session.collection
+
     def _import_item(self, item) -> None:
         kind, value = item
+        if not self._showing_import():
+            if kind == "file" and value.status == FileStatus.FAILED:
+                self.problems.append(value)
+                self._problems_dirty = True
+            return
         if kind == "plan":
             self.model.plan(value)
         elif kind == "file":
@@ -447,7 +465,7 @@ class LibraryPane(QWidget):
             self.progress.setRange(0, progress.total)
             self.progress.setValue(progress.done)
             self.progress.setFormat("%v of %m files")
-        if progress.stage in ("parsing", "embedding"):
+        if progress.stage in ("parsing", "embedding") and self._showing_import():
             self.model.working_on(progress.item)
             name = Path(progress.item).name if progress.item else ""
             verb = "Reading" if progress.stage == "parsing" else "Embedding"
@@ -456,7 +474,7 @@ class LibraryPane(QWidget):
 
     def _import_done(self, report: ImportReport) -> None:
         self.job = None
-        collection = self.session.collection
+        collection = self._job_collection
         if not self._closing:  # closing the window keeps the pending list: next start resumes
             pending = dict(self.session.settings.pending)
             pending.pop(collection, None)
@@ -470,7 +488,7 @@ class LibraryPane(QWidget):
         if report.cancelled:
             text = "Import cancelled; the documents finished so far are kept."
         else:
-            text = f"Import finished: {done} file(s) ready" + (
+            text = f"Import finished: {_files(done)} ready" + (
                 f", {failed} could not be imported (see Problems)." if failed else "."
             )
         self.progress_label.setText(text)
@@ -583,3 +601,7 @@ def _message(exc: BaseException) -> str:
     if isinstance(exc, KbdeskError):
         return str(exc)
     return "Something went wrong; the details are in the log file."
+
+
+def _files(n: int) -> str:
+    return f"{n:,} file" + ("" if n == 1 else "s")
