@@ -64,9 +64,11 @@ class StallProbe:
 
 def run(pages: int, idle_s: float) -> dict:
     from kbdesk.core.paths import AppPaths
+    from kbdesk.gui.app import tune_interpreter
     from kbdesk.gui.main_window import MainWindow
     from kbdesk.gui.session import Session
 
+    tune_interpreter()  # as run_gui does
     app = QApplication.instance() or QApplication(sys.argv[:1])
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -320,15 +320,23 @@ class Importer:
                 else:
                     todo.append((parsed, i))
         texts = [p.embed_texts[i] for p, i in todo]
+        per_doc: dict[int, int] = {}
+        for parsed, _ in todo:
+            per_doc[id(parsed)] = per_doc.get(id(parsed), 0) + 1
+        seen: dict[int, int] = {}
         for start in range(0, len(texts), EMBED_SLICE):
             self.cancel.raise_if_cancelled()
+            current = todo[start][0]
+            for parsed, _ in todo[start - EMBED_SLICE if start else 0 : start]:
+                seen[id(parsed)] = seen.get(id(parsed), 0) + 1
             self.progress(
                 Progress(
                     "embedding",
                     done,
                     total,
-                    item=todo[start][0].facts.path,
+                    item=current.facts.path,
                     message=f"{start:,}/{len(texts):,} passages",
+                    item_fraction=seen.get(id(current), 0) / per_doc[id(current)],
                 )
             )
             vectors = self.embedder.embed(texts[start : start + EMBED_SLICE])

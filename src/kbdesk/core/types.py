@@ -127,6 +127,7 @@ class Progress:
     total: int | None = None
     item: str | None = None  # current file
     message: str | None = None
+    item_fraction: float | None = None  # share of the current file's own work done, 0..1
 
 
 class FileStatus:

@@ -6,8 +6,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
-from PySide6.QtGui import QColor
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QStandardItem, QStandardItemModel
 
 from kbdesk.core.types import DocStatus, Document, FileResult, FileStatus
 
@@ -20,11 +20,11 @@ STATUS_LABELS = {
     DocStatus.NEEDS_OCR: "needs OCR",
     DocStatus.FAILED: "failed",
 }
-# how far along a document is, for the per-document bar the status column draws
+# how far along a document is, for its status cell and the current document's bar
 STAGE_FRACTION = {
     DocStatus.QUEUED: 0.0,
-    DocStatus.PARSING: 0.33,
-    DocStatus.EMBEDDING: 0.66,
+    DocStatus.PARSING: 0.1,
+    DocStatus.EMBEDDING: 0.4,  # parsing is quick next to embedding
 }
 _COLOURS = {
     DocStatus.READY: QColor("#1b7f3b"),
@@ -44,22 +44,29 @@ class Row:
     chunks: int = 0
     added_at: float = 0.0
     reason: str | None = None
+    embedded: float | None = None  # share of its passages embedded so far, while embedding
 
     @classmethod
     def from_document(cls, doc: Document) -> Row:
         return cls(doc.path, doc.name, doc.status, doc.pages, doc.chunks, doc.added_at, doc.error)
 
 
-class DocumentsModel(QAbstractTableModel):
+class DocumentsModel(QStandardItemModel):
     """Rows keyed by path: catalog rows, overlaid by live rows while an import works on them.
 
     Mutations only mark the model dirty; `flush()` (the pane calls it on a timer) publishes
     them, so a thousand-file import costs a few repaints a second, not one per event.
+    The cells live in Qt's own item storage rather than in a Python `data()`: painting a table
+    calls `data()` a few hundred times, and each Python call has to win the interpreter lock
+    from the import thread, which made the window stall for up to 200 ms during an import
+    (bench/bench_gui_stall.py).
     """
 
     def __init__(self, parent=None):
-        super().__init__(parent)
+        super().__init__(0, len(COLUMNS), parent)
+        self.setHorizontalHeaderLabels(list(COLUMNS))
         self.rows: list[Row] = []
+        self._shown: list[tuple] = []  # what each published row displays, to skip unchanged ones
         self._catalog: dict[str, Row] = {}
         self._live: dict[str, Row] = {}
         self._dirty = False
@@ -76,10 +83,12 @@ class DocumentsModel(QAbstractTableModel):
             self._live[path] = Row(path, Path(path).name, DocStatus.QUEUED, added_at=now)
         self._dirty = True
 
-    def working_on(self, path: str | None) -> None:
+    def working_on(self, path: str | None, embedded: float | None = None) -> None:
         """The importer has parsed `path` (now embedding it) and reads the next queued file."""
         if path in self._live:
             self._live[path].status = DocStatus.EMBEDDING
+            if embedded is not None:
+                self._live[path].embedded = embedded
         if not any(r.status == DocStatus.PARSING for r in self._live.values()):
             nxt = next((r for r in self._live.values() if r.status == DocStatus.QUEUED), None)
             if nxt is not None:
@@ -104,6 +113,7 @@ class DocumentsModel(QAbstractTableModel):
         else:
             row.status = DocStatus.READY
             row.pages, row.chunks, row.reason = result.pages, result.chunks, result.reason
+            row.embedded = None
             self._catalog[result.path] = row
         self._dirty = True
 
@@ -119,15 +129,19 @@ class DocumentsModel(QAbstractTableModel):
         merged = dict(self._catalog)
         merged.update(self._live)
         rows = sorted(merged.values(), key=lambda r: (r.name.lower(), r.path))
-        if [r.path for r in rows] == [r.path for r in self.rows]:
-            self.rows = rows
-            if rows:
-                last = self.index(len(rows) - 1, len(COLUMNS) - 1)
-                self.dataChanged.emit(self.index(0, 0), last)
-            return
-        self.beginResetModel()
-        self.rows = rows
-        self.endResetModel()
+        shown = [_cells(r) for r in rows]
+        if [r.path for r in rows] != [r.path for r in self.rows]:
+            self.setRowCount(0)
+            self._shown = [()] * len(rows)
+            self.setRowCount(len(rows))
+        for i, cells in enumerate(shown):
+            if cells != self._shown[i]:
+                self._publish(i, rows[i], cells)
+        self.rows, self._shown = rows, shown
+
+    def progress_of(self, row: int) -> float | None:
+        """How far along the document in `row` is, while an import works on it."""
+        return self.index(row, 1).data(PROGRESS_ROLE)
 
     def status_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -135,52 +149,46 @@ class DocumentsModel(QAbstractTableModel):
             counts[row.status] = counts.get(row.status, 0) + 1
         return counts
 
-    # -- Qt model ------------------------------------------------------------------------------
-
-    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008 - Qt's signature
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        return None
-
-    def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
-            return None
-        row = self.rows[index.row()]
-        col = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            if col == 0:
-                return row.name
+    def _publish(self, i: int, row: Row, cells: tuple) -> None:
+        tip = row.path
+        if row.added_at:
+            tip += "\nAdded " + time.strftime("%Y-%m-%d %H:%M", time.localtime(row.added_at))
+        if row.reason:
+            tip += f"\n{row.reason}"
+        right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+        for col, text in enumerate(cells[:5]):
+            item = QStandardItem(text)
+            item.setEditable(False)
+            item.setToolTip(tip)
+            item.setData(row.path, PATH_ROLE)
+            if col in (2, 3):
+                item.setTextAlignment(right)
             if col == 1:
-                label = STATUS_LABELS.get(row.status, row.status)
-                return f"{label}: {row.reason}" if row.reason and row.status != "ready" else label
-            if col == 2:
-                return row.pages or ""
-            if col == 3:
-                return row.chunks or ""
-            if col == 4:
-                return _date(row.added_at)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            tip = row.path
-            if row.added_at:
-                tip += "\nAdded " + time.strftime("%Y-%m-%d %H:%M", time.localtime(row.added_at))
-            if row.reason:
-                tip += f"\n{row.reason}"
-            return tip
-        if role == Qt.ItemDataRole.ForegroundRole and col == 1:
-            return _COLOURS.get(row.status)
-        if role == Qt.ItemDataRole.TextAlignmentRole and col in (2, 3):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == PROGRESS_ROLE and col == 1:
-            return STAGE_FRACTION.get(row.status)
-        if role == PATH_ROLE:
-            return row.path
-        return None
+                colour = _COLOURS.get(row.status)
+                if colour is not None:
+                    item.setForeground(colour)
+                item.setData(cells[5], PROGRESS_ROLE)
+            self.setItem(i, col, item)
+
+
+def _cells(row: Row) -> tuple:
+    """What a row shows: five texts and the progress fraction of its status cell."""
+    label = STATUS_LABELS.get(row.status, row.status)
+    status = f"{label}: {row.reason}" if row.reason and row.status != "ready" else label
+    fraction = STAGE_FRACTION.get(row.status)
+    if row.status == DocStatus.EMBEDDING and row.embedded is not None:
+        start = STAGE_FRACTION[DocStatus.EMBEDDING]
+        fraction = start + (1 - start) * row.embedded
+    if row.status in (DocStatus.PARSING, DocStatus.EMBEDDING):
+        status = f"{label} {fraction:.0%}"
+    return (
+        row.name,
+        status,
+        str(row.pages or ""),
+        str(row.chunks or ""),
+        _date(row.added_at),
+        None if fraction is None else round(fraction, 2),
+    )
 
 
 def _date(seconds: float) -> str:

@@ -20,9 +20,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QStackedWidget,
-    QStyle,
-    QStyledItemDelegate,
-    QStyleOptionProgressBar,
     QTableView,
     QToolButton,
     QVBoxLayout,
@@ -31,8 +28,8 @@ from PySide6.QtWidgets import (
 
 from kbdesk.core.errors import KbdeskError
 from kbdesk.core.ingest import SUPPORTED_SUFFIXES
-from kbdesk.core.types import FileResult, FileStatus, ImportReport, Progress
-from kbdesk.gui.documents_model import PATH_ROLE, PROGRESS_ROLE, DocumentsModel
+from kbdesk.core.types import DocStatus, FileResult, FileStatus, ImportReport, Progress
+from kbdesk.gui.documents_model import PATH_ROLE, DocumentsModel
 from kbdesk.gui.session import Session, write_key
 from kbdesk.gui.workers import Job
 
@@ -46,29 +43,6 @@ EMPTY_LIBRARY = (
 )
 _FLUSH_MS = 100  # table and problem list refresh at most ten times a second
 _WATCH_SETTLE_MS = 2000  # a folder that changes is re-imported once it has been quiet this long
-
-
-class _StatusDelegate(QStyledItemDelegate):
-    """Draws a small progress bar in the status cell of a document an import is working on."""
-
-    def initStyleOption(self, option, index):
-        super().initStyleOption(option, index)
-        option.textElideMode = Qt.TextElideMode.ElideRight  # "failed: the file is dam…"
-
-    def paint(self, painter, option, index):
-        fraction = index.data(PROGRESS_ROLE)
-        if fraction is None:
-            super().paint(painter, option, index)
-            return
-        bar = QStyleOptionProgressBar()
-        bar.rect = option.rect.adjusted(2, 3, -2, -3)
-        bar.minimum, bar.maximum = 0, 100
-        bar.progress = int(fraction * 100)
-        bar.text = index.data()
-        bar.textVisible = True
-        style = option.widget.style() if option.widget else None
-        if style is not None:
-            style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter)
 
 
 class LibraryPane(QWidget):
@@ -113,7 +87,6 @@ class LibraryPane(QWidget):
         self.table.setAccessibleName("Documents")
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.setItemDelegateForColumn(1, _StatusDelegate(self.table))
         self.table.verticalHeader().setVisible(False)
         self.table.setSortingEnabled(False)
         self.table.setWordWrap(False)
@@ -176,6 +149,11 @@ class LibraryPane(QWidget):
         self.cancel_button.setToolTip("Stop the import; what is done so far is kept")
         self.cancel_button.setAccessibleName("Cancel import")
         self.cancel_button.clicked.connect(self.cancel_import)
+        self.doc_progress = QProgressBar()
+        self.doc_progress.setRange(0, 100)
+        self.doc_progress.setAccessibleName("Progress of the current document")
+        self.doc_progress.setToolTip("How far the document being read is")
+        self.doc_progress.setVisible(False)
         progress_row = QHBoxLayout()
         progress_row.addWidget(self.progress, 1)
         progress_row.addWidget(self.cancel_button)
@@ -183,6 +161,7 @@ class LibraryPane(QWidget):
         pb = QVBoxLayout(self.progress_box)
         pb.setContentsMargins(0, 0, 0, 0)
         pb.addWidget(self.progress_label)
+        pb.addWidget(self.doc_progress)
         pb.addLayout(progress_row)
         self.progress_box.setVisible(False)
 
@@ -353,8 +332,30 @@ class LibraryPane(QWidget):
             self.show_message(str(exc))
             documents = []
         self.model.set_documents(documents)
-        self.model.flush()
+        self._publish_rows()
         self._update_empty()
+
+    def _publish_rows(self) -> None:
+        """Publish the model, and the progress of the document being read in its own bar.
+
+        The bar is a plain widget under the table: a Python delegate drawing bars in the
+        status cells would be called for every visible row on every repaint, each call
+        competing with the import for the interpreter lock.
+        """
+        self.model.flush()
+        active = [
+            i
+            for i, r in enumerate(self.model.rows)
+            if r.status in (DocStatus.EMBEDDING, DocStatus.PARSING)
+        ]
+        active.sort(key=lambda i: self.model.rows[i].status != DocStatus.EMBEDDING)
+        if active and self.job is not None:
+            i = active[0]
+            self.doc_progress.setValue(int(100 * (self.model.progress_of(i) or 0)))
+            self.doc_progress.setFormat(f"{self.model.rows[i].name}: %p%")
+            self.doc_progress.setVisible(True)
+        else:
+            self.doc_progress.setVisible(False)
 
     def _update_empty(self) -> None:
         self.stack.setCurrentIndex(1 if self.model.rows else 0)
@@ -466,7 +467,8 @@ class LibraryPane(QWidget):
             self.progress.setValue(progress.done)
             self.progress.setFormat("%v of %m files")
         if progress.stage in ("parsing", "embedding") and self._showing_import():
-            self.model.working_on(progress.item)
+            embedded = progress.item_fraction if progress.stage == "embedding" else None
+            self.model.working_on(progress.item, embedded)
             name = Path(progress.item).name if progress.item else ""
             verb = "Reading" if progress.stage == "parsing" else "Embedding"
             extra = f" ({progress.message})" if progress.message else ""
@@ -525,7 +527,7 @@ class LibraryPane(QWidget):
             self.import_paths(paths)
 
     def _flush(self) -> None:
-        self.model.flush()
+        self._publish_rows()
         if getattr(self, "_problems_dirty", False):
             self._flush_problems()
 
