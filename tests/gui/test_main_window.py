@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from bench.synth import page_text
 from kbdesk.core.types import DocStatus
 from tests.helpers import LEASE_PAGES, make_pdf
 
@@ -64,6 +66,30 @@ def test_dropping_files_imports_them_and_shows_ready(make_window, qtbot, docs_di
     assert rows["lease.pdf"].pages == 3 and rows["lease.pdf"].chunks >= 3
     assert window.library.stack.currentIndex() == 1
     assert "3 files ready" in window.status.text()
+
+
+def test_a_long_document_shows_its_own_progress(make_window, qtbot, tmp_path):
+    rng = random.Random(11)
+    long_pdf = make_pdf(tmp_path / "long.pdf", [page_text(rng, p, 1800) for p in range(120)])
+    window = make_window()
+    library = window.library
+    seen: list[tuple[str, int]] = []
+
+    def look():
+        if library.doc_progress.isVisible():
+            seen.append((library.doc_progress.text(), library.doc_progress.value()))
+
+    probe = QTimer()
+    probe.timeout.connect(look)
+    probe.start(20)
+    import_and_wait(qtbot, window, [long_pdf])
+    probe.stop()
+    assert seen, "the current document's bar never showed"
+    assert all(text.startswith("long.pdf: ") for text, _ in seen)
+    values = [v for _, v in seen]
+    assert values == sorted(values) and values[-1] > values[0]
+    assert not library.doc_progress.isVisible()  # gone once the import is over
+    assert statuses(window) == {"long.pdf": DocStatus.READY}
 
 
 def test_bad_files_are_listed_without_stopping_the_rest(make_window, qtbot, tmp_path):
