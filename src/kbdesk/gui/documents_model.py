@@ -174,7 +174,7 @@ class DocumentsModel(QStandardItemModel):
 def _cells(row: Row) -> tuple:
     """What a row shows: five texts and the progress fraction of its status cell."""
     label = STATUS_LABELS.get(row.status, row.status)
-    status = f"{label}: {row.reason}" if row.reason and row.status != "ready" else label
+    status = f"{label}: {_short_reason(row)}" if row.reason and row.status != "ready" else label
     fraction = STAGE_FRACTION.get(row.status)
     if row.status == DocStatus.EMBEDDING and row.embedded is not None:
         start = STAGE_FRACTION[DocStatus.EMBEDDING]
@@ -199,3 +199,12 @@ def _date(seconds: float) -> str:
     if time.strftime("%Y-%m-%d", when) == time.strftime("%Y-%m-%d"):
         return time.strftime("%H:%M", when)
     return time.strftime("%Y-%m-%d", when)
+
+
+def _short_reason(row: Row) -> str:
+    """The reason without the file name it usually opens with: the row already names the file."""
+    reason = row.reason or ""
+    if reason.startswith(row.name):
+        reason = reason[len(row.name) :].strip()
+        reason = reason[3:] if reason.startswith("is ") else reason
+    return reason

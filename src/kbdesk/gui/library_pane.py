@@ -93,8 +93,8 @@ class LibraryPane(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
-        header.resizeSection(1, 100)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # keeps the extension visible
+        header.resizeSection(1, 118)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)  # "failed: the file is dam…"
         for col in (2, 3):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         self.table.doubleClicked.connect(self._open_document)
@@ -537,7 +537,7 @@ class LibraryPane(QWidget):
         self._problems_dirty = False
         shown = self.problem_list.count()
         for result in self.problems[shown:]:
-            self.problem_list.addItem(f"{Path(result.path).name} — {result.reason}")
+            self.problem_list.addItem(_problem_line(Path(result.path).name, result.reason or ""))
             self.problem_list.item(self.problem_list.count() - 1).setToolTip(result.path)
         n = len(self.problems)
         self.problem_title.setText(f"<b>Problems ({n})</b>: these files were not imported")
@@ -607,3 +607,8 @@ def _message(exc: BaseException) -> str:
 
 def _files(n: int) -> str:
     return f"{n:,} file" + ("" if n == 1 else "s")
+
+
+def _problem_line(name: str, reason: str) -> str:
+    """One line of the problems list; reasons usually open with the file name already."""
+    return reason if reason.startswith(name) else f"{name} — {reason}"
