@@ -39,3 +39,33 @@ def test_kbdesk_without_a_command_opens_the_window_path(tmp_path):
     assert done.returncode == 2, done.stderr
     assert "no display found" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_window_opens_and_a_term_signal_closes_it_cleanly(tmp_path):
+    """`kbdesk` with no command: the real window (offscreen) starts, logs, and closes on TERM."""
+    import signal
+    import time
+
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kbdesk", "--data-dir", str(tmp_path)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    log = tmp_path / "logs" / "kbdesk.log"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if log.is_file() and "window shown" in log.read_text(encoding="utf-8"):
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, proc.communicate()[0]
+    time.sleep(0.5)  # the event loop is running
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out
+    text = log.read_text(encoding="utf-8")
+    assert "closing on a signal" in text and "kbdesk closed" in text
+    assert "Traceback" not in out
+    assert (tmp_path / "config" / "settings.json").is_file()  # layout saved on the way out

@@ -20,6 +20,8 @@ def setup_logging(paths: AppPaths) -> None:
     """Details go to a rotating log file; the user only ever sees plain sentences."""
     root = logging.getLogger()
     root.setLevel(logging.INFO)
+    for existing in root.handlers:  # the terminal gets warnings and errors only
+        existing.setLevel(max(existing.level, logging.WARNING))
     try:
         paths.log_dir.mkdir(parents=True, exist_ok=True)
         handler: logging.Handler = logging.handlers.RotatingFileHandler(
@@ -99,6 +101,30 @@ def run_gui(data_dir: str | None = None, argv: list[str] | None = None) -> int:
     window_ref[0] = window
     window.show()
     QTimer.singleShot(0, window.start)  # heavy parts load after the window is on screen
+    _close_on_terminal_signals(window)
+    log.info("window shown")
     code = app.exec()
     log.info("%s closed", APP_NAME)
     return code
+
+
+def _close_on_terminal_signals(window) -> None:
+    """Ctrl+C or a TERM signal closes the window the normal way: imports stop and resume later.
+
+    Python runs signal handlers only between its own bytecodes, and Qt's event loop is not
+    Python, so a light timer gives the interpreter a moment to notice the signal.
+    """
+    import signal
+
+    from PySide6.QtCore import QTimer
+
+    def close(*_args) -> None:
+        log.info("closing on a signal")
+        window.close()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(ValueError, OSError):  # not the main thread, or unsupported
+            signal.signal(sig, close)
+    timer = QTimer(window)
+    timer.timeout.connect(lambda: None)
+    timer.start(250)

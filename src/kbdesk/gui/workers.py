@@ -17,7 +17,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 
-from kbdesk.core.errors import Cancelled
+from kbdesk.core.errors import Cancelled, KbdeskError
 from kbdesk.core.jobs import CancelToken, ThrottledProgress
 from kbdesk.core.types import Progress
 
@@ -121,6 +121,9 @@ class _Runnable(QRunnable):
             kind = "cancelled" if job.token.cancelled and value is None else "result"
         except Cancelled:
             kind = "cancelled"
+        except KbdeskError as exc:  # an expected problem, told to the user in a sentence
+            log.warning("job %s: %s", job.name, exc)
+            kind, value = "failed", exc
         except BaseException as exc:  # reported to the user; details go to the log
             log.error("job %s failed", job.name, exc_info=exc)
             kind, value = "failed", exc
