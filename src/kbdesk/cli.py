@@ -11,7 +11,7 @@ from pathlib import Path
 from kbdesk import __version__
 from kbdesk.core.errors import Cancelled, KbdeskError
 from kbdesk.core.paths import DEFAULT_COLLECTION
-from kbdesk.core.types import FileStatus, Progress
+from kbdesk.core.types import FileStatus, Progress, source_place
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -237,7 +237,7 @@ def cmd_search(args) -> int:
     if not hits:
         print("No matching passages.")
     for hit in hits:
-        where = f"{hit.document}" + (f", page {hit.page}" if hit.page else "")
+        where = source_place(hit.document, hit.page)
         snippet = " ".join(hit.text.split())
         print(f"[{hit.rank}] {where}  (score {hit.score:.3f})\n    {snippet[:300]}")
     return EXIT_OK
@@ -300,16 +300,12 @@ def cmd_ask(args) -> int:
     if answer.citations:
         print("\nSources:")
         for c in answer.citations:
-            where = c.document + (f", page {c.page}" if c.page else "")
+            where = source_place(c.document, c.page)
             print(f"  [{c.n}] {where}: {' '.join(c.text.split())[:160]}")
     if not answer.supported and answer.nearest:
         print("\nNearest passages in your documents:")
         for h in answer.nearest:
-            print(
-                f"  - {h.document}"
-                + (f", page {h.page}" if h.page else "")
-                + f": {' '.join(h.text.split())[:120]}"
-            )
+            print(f"  - {source_place(h.document, h.page)}: {' '.join(h.text.split())[:120]}")
     if answer.notice:
         print(f"\nNote: {answer.notice}")
     print(

@@ -122,17 +122,25 @@ def _many_pdfs(folder: Path, n: int = MANY) -> list[Path]:
     ]
 
 
-def test_cancel_stops_an_import_and_a_later_import_resumes(make_window, qtbot, tmp_path):
-    folder = tmp_path / "many"
+def _import_under_way(make_window, qtbot, folder: Path):
+    """A window importing MANY documents from `folder`, the first ones already committed.
+
+    Returns the window, the import job and the list its ImportReport will be appended to.
+    """
     _many_pdfs(folder)
     window = make_window()
     library = window.library
-    finished = []
+    finished: list = []
     library.import_finished.connect(finished.append)
     job = library.import_paths([str(folder)])
-    # cancel once the first documents are in
     qtbot.waitUntil(lambda: len(library.model._catalog) >= 1, timeout=IMPORT_TIMEOUT)
-    library.cancel_import()
+    return window, job, finished
+
+
+def test_cancel_stops_an_import_and_a_later_import_resumes(make_window, qtbot, tmp_path):
+    folder = tmp_path / "many"
+    window, job, finished = _import_under_way(make_window, qtbot, folder)
+    window.library.cancel_import()
     qtbot.waitUntil(lambda: bool(finished), timeout=IMPORT_TIMEOUT)
     assert finished[0].cancelled and job.done
     kept = len(window.session.kb().documents())
@@ -147,11 +155,7 @@ def test_cancel_stops_an_import_and_a_later_import_resumes(make_window, qtbot, t
 
 def test_closing_during_an_import_resumes_at_next_start(make_window, qtbot, tmp_path):
     folder = tmp_path / "many"
-    _many_pdfs(folder)
-    window = make_window()
-    library = window.library
-    library.import_paths([str(folder)])
-    qtbot.waitUntil(lambda: len(library.model._catalog) >= 1, timeout=IMPORT_TIMEOUT)
+    window, _job, _finished = _import_under_way(make_window, qtbot, folder)
     window.close()  # cancels the job and waits for its threads
     assert window.session.runner.pool.activeThreadCount() == 0
     assert window.session.settings.pending == {"default": [str(folder)]}
@@ -165,14 +169,7 @@ def test_closing_during_an_import_resumes_at_next_start(make_window, qtbot, tmp_
 
 
 def test_switching_collection_during_an_import_keeps_the_tables_apart(make_window, qtbot, tmp_path):
-    folder = tmp_path / "many"
-    _many_pdfs(folder)
-    window = make_window()
-    library = window.library
-    finished = []
-    library.import_finished.connect(finished.append)
-    library.import_paths([str(folder)])
-    qtbot.waitUntil(lambda: len(library.model._catalog) >= 1, timeout=IMPORT_TIMEOUT)
+    window, _job, finished = _import_under_way(make_window, qtbot, tmp_path / "many")
     window.session.create_collection("other")
     window.session.switch_collection("other")
     qtbot.waitUntil(lambda: bool(finished), timeout=IMPORT_TIMEOUT)

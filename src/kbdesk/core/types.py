@@ -171,6 +171,11 @@ class ImportReport:
         return not self.failed and not self.cancelled
 
 
+def source_place(document: str, page: int | None) -> str:
+    """Where a passage is, as people read it: "lease.pdf, page 3" (no page for unpaged files)."""
+    return document + (f", page {page}" if page else "")
+
+
 @dataclass(frozen=True)
 class Citation:
     """What an answer's [n] marker points at: a passage on a page of a document."""

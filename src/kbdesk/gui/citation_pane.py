@@ -24,6 +24,7 @@ from PySide6.QtGui import QTextCursor as QTC
 
 from kbdesk.core.errors import Cancelled, KbdeskError
 from kbdesk.core.view import pages as view
+from kbdesk.gui.widgets import tool_button
 from kbdesk.gui.workers import Job, JobContext, JobRunner
 
 log = logging.getLogger(__name__)
@@ -73,12 +74,7 @@ class CitationPane(W.QWidget):
     # --- construction ---------------------------------------------------------------------------
 
     def _button(self, text: str, tip: str, slot: Callable[[], Any]) -> W.QToolButton:
-        b = W.QToolButton(self)
-        b.setText(text)
-        b.setToolTip(tip)
-        b.setAccessibleName(tip.split(" (")[0])
-        b.clicked.connect(slot)
-        return b
+        return tool_button(self, text, tip, slot)
 
     def _build(self) -> None:
         self._title = W.QLabel(self)

@@ -31,6 +31,7 @@ from kbdesk.core.ingest import SUPPORTED_SUFFIXES
 from kbdesk.core.types import DocStatus, FileResult, FileStatus, ImportReport, Progress
 from kbdesk.gui.documents_model import PATH_ROLE, DocumentsModel
 from kbdesk.gui.session import Session, write_key
+from kbdesk.gui.widgets import tool_button
 from kbdesk.gui.workers import Job
 
 log = logging.getLogger(__name__)
@@ -218,14 +219,8 @@ class LibraryPane(QWidget):
         self.reload_collections()
         self._collection_changed(session.collection)
 
-    @staticmethod
-    def _tool(text: str, tip: str, slot) -> QToolButton:
-        button = QToolButton()
-        button.setText(text)
-        button.setToolTip(tip)
-        button.setAccessibleName(tip.split(" (")[0])
-        button.clicked.connect(slot)
-        return button
+    def _tool(self, text: str, tip: str, slot) -> QToolButton:
+        return tool_button(self, text, tip, slot)
 
     # -- collections ---------------------------------------------------------------------------
 

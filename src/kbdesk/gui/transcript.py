@@ -10,7 +10,7 @@ import html
 import re
 from dataclasses import dataclass, field
 
-from kbdesk.core.types import Answer
+from kbdesk.core.types import Answer, source_place
 
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 
@@ -131,12 +131,14 @@ def plain_with_sources(answer: Answer) -> str:
         lines.append("")
         lines.append("Sources:")
         for c in answer.citations:
-            where = c.document + (f", page {c.page}" if c.page else "")
-            lines.append(f'[{c.n}] {where}: "{" ".join(c.text.split())}"')
+            lines.append(
+                f'[{c.n}] {source_place(c.document, c.page)}: "{" ".join(c.text.split())}"'
+            )
     elif answer.nearest:
         lines.append("")
         lines.append("Nearest passages:")
         for hit in answer.nearest:
-            where = hit.document + (f", page {hit.page}" if hit.page else "")
-            lines.append(f'- {where}: "{" ".join(hit.text.split())}"')
+            lines.append(
+                f'- {source_place(hit.document, hit.page)}: "{" ".join(hit.text.split())}"'
+            )
     return "\n".join(lines)
