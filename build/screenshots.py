@@ -138,6 +138,14 @@ def main() -> int:
         wait_until(lambda: answered)
         shot(window, "06-not-in-documents.png")
 
+        from kbdesk.gui.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(window.session.settings, window.session.paths, window)
+        dialog.show()
+        wait(300)
+        dialog.grab().save(str(OUT / "07-settings.png"))
+        dialog.close()
+
         # An import in progress: a second collection with a long scanned-size archive PDF.
         archive = tmp / "Archive 2019"
         make_long_pdf(archive / "Case_file_2019-114_full_record.pdf", 400)
