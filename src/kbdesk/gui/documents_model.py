@@ -143,12 +143,6 @@ class DocumentsModel(QStandardItemModel):
         """How far along the document in `row` is, while an import works on it."""
         return self.index(row, 1).data(PROGRESS_ROLE)
 
-    def status_counts(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for row in self.rows:
-            counts[row.status] = counts.get(row.status, 0) + 1
-        return counts
-
     def _publish(self, i: int, row: Row, cells: tuple) -> None:
         tip = row.path
         if row.added_at:

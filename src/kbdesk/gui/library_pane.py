@@ -55,7 +55,6 @@ class LibraryPane(QWidget):
         super().__init__(parent)
         self.session = session
         self.job: Job | None = None
-        self._job_paths: list[str] = []
         self._job_collection = ""
         self._closing = False
         self.problems: list[FileResult] = []
@@ -419,7 +418,6 @@ class LibraryPane(QWidget):
         self.session.update_settings(pending=pending)
         job = self.session.import_paths(paths)
         self.job = job
-        self._job_paths = paths
         self._job_collection = collection
         self.model.plan([p for p in paths if Path(p).is_file()])
         job.item.connect(self._import_item)
