@@ -6,9 +6,6 @@ cd "$(dirname "$0")/.."
 
 PYTHON="${PYTHON:-python3.11}"
 VENV=.venv
-# Built wheels are kept per user, so fresh checkouts on this machine reuse them too.
-WHEELS="${KBDESK_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kbdesk/wheels}"
-LLAMA_VERSION=0.3.36
 TORCH_VERSION=2.13.0
 
 command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
@@ -30,19 +27,20 @@ if ! "$VENV/bin/python" -c "import torch, sys; sys.exit(torch.__version__.split(
     "${PIP[@]}" install --quiet "torch==$TORCH_VERSION"
 fi
 
-# llama-cpp-python compiles from source (~10 min on 2 cores): build the wheel once and keep it.
-mkdir -p "$WHEELS"
-if ! "$VENV/bin/python" -c "import llama_cpp" 2>/dev/null; then
-    if ! ls "$WHEELS"/llama_cpp_python-"$LLAMA_VERSION"-*.whl >/dev/null 2>&1; then
-        echo "==> building llama-cpp-python $LLAMA_VERSION (one time, about 10 minutes)"
-        CMAKE_BUILD_PARALLEL_LEVEL="$(nproc 2>/dev/null || echo 2)" \
-            "${PIP[@]}" wheel --quiet --no-deps -w "$WHEELS" "llama-cpp-python==$LLAMA_VERSION"
-    fi
-    "${PIP[@]}" install --quiet --no-deps "$WHEELS"/llama_cpp_python-"$LLAMA_VERSION"-*.whl
+# llama-cpp-python compiles from source (~10 min on 2 cores) for a fixed instruction-set floor, never
+# for this machine's own (src/kbdesk/core/generate/cpu_floor.py); build/llama_wheel.sh keeps the
+# wheel in a folder named after the flags. The venv records which build it holds, so a changed
+# floor reinstalls it.
+LLAMA_WHEELS="$(bash build/llama_wheel.sh "$VENV/bin/python")"
+LLAMA_MARK="$VENV/.llama-build"
+if [ "$(cat "$LLAMA_MARK" 2>/dev/null)" != "$LLAMA_WHEELS" ] \
+        || ! "$VENV/bin/python" -c "import llama_cpp" 2>/dev/null; then
+    "${PIP[@]}" install --quiet --no-deps --force-reinstall "$LLAMA_WHEELS"/llama_cpp_python-*.whl
+    echo "$LLAMA_WHEELS" >"$LLAMA_MARK"
 fi
 
 echo "==> installing kbdesk and its dependencies"
-"${PIP[@]}" install --quiet --find-links "$WHEELS" -e ".[gui,dev]"
+"${PIP[@]}" install --quiet --find-links "$LLAMA_WHEELS" -e ".[gui,dev]"
 
 bash build/system-deps.sh || true
 

@@ -60,6 +60,12 @@ class ModelMissing(KbdeskError):
     code = "model_missing"
 
 
+class UnsupportedCpu(KbdeskError):
+    """The processor lacks instructions the bundled llama.cpp was compiled for."""
+
+    code = "unsupported_cpu"
+
+
 class Cancelled(KbdeskError):
     """A long job stopped because the user asked it to; never shown as an error."""
 

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from kbdesk.core.errors import KbdeskError, ModelMissing
+from kbdesk.core.generate.cpu_floor import check_cpu
 from kbdesk.core.jobs import CancelToken
 
 CHATML = (
@@ -22,6 +23,15 @@ class PromptTooLong(KbdeskError):
     """The prompt plus the answer budget do not fit the model's context window."""
 
     code = "prompt_too_long"
+
+
+def _llama_cpp():
+    """The llama_cpp module, loaded only once the CPU passed the build's instruction-set floor:
+    on a CPU below it, llama.cpp's code would die with "Illegal instruction" instead."""
+    check_cpu()
+    import llama_cpp
+
+    return llama_cpp
 
 
 def physical_cores() -> int:
@@ -71,7 +81,7 @@ class LlamaHost:
         from kbdesk.core.generate.models import check_gguf
 
         check_gguf(self.model_path)
-        from llama_cpp import Llama
+        Llama = _llama_cpp().Llama
 
         try:
             return Llama(
@@ -123,7 +133,7 @@ class LlamaHost:
         piece = self._pieces.get(token)
         if piece is None:
             # Own buffer: llama-cpp-python's detokenize uses 32 bytes and garbles longer pieces.
-            import llama_cpp
+            llama_cpp = _llama_cpp()
 
             size = 64
             while True:
@@ -178,7 +188,7 @@ class LlamaHost:
         return self._generate(tokens, max_tokens, sampling, stops, cancel, seed)
 
     def _generate(self, tokens, max_tokens, sampling, stops, cancel, seed) -> Iterator[str]:
-        import llama_cpp
+        llama_cpp = _llama_cpp()
 
         llama = self.llama
         vocab = llama._model.vocab
@@ -232,7 +242,7 @@ class LlamaHost:
 
     def set_adapter(self, path: str | os.PathLike | None, scale: float = 1.0) -> None:
         """Attaches a LoRA GGUF adapter to the warm model (None detaches)."""
-        import llama_cpp
+        llama_cpp = _llama_cpp()
 
         llama = self.llama
         with self._run_lock:
@@ -256,7 +266,7 @@ class LlamaHost:
             llama.reset()
 
     def _init_adapter(self, key: str):
-        import llama_cpp
+        llama_cpp = _llama_cpp()
 
         path = Path(key)
         if not path.is_file():
@@ -280,11 +290,10 @@ class LlamaHost:
         return handle
 
     def close(self) -> None:
-        import llama_cpp
-
         with self._load_lock, self._run_lock:
             if self._llama is None:
                 return
+            llama_cpp = _llama_cpp()
             if self._adapter is not None:
                 llama_cpp.llama_set_adapters_lora(self._llama._ctx.ctx, None, 0, None)
             for handle in self._adapters.values():

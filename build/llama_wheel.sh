@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Builds the llama-cpp-python wheel once and prints the folder that holds it.
+#   build/llama_wheel.sh PYTHON            for the instruction-set floor (what kbdesk ships and runs)
+#   build/llama_wheel.sh PYTHON --native   for this machine's own CPU (bench/bench_portable_build.py
+#                                          compares the two; never installed into the app)
+# The folder is named after the build flags, because pip's own wheel cache ignores CMAKE_ARGS
+# (hence --no-cache-dir): a changed floor builds a new wheel instead of reusing the old one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY="$1"
+LLAMA_VERSION=0.3.36
+FLOOR_PY=src/kbdesk/core/generate/cpu_floor.py
+WHEELS="${KBDESK_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kbdesk/wheels}"
+
+if [ "${2:-}" = "--native" ]; then
+    ARGS="-DGGML_NATIVE=ON -DLLAVA_BUILD=OFF"
+    # A native wheel is only valid on CPUs with the same flags: name it after them.
+    TAG="native-$(grep -m1 '^flags' /proc/cpuinfo | sha256sum | cut -c1-8)"
+else
+    ARGS="$("$PY" "$FLOOR_PY" cmake-args)"
+    TAG="$("$PY" "$FLOOR_PY" tag)"
+fi
+DIR="$WHEELS/llama-cpp-python-$LLAMA_VERSION-$TAG"
+
+if ! ls "$DIR"/llama_cpp_python-"$LLAMA_VERSION"-*.whl >/dev/null 2>&1; then
+    echo "==> building llama-cpp-python $LLAMA_VERSION for $TAG (one time, about 10 minutes)" >&2
+    rm -rf "$DIR.partial" && mkdir -p "$DIR.partial"
+    CMAKE_ARGS="$ARGS" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc 2>/dev/null || echo 2)" \
+        "$PY" -m pip --disable-pip-version-check wheel --quiet --no-cache-dir --no-deps \
+        -w "$DIR.partial" "llama-cpp-python==$LLAMA_VERSION" >&2
+    echo "$ARGS" >"$DIR.partial/CMAKE_ARGS"
+    rm -rf "$DIR" && mv "$DIR.partial" "$DIR"
+fi
+echo "$DIR"

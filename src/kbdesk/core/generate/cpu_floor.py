@@ -1,0 +1,105 @@
+"""The instruction-set floor llama.cpp is compiled for, and the start-up check of the CPU against it.
+
+A native build (`GGML_NATIVE=ON`) compiles in whatever the build machine advertises; on one of
+this project's own machines that meant AMX tile instructions that fault at run time ("Illegal
+instruction"), and a native build cannot be copied to another PC either. So llama.cpp is built
+for a fixed floor (the Haswell / x86-64-v3 set: AVX2, FMA, F16C, BMI2) with everything above it
+switched off explicitly, and the app checks the floor before it loads llama.cpp.
+
+Run as a script (no kbdesk imports), it prints what the set-up script and the packaging need:
+`python cpu_floor.py cmake-args` or `python cpu_floor.py tag`.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import platform
+import sys
+
+# (what the CPU must have, as numpy's CPU dispatcher names it; the ggml option that uses it)
+FLOOR = (
+    ("SSE42", "GGML_SSE42"),
+    ("AVX", "GGML_AVX"),
+    ("F16C", "GGML_F16C"),
+    ("FMA3", "GGML_FMA"),
+    ("AVX2", "GGML_AVX2"),
+    ("BMI2", "GGML_BMI2"),
+)
+# Never compiled in: these are where builds crashed or could not be shipped. Their speed could only
+# come back through runtime dispatch (GGML_BACKEND_DL + GGML_CPU_ALL_VARIANTS), not used today.
+ABOVE_FLOOR = (
+    "GGML_AVX_VNNI",
+    "GGML_AVX512",
+    "GGML_AVX512_VBMI",
+    "GGML_AVX512_VNNI",
+    "GGML_AVX512_BF16",
+    "GGML_AMX_TILE",
+    "GGML_AMX_INT8",
+    "GGML_AMX_BF16",
+    "GGML_BACKEND_DL",
+    "GGML_CPU_ALL_VARIANTS",
+)
+# The multimodal helper library (mtmd) is never used by kbdesk; leaving it out halves the build.
+OTHER_OPTIONS = ("-DLLAVA_BUILD=OFF",)
+
+FLOOR_NAME = "AVX2, FMA, F16C and BMI2 (Intel Haswell / AMD Excavator, 2013-2015, or newer)"
+X86_MACHINES = {"x86_64", "amd64", "x64"}
+
+
+def cmake_args() -> str:
+    """The CMAKE_ARGS that build llama-cpp-python for the floor and nothing above it."""
+    on = [f"-D{option}=ON" for _, option in FLOOR]
+    off = [f"-D{option}=OFF" for option in ABOVE_FLOOR]
+    return " ".join(["-DGGML_NATIVE=OFF", *on, *off, *OTHER_OPTIONS])
+
+
+def build_tag() -> str:
+    """A short name for the build flags, kept in the cached wheel's folder name."""
+    digest = hashlib.sha256(cmake_args().encode()).hexdigest()[:8]
+    return f"x86-64-v3-{digest}"
+
+
+def applies(machine: str | None = None) -> bool:
+    """The floor is an x86-64 one; other architectures are built for their own baseline."""
+    return (machine or platform.machine()).lower() in X86_MACHINES
+
+
+@functools.cache
+def cpu_features() -> dict[str, bool]:
+    """What this CPU (and its operating system) supports, as numpy's runtime detection saw it."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__
+    except ImportError:  # numpy < 2
+        from numpy.core._multiarray_umath import __cpu_features__
+    return dict(__cpu_features__)
+
+
+def missing_features(features: dict[str, bool] | None = None) -> list[str]:
+    """The floor's features this CPU lacks; a feature the detector does not report is not held
+    against the CPU (an older numpy knows fewer names)."""
+    if not applies():
+        return []
+    features = cpu_features() if features is None else features
+    return [name for name, _ in FLOOR if features.get(name) is False]
+
+
+def check_cpu(features: dict[str, bool] | None = None) -> None:
+    """Raise UnsupportedCpu with a plain sentence when this CPU is below the floor.
+
+    :raises UnsupportedCpu: before llama.cpp is loaded, instead of an "Illegal instruction" crash.
+    """
+    missing = missing_features(features)
+    if missing:
+        from kbdesk.core.errors import UnsupportedCpu
+
+        raise UnsupportedCpu(
+            "This computer's processor is too old for kbdesk's answer model: it lacks "
+            f"{', '.join(missing)}, and the model needs {FLOOR_NAME}.",
+            hint="Importing and searching documents still work; answers need a newer computer.",
+        )
+
+
+if __name__ == "__main__":
+    command = sys.argv[1] if len(sys.argv) > 1 else "cmake-args"
+    print({"cmake-args": cmake_args, "tag": build_tag}[command]())
