@@ -165,7 +165,29 @@ def main() -> int:
         window.library.cancel_import()
         wait_until(lambda: imported)
         window.close()
+        processor_below_floor(paths)
     return 0
+
+
+def processor_below_floor(paths) -> None:
+    """What a user of a pre-2013 CPU sees at start-up (its features are simulated here)."""
+    from kbdesk.core.generate import cpu_floor
+    from kbdesk.gui.main_window import MainWindow
+    from kbdesk.gui.session import Session
+
+    cpu_floor.platform.machine = lambda: "x86_64"
+    cpu_floor.cpu_features = lambda: {"AVX": True, "AVX2": False, "FMA3": False}
+    window = MainWindow(Session(paths))
+    window.resize(1400, 820)
+    window.show()
+    window.start()
+    wait_until(lambda: "not available" in window.status.text(), 60)
+    wait(500)
+    # The message box is a window of its own: grab the screen, not the main window.
+    screen = QApplication.primaryScreen()
+    screen.grabWindow(0, 0, 0, 1400, 820).save(str(OUT / "09-processor-below-floor.png"))
+    print("saved", OUT / "09-processor-below-floor.png")
+    window.close()
 
 
 if __name__ == "__main__":

@@ -209,6 +209,24 @@ def test_missing_model_gets_a_dialog_that_says_what_to_do(make_window, qtbot, tm
     boxes[-1].close()
 
 
+def test_a_cpu_below_the_floor_is_told_in_a_sentence_and_the_window_keeps_working(
+    make_window, qtbot, small_model_path, monkeypatch
+):
+    from kbdesk.core.generate import cpu_floor
+
+    monkeypatch.setattr(cpu_floor.platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(cpu_floor, "cpu_features", lambda: {"AVX": True, "AVX2": False})
+    window = make_window(model=small_model_path, start=True)
+    qtbot.waitUntil(lambda: "not available" in window.status.text(), timeout=30_000)
+    boxes = [w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox)]
+    assert boxes and boxes[-1].isVisible() and not boxes[-1].isModal()
+    text = boxes[-1].text() + boxes[-1].informativeText()
+    assert "processor lacks AVX2" in text and "searching" in text
+    assert "make" not in text and "Traceback" not in text
+    boxes[-1].close()
+    assert window.isVisible()
+
+
 @pytest.fixture
 def ready_window(make_window, qtbot, docs_dir, small_model_path):
     window = make_window(model=small_model_path)

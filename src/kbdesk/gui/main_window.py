@@ -185,9 +185,21 @@ class MainWindow(QMainWindow):
         job.result.connect(lambda host: self.notify(f"Model ready: {host.model_name}"))
         self.library.resume_pending()
 
+    def unsupported_cpu(self, exc: KbdeskError) -> None:
+        self.notify("Answers are not available on this computer; search still works.", ms=0)
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("Answers are not available on this computer")
+        box.setText(exc.message)
+        box.setInformativeText(exc.hint or "")
+        box.setModal(False)
+        box.show()
+
     def _model_failed(self, exc: BaseException) -> None:
         if isinstance(exc, KbdeskError) and exc.code == "model_missing":
             self.model_missing(exc)
+        elif isinstance(exc, KbdeskError) and exc.code == "unsupported_cpu":
+            self.unsupported_cpu(exc)
         else:
             self.notify(f"The answer model could not be loaded: {exc}", ms=0)
 

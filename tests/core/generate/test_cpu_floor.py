@@ -13,13 +13,13 @@ import pytest
 from kbdesk.core.errors import UnsupportedCpu
 from kbdesk.core.generate import cpu_floor
 
-HASWELL = {name: True for name, _ in cpu_floor.FLOOR}
+HASWELL = {key: True for key, _, _ in cpu_floor.FLOOR}
 
 
 def test_build_flags_turn_native_off_the_floor_on_and_everything_above_it_off():
     args = cpu_floor.cmake_args().split()
     assert "-DGGML_NATIVE=OFF" in args
-    for _, option in cpu_floor.FLOOR:
+    for _, option, _ in cpu_floor.FLOOR:
         assert f"-D{option}=ON" in args
     for option in ("GGML_AVX512", "GGML_AMX_TILE", "GGML_AMX_INT8", "GGML_AVX512_BF16"):
         assert f"-D{option}=OFF" in args
@@ -49,11 +49,11 @@ def test_script_prints_the_flags_without_kbdesk_installed(tmp_path):
 def test_a_cpu_below_the_floor_gets_a_sentence_naming_what_it_lacks(monkeypatch):
     monkeypatch.setattr(cpu_floor.platform, "machine", lambda: "x86_64")
     old_cpu = {**HASWELL, "AVX2": False, "FMA3": False}
-    assert cpu_floor.missing_features(old_cpu) == ["FMA3", "AVX2"]
+    assert cpu_floor.missing_features(old_cpu) == ["FMA", "AVX2"]
     with pytest.raises(UnsupportedCpu) as err:
         cpu_floor.check_cpu(old_cpu)
     text = str(err.value)
-    assert "processor" in text and "AVX2" in text and "Haswell" in text
+    assert "processor lacks FMA and AVX2" in text and "Haswell" in text and "searching" in text
     assert "make" not in text and "Traceback" not in text
     cpu_floor.check_cpu(HASWELL)  # the floor itself passes
 
@@ -65,7 +65,7 @@ def test_features_a_detector_does_not_know_are_not_held_against_the_cpu(monkeypa
 
 def test_the_floor_is_for_x86_only(monkeypatch):
     monkeypatch.setattr(cpu_floor.platform, "machine", lambda: "arm64")
-    assert cpu_floor.missing_features({name: False for name, _ in cpu_floor.FLOOR}) == []
+    assert cpu_floor.missing_features({key: False for key, _, _ in cpu_floor.FLOOR}) == []
 
 
 def test_this_machine_passes_and_numpy_reports_the_floor():
@@ -91,7 +91,7 @@ print("LOADED" if "llama_cpp" in sys.modules else "NOT LOADED")
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert "REFUSED: This computer's processor is too old" in out.stdout
+    assert "REFUSED: This computer's processor lacks FMA and AVX2" in out.stdout
     assert "NOT LOADED" in out.stdout
 
 

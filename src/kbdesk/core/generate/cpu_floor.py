@@ -17,14 +17,14 @@ import hashlib
 import platform
 import sys
 
-# (what the CPU must have, as numpy's CPU dispatcher names it; the ggml option that uses it)
+# (the feature as numpy's CPU dispatcher names it, the ggml option that uses it, its usual name)
 FLOOR = (
-    ("SSE42", "GGML_SSE42"),
-    ("AVX", "GGML_AVX"),
-    ("F16C", "GGML_F16C"),
-    ("FMA3", "GGML_FMA"),
-    ("AVX2", "GGML_AVX2"),
-    ("BMI2", "GGML_BMI2"),
+    ("SSE42", "GGML_SSE42", "SSE4.2"),
+    ("AVX", "GGML_AVX", "AVX"),
+    ("F16C", "GGML_F16C", "F16C"),
+    ("FMA3", "GGML_FMA", "FMA"),
+    ("AVX2", "GGML_AVX2", "AVX2"),
+    ("BMI2", "GGML_BMI2", "BMI2"),
 )
 # Never compiled in: these are where builds crashed or could not be shipped. Their speed could only
 # come back through runtime dispatch (GGML_BACKEND_DL + GGML_CPU_ALL_VARIANTS), not used today.
@@ -43,13 +43,13 @@ ABOVE_FLOOR = (
 # The multimodal helper library (mtmd) is never used by kbdesk; leaving it out halves the build.
 OTHER_OPTIONS = ("-DLLAVA_BUILD=OFF",)
 
-FLOOR_NAME = "AVX2, FMA, F16C and BMI2 (Intel Haswell / AMD Excavator, 2013-2015, or newer)"
+FLOOR_NAME = "a processor from 2013-2015 or newer (Intel Haswell, AMD Excavator)"
 X86_MACHINES = {"x86_64", "amd64", "x64"}
 
 
 def cmake_args() -> str:
     """The CMAKE_ARGS that build llama-cpp-python for the floor and nothing above it."""
-    on = [f"-D{option}=ON" for _, option in FLOOR]
+    on = [f"-D{option}=ON" for _, option, _ in FLOOR]
     off = [f"-D{option}=OFF" for option in ABOVE_FLOOR]
     return " ".join(["-DGGML_NATIVE=OFF", *on, *off, *OTHER_OPTIONS])
 
@@ -76,12 +76,12 @@ def cpu_features() -> dict[str, bool]:
 
 
 def missing_features(features: dict[str, bool] | None = None) -> list[str]:
-    """The floor's features this CPU lacks; a feature the detector does not report is not held
-    against the CPU (an older numpy knows fewer names)."""
+    """The usual names of the floor's features this CPU lacks; a feature the detector does not
+    report is not held against the CPU (an older numpy knows fewer names)."""
     if not applies():
         return []
     features = cpu_features() if features is None else features
-    return [name for name, _ in FLOOR if features.get(name) is False]
+    return [name for key, _, name in FLOOR if features.get(key) is False]
 
 
 def check_cpu(features: dict[str, bool] | None = None) -> None:
@@ -94,10 +94,15 @@ def check_cpu(features: dict[str, bool] | None = None) -> None:
         from kbdesk.core.errors import UnsupportedCpu
 
         raise UnsupportedCpu(
-            "This computer's processor is too old for kbdesk's answer model: it lacks "
-            f"{', '.join(missing)}, and the model needs {FLOOR_NAME}.",
-            hint="Importing and searching documents still work; answers need a newer computer.",
+            f"This computer's processor lacks {_listed(missing)}, which kbdesk's answer "
+            f"model needs: {FLOOR_NAME}.",
+            hint="Importing and searching documents still work; asking questions needs a newer "
+            "computer.",
         )
+
+
+def _listed(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 if __name__ == "__main__":
