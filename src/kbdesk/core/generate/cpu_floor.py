@@ -26,8 +26,9 @@ FLOOR = (
     ("AVX2", "GGML_AVX2", "AVX2"),
     ("BMI2", "GGML_BMI2", "BMI2"),
 )
-# Never compiled in: these are where builds crashed or could not be shipped. Their speed could only
-# come back through runtime dispatch (GGML_BACKEND_DL + GGML_CPU_ALL_VARIANTS), not used today.
+# Never compiled in: a native build took these from the build machine and crashed (AMX) or would
+# not run elsewhere (AVX-512). Their speed could only come back through runtime dispatch
+# (GGML_BACKEND_DL + GGML_CPU_ALL_VARIANTS), not used today.
 ABOVE_FLOOR = (
     "GGML_AVX_VNNI",
     "GGML_AVX512",
@@ -40,7 +41,7 @@ ABOVE_FLOOR = (
     "GGML_BACKEND_DL",
     "GGML_CPU_ALL_VARIANTS",
 )
-# The multimodal helper library (mtmd) is never used by kbdesk; leaving it out halves the build.
+# The multimodal helper library (mtmd) is never used by kbdesk: not built, not shipped.
 OTHER_OPTIONS = ("-DLLAVA_BUILD=OFF",)
 
 FLOOR_NAME = "a processor from 2013-2015 or newer (Intel Haswell, AMD Excavator)"
