@@ -2,7 +2,7 @@
 
 The portable build (the instruction-set floor of src/kbdesk/core/generate/cpu_floor.py, what
 kbdesk ships) and a native build (`GGML_NATIVE=ON`, this machine's own CPU, built once by
-build/llama_wheel.sh --native, about 10 minutes) are installed side by side under bench/out/.
+build/llama_wheel.sh --native, a few minutes) are installed side by side under bench/out/.
 Each round runs both, one fresh process each, alternating which goes first, on the same model,
 prompt, threads and greedy decoding; medians are reported (the machine is shared and noisy).
 Usage: .venv/bin/python bench/bench_portable_build.py [--model small|large] [--rounds 5]

@@ -24,7 +24,7 @@ fi
 DIR="$WHEELS/llama-cpp-python-$LLAMA_VERSION-$TAG"
 
 if ! ls "$DIR"/llama_cpp_python-"$LLAMA_VERSION"-*.whl >/dev/null 2>&1; then
-    echo "==> building llama-cpp-python $LLAMA_VERSION for $TAG (one time, about 10 minutes)" >&2
+    echo "==> building llama-cpp-python $LLAMA_VERSION for $TAG (one time, a few minutes)" >&2
     rm -rf "$DIR.partial" && mkdir -p "$DIR.partial"
     CMAKE_ARGS="$ARGS" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc 2>/dev/null || echo 2)" \
         "$PY" -m pip --disable-pip-version-check wheel --quiet --no-cache-dir --no-deps \

@@ -27,7 +27,7 @@ if ! "$VENV/bin/python" -c "import torch, sys; sys.exit(torch.__version__.split(
     "${PIP[@]}" install --quiet "torch==$TORCH_VERSION"
 fi
 
-# llama-cpp-python compiles from source (~10 min on 2 cores) for a fixed instruction-set floor, never
+# llama-cpp-python compiles from source (~3 min on 2 cores) for a fixed instruction-set floor, never
 # for this machine's own (src/kbdesk/core/generate/cpu_floor.py); build/llama_wheel.sh keeps the
 # wheel in a folder named after the flags. The venv records which build it holds, so a changed
 # floor reinstalls it.
