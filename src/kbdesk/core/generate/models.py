@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from kbdesk.core.errors import InvalidSetting, ModelMissing
+from kbdesk.core.store.fileio import atomic_write_text
 
 GGUF_MAGIC = b"GGUF"
 INDEX_FILE = "models.json"
@@ -77,13 +77,7 @@ def read_index(models_dir: Path) -> dict:
 
 def write_index(models_dir: Path, data: dict) -> None:
     """Temp file + rename, so a crash never leaves a half-written index."""
-    models_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=models_dir, prefix=".models-", suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, ensure_ascii=False)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, models_dir / INDEX_FILE)
+    atomic_write_text(models_dir / INDEX_FILE, json.dumps(data, indent=2, ensure_ascii=False))
 
 
 def sha256_file(path: Path, block: int = 1 << 20) -> str:

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
 
 from kbdesk.core.store.catalog import Catalog
-from kbdesk.core.store.fileio import atomic_write_text
+from kbdesk.core.store.fileio import atomic_path, atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -162,12 +161,8 @@ class VectorIndex:
         ):
             self._compact()
         self._maybe_upgrade()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        _faiss().write_index(self._index, str(tmp))
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
+        with atomic_path(self.path, exclusive=True) as tmp:
+            _faiss().write_index(self._index, str(tmp))
         atomic_write_text(
             self.meta_path,
             json.dumps(
