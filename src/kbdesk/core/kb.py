@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
-from kbdesk.core.collection import CATALOG, VECTORS, Manifest, writer_lock
+from kbdesk.core import collections_admin
+from kbdesk.core.collection import CATALOG, MANIFEST, VECTORS, Manifest, writer_lock
 from kbdesk.core.embed import DEFAULT_EMBEDDER, Embedder, create_embedder
 from kbdesk.core.embed.registry import normalise_id
 from kbdesk.core.errors import CollectionError, EmbedderMismatch
@@ -87,14 +88,14 @@ class KnowledgeBase:
         return AppPaths.resolve(data_dir).collection_names()
 
     @staticmethod
+    def rename_collection(data_dir: str | os.PathLike | None, old: str, new: str) -> Path:
+        """Rename a closed collection; see `collections_admin.rename_collection`."""
+        return collections_admin.rename_collection(data_dir, old, new)
+
+    @staticmethod
     def delete_collection(data_dir: str | os.PathLike | None, name: str) -> None:
-        paths = AppPaths.resolve(data_dir)
-        folder = paths.collection_dir(name)
-        if not folder.is_dir():
-            raise CollectionError(f"There is no collection named '{name}'.")
-        with writer_lock(folder, name):
-            pass  # refuses while an import runs
-        shutil.rmtree(folder)
+        """Delete a closed collection; see `collections_admin.delete_collection`."""
+        collections_admin.delete_collection(data_dir, name)
 
     # -- lazy heavy parts --------------------------------------------------------------------
 
@@ -127,6 +128,21 @@ class KnowledgeBase:
 
     # -- operations --------------------------------------------------------------------------
 
+    @contextmanager
+    def _writing(self):
+        """The writer lock, refused once the collection was renamed or deleted under this handle
+        (taking the lock in a vanished folder would bring back an empty one)."""
+        gone = collections_admin.NoSuchCollection(
+            f"Collection '{self.name}' was renamed or deleted in another window.",
+            hint="Choose it again from the list of collections.",
+        )
+        if not (self.folder / MANIFEST).is_file():
+            raise gone
+        with writer_lock(self.folder, self.name):
+            if not (self.folder / MANIFEST).is_file():
+                raise gone
+            yield
+
     def import_paths(
         self,
         paths: Iterable[str | os.PathLike],
@@ -139,7 +155,7 @@ class KnowledgeBase:
     ) -> ImportReport:
         from kbdesk.core.importer import Importer
 
-        with writer_lock(self.folder, self.name):
+        with self._writing():
             importer = Importer(
                 self.catalog,
                 self.index,
@@ -157,7 +173,7 @@ class KnowledgeBase:
     def remove(self, paths: Iterable[str | os.PathLike]) -> list[FileResult]:
         """Drop documents (given by path, file name or id) from the catalog and the vector index."""
         results: list[FileResult] = []
-        with writer_lock(self.folder, self.name):
+        with self._writing():
             for raw in paths:
                 doc = self._find(str(raw))
                 if doc is None:
