@@ -19,6 +19,7 @@ from kbdesk.core.errors import Cancelled, DocumentUnreadable, KbdeskError, Needs
 from kbdesk.core.jobs import CancelToken, ProgressFn, no_progress
 from kbdesk.core.search.text import index_body
 from kbdesk.core.store.catalog import Catalog, FileFacts
+from kbdesk.core.store.fileio import sha256_file
 from kbdesk.core.store.vectors import VectorIndex
 from kbdesk.core.types import ChunkDraft, DocStatus, FileResult, FileStatus, ImportReport, Progress
 
@@ -55,14 +56,6 @@ def _put(out: queue.Queue, item, stop: threading.Event) -> bool:
         except queue.Full:
             continue
     return False
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def text_hash(text: str) -> str:
@@ -247,7 +240,7 @@ class Importer:
                         chunks=existing.chunks,
                     )
                 )
-            sha = file_sha256(path)
+            sha = sha256_file(path)
             facts = FileFacts(str(path), name, facts.kind, sha, stat.st_size, stat.st_mtime)
             if existing and existing.status == DocStatus.READY and existing.sha256 == sha:
                 self.catalog.touch_document(existing.id, stat.st_mtime)

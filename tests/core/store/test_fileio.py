@@ -1,10 +1,12 @@
-"""Crash-safe writes: the one helper every writer in kbdesk uses."""
+"""Crash-safe writes and file hashing: the one place every writer and hasher in the core uses."""
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
-from kbdesk.core.store.fileio import atomic_path, atomic_write_bytes, atomic_write_text
+from kbdesk.core.store.fileio import atomic_path, atomic_write_bytes, atomic_write_text, sha256_file
 
 
 def test_atomic_write_replaces_the_file_and_leaves_no_temp(tmp_path):
@@ -35,6 +37,12 @@ def test_concurrent_writers_get_their_own_temp_file(tmp_path):
         first.write_text("a")
         second.write_text("b")
     assert target.read_text() == "a"  # the last rename wins, whole
+
+
+def test_sha256_file_reads_in_blocks(tmp_path):
+    data = bytes(range(256)) * 5000
+    (tmp_path / "f.bin").write_bytes(data)
+    assert sha256_file(tmp_path / "f.bin", block=4096) == hashlib.sha256(data).hexdigest()
 
 
 def test_an_exclusive_writer_reuses_the_temp_file_a_killed_one_left(tmp_path):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from kbdesk.core.errors import InvalidSetting, ModelMissing
-from kbdesk.core.store.fileio import atomic_write_text
+from kbdesk.core.store.fileio import atomic_write_text, sha256_file
 
 GGUF_MAGIC = b"GGUF"
 INDEX_FILE = "models.json"
@@ -78,14 +77,6 @@ def read_index(models_dir: Path) -> dict:
 def write_index(models_dir: Path, data: dict) -> None:
     """Temp file + rename, so a crash never leaves a half-written index."""
     atomic_write_text(models_dir / INDEX_FILE, json.dumps(data, indent=2, ensure_ascii=False))
-
-
-def sha256_file(path: Path, block: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(block):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def check_gguf(path: Path) -> Path:

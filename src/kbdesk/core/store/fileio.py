@@ -1,12 +1,15 @@
-"""Crash-safe file writes: temp file beside the target, fsync, rename."""
+"""Files on disk: crash-safe writes (temp file beside the target, fsync, rename) and SHA-256 of a file."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+BLOCK = 1 << 20  # read size for hashing
 
 
 @contextmanager
@@ -76,3 +79,12 @@ def _fsync_file(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def sha256_file(path: str | os.PathLike, block: int = BLOCK) -> str:
+    """Hex SHA-256 of a file's bytes, read in blocks (models are gigabytes)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(block):
+            digest.update(chunk)
+    return digest.hexdigest()
