@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kbdesk.core.embed import create_embedder
+from kbdesk.core.embed import (
+    EMBEDDERS,
+    create_embedder,
+    embedder_dim,
+    relevance_floor,
+)
+from kbdesk.core.embed.registry import DEFAULT_RELEVANCE_FLOOR
 from kbdesk.core.errors import InvalidSetting, ModelMissing
 
 TEXTS = ["The tenant must give ninety days notice.", "手术后十四天内不要洗澡。", ""]
@@ -13,11 +19,18 @@ TEXTS = ["The tenant must give ninety days notice.", "手术后十四天内不�
 
 @pytest.mark.parametrize("name,dim", [("use-multilingual", 512), ("minilm", 384)])
 def test_builtin_embedders_return_unit_vectors(name, dim):
+    assert EMBEDDERS[name].dim == dim  # the registry's fact, used without loading the model
     embedder = create_embedder(name)
     vectors = embedder.embed(TEXTS[:2])
     assert vectors.shape == (2, dim) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
     assert embedder.spec.dim == dim and embedder.embed([]).shape == (0, dim)
+
+
+def test_embedder_facts_come_from_the_registry_and_a_users_own_model_gets_the_default_floor():
+    assert relevance_floor("use-multilingual") == 0.20 and relevance_floor("minilm") == 0.30
+    assert relevance_floor("st:/somewhere/my-model") == DEFAULT_RELEVANCE_FLOOR
+    assert embedder_dim("minilm") == 384
 
 
 def test_use_is_cross_lingual():

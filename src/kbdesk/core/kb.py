@@ -12,7 +12,7 @@ import numpy as np
 
 from kbdesk.core import collections_admin
 from kbdesk.core.collection import CATALOG, MANIFEST, VECTORS, Manifest, writer_lock
-from kbdesk.core.embed import DEFAULT_EMBEDDER, Embedder, create_embedder
+from kbdesk.core.embed import DEFAULT_EMBEDDER, Embedder, create_embedder, embedder_dim
 from kbdesk.core.embed.registry import normalise_id
 from kbdesk.core.errors import CollectionError, EmbedderMismatch
 from kbdesk.core.ingest import ChunkSettings
@@ -23,8 +23,6 @@ from kbdesk.core.search.searcher import Searcher, SearchOptions
 from kbdesk.core.store.catalog import Catalog
 from kbdesk.core.store.vectors import VectorIndex
 from kbdesk.core.types import Document, FileResult, FileStatus, Hit, ImportReport
-
-_KNOWN_DIMS = {"use-multilingual": 512, "minilm": 384}
 
 
 class KnowledgeBase:
@@ -77,7 +75,7 @@ class KnowledgeBase:
             chunk_overlap if chunk_overlap is not None else defaults.overlap,
         )
         embedder_id = normalise_id(embedder or DEFAULT_EMBEDDER)
-        dim = _KNOWN_DIMS.get(embedder_id) or create_embedder(embedder_id).spec.dim
+        dim = embedder_dim(embedder_id)
         folder.mkdir(parents=True, exist_ok=True)
         manifest = Manifest.new(embedder_id, dim, settings.size, settings.overlap)
         manifest.save(folder)

@@ -1,7 +1,8 @@
-"""Which embedders exist, which one new collections get, and how to build one from its id."""
+"""Which embedders exist, what is known about each (dimension, relevance floor), and how to build one."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from kbdesk.core.embed.base import Embedder
@@ -10,10 +11,40 @@ from kbdesk.core.errors import InvalidSetting
 # Chosen by measured bilingual retrieval quality: see bench/RESULTS.md ("Default embedder").
 DEFAULT_EMBEDDER = "use-multilingual"
 
-BUILTIN_EMBEDDERS = {
-    "use-multilingual": "Universal Sentence Encoder multilingual v3 (512-d; English, Chinese and 14 more)",
-    "minilm": "all-MiniLM-L6-v2 (384-d; English only)",
+
+@dataclass(frozen=True)
+class EmbedderFacts:
+    """What kbdesk knows about a built-in embedder without loading it."""
+
+    id: str
+    label: str
+    dim: int
+    # The best dense similarity a question must reach before the model is asked at all. Set just
+    # below the lowest score of any answerable question in bench/corpus (USE 0.22, MiniLM 0.34;
+    # see bench/RESULTS.md "Not in your documents"): on-domain questions the documents cannot
+    # answer score like answerable ones, so this gate only stops clearly unrelated questions; the
+    # model's NOT_IN_DOCUMENTS reply and the citation check handle the rest.
+    relevance_floor: float
+
+
+EMBEDDERS: dict[str, EmbedderFacts] = {
+    facts.id: facts
+    for facts in (
+        EmbedderFacts(
+            "use-multilingual",
+            "Universal Sentence Encoder multilingual v3 (512-d; English, Chinese and 14 more)",
+            dim=512,
+            relevance_floor=0.20,
+        ),
+        EmbedderFacts(
+            "minilm", "all-MiniLM-L6-v2 (384-d; English only)", dim=384, relevance_floor=0.30
+        ),
+    )
 }
+# For a user's own sentence-transformers folder (never calibrated): between the two measured.
+DEFAULT_RELEVANCE_FLOOR = 0.25
+
+BUILTIN_EMBEDDERS = {facts.id: facts.label for facts in EMBEDDERS.values()}  # id -> label
 
 _cache: dict[str, Embedder] = {}
 
@@ -58,3 +89,15 @@ def normalise_id(embedder_id: str) -> str:
 
 def describe_embedders() -> dict[str, str]:
     return dict(BUILTIN_EMBEDDERS)
+
+
+def embedder_dim(embedder_id: str) -> int:
+    """The vector dimension of an embedder; loads it only when it is not a built-in."""
+    facts = EMBEDDERS.get(embedder_id)
+    return facts.dim if facts else create_embedder(embedder_id).spec.dim
+
+
+def relevance_floor(embedder_id: str) -> float:
+    """The dense similarity below which a question is not sent to the model (see EmbedderFacts)."""
+    facts = EMBEDDERS.get(embedder_id)
+    return facts.relevance_floor if facts else DEFAULT_RELEVANCE_FLOOR

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from kbdesk.core.embed import create_embedder
+from kbdesk.core.embed import create_embedder, relevance_floor
 from kbdesk.core.errors import InvalidSetting, KbdeskError, ModelMissing
 from kbdesk.core.generate.citations import check_citations, declined_message, strip_markers
 from kbdesk.core.generate.host import LlamaHost
@@ -23,13 +23,6 @@ from kbdesk.core.jobs import CancelToken, ProgressFn, no_progress
 from kbdesk.core.search.text import has_cjk
 from kbdesk.core.types import Answer, Hit
 
-# The best dense similarity a question must reach before the model is asked at all. Set just below
-# the lowest score of any answerable question in bench/corpus (USE 0.22, MiniLM 0.34; see
-# bench/RESULTS.md "Not in your documents"): on-domain questions the documents cannot answer score
-# like answerable ones, so this gate only stops clearly unrelated questions; the model's
-# NOT_IN_DOCUMENTS reply and the citation check handle the rest.
-RELEVANCE_FLOOR = {"use-multilingual": 0.20, "minilm": 0.30}
-DEFAULT_FLOOR = 0.25
 MAX_QUESTION_CHARS = 4000
 NEAREST = 3
 
@@ -126,7 +119,7 @@ class Answerer:
         query = self.standalone_question(question, history, cancel) if history else question
         hits = self.kb.search(query, k=options.passages, documents=options.documents)
         best = self.kb.best_similarity(query, options.documents)
-        floor = RELEVANCE_FLOOR.get(self.kb.manifest.embedder, DEFAULT_FLOOR)
+        floor = relevance_floor(self.kb.manifest.embedder)  # set and explained in embed/registry.py
         if not hits or best < floor:
             return self._not_in_documents(
                 question, hits, notice="No passage is close enough to the question."
