@@ -24,16 +24,9 @@ from PySide6.QtWidgets import (
 
 from kbdesk.core.embed.registry import BUILTIN_EMBEDDERS
 from kbdesk.core.errors import KbdeskError
+from kbdesk.core.generate.adapters import list_adapters
 from kbdesk.core.generate.models import ModelRegistry
 from kbdesk.core.settings import Settings
-
-
-def adapter_names(adapters_dir: Path) -> list[str]:
-    if not adapters_dir.is_dir():
-        return []
-    names = {p.stem for p in adapters_dir.glob("*.gguf")}
-    names |= {p.name for p in adapters_dir.iterdir() if p.is_dir() and any(p.glob("*.gguf"))}
-    return sorted(names)
 
 
 class SettingsDialog(QDialog):
@@ -62,8 +55,10 @@ class SettingsDialog(QDialog):
         self.adapter.setAccessibleName("Adapter")
         self.adapter.setToolTip("A LoRA adapter trained on your own data, applied to the model")
         self.adapter.addItem("None", None)
-        for name in adapter_names(paths.adapters_dir):
-            self.adapter.addItem(name, name)
+        for adapter in list_adapters(paths.adapters_dir):
+            self.adapter.addItem(adapter.name, adapter.name)
+            last = self.adapter.count() - 1
+            self.adapter.setItemData(last, str(adapter.path), Qt.ItemDataRole.ToolTipRole)
         if settings.adapter and self.adapter.findData(settings.adapter) < 0:
             self.adapter.addItem(settings.adapter, settings.adapter)
         self.adapter.setCurrentIndex(max(self.adapter.findData(settings.adapter), 0))

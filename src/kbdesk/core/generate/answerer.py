@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kbdesk.core.embed import create_embedder, relevance_floor
-from kbdesk.core.errors import InvalidSetting, KbdeskError, ModelMissing
+from kbdesk.core.errors import InvalidSetting, KbdeskError
+from kbdesk.core.generate.adapters import resolve_adapter  # also re-exported here
 from kbdesk.core.generate.citations import check_citations, declined_message, strip_markers
 from kbdesk.core.generate.host import LlamaHost
 from kbdesk.core.generate.prompt import (
@@ -244,27 +245,6 @@ class Answerer:
     def _adapter_name(self) -> str | None:
         current = self.host.adapter
         return Path(current[0]).parent.name if current else None
-
-
-def resolve_adapter(adapters_dir: Path, name: str) -> Path:
-    """An adapter by name (<data>/adapters/<name>/adapter.gguf) or by a path to a .gguf file."""
-    candidate = Path(name).expanduser()
-    if candidate.suffix == ".gguf" and candidate.is_file():
-        return candidate.resolve()
-    path = Path(adapters_dir) / name / "adapter.gguf"
-    if path.is_file():
-        return path
-    known = (
-        sorted(p.name for p in Path(adapters_dir).glob("*/adapter.gguf"))
-        if Path(adapters_dir).is_dir()
-        else []
-    )
-    raise ModelMissing(
-        f"No adapter named '{name}' (looked for {path}).",
-        hint=f"Known adapters: {', '.join(known)}."
-        if known
-        else "No adapters have been trained yet.",
-    )
 
 
 def open_host(models_dir: os.PathLike, model: str | None = None) -> LlamaHost:
