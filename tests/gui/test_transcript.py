@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from kbdesk.core.types import Answer, Citation, Hit
-from kbdesk.gui.transcript import Turn, plain_with_sources, transcript_html, turn_html
+import pytest
+
+from kbdesk.core.types import Answer, AnswerOutcome, Citation, Hit
+from kbdesk.gui.transcript import (
+    OUTCOME_BOX,
+    Turn,
+    plain_with_sources,
+    transcript_html,
+    turn_html,
+)
 
 CITE = Citation(2, 11, 1, "lease.pdf", "/d/lease.pdf", 3, "The deposit is returned within 30 days.")
 
 
 def test_valid_markers_become_links_and_others_stay_text():
-    answer = Answer("q", "Returned within 30 days [2]. Also [7].", (CITE,), supported=True)
+    answer = Answer(
+        "q", "Returned within 30 days [2]. Also [7].", AnswerOutcome.ANSWERED, (CITE,)
+    )
     html = turn_html(0, Turn("q", answer=answer))
     assert 'href="cite:0:2">[2]</a>' in html
     assert "[7]" in html and "cite:0:7" not in html
@@ -18,7 +28,12 @@ def test_valid_markers_become_links_and_others_stay_text():
 
 def test_not_in_documents_is_styled_with_nearest_passages():
     hit = Hit(1, 0.3, 5, 1, "lease.pdf", "/d/lease.pdf", 2, "Rent is 8,400 dollars.")
-    answer = Answer("q", "The documents do not contain the answer.", nearest=(hit,))
+    answer = Answer(
+        "q",
+        "The documents do not contain the answer.",
+        AnswerOutcome.NOT_IN_DOCUMENTS,
+        nearest=(hit,),
+    )
     html = turn_html(1, Turn("q", answer=answer))
     assert 'class="nid"' in html and "Not in your documents" in html
     assert 'href="near:1:0"' in html
@@ -32,7 +47,26 @@ def test_streaming_turn_and_stop_and_escape():
 
 
 def test_copy_includes_each_source():
-    answer = Answer("q", "Returned within 30 days [2].", (CITE,), supported=True)
+    answer = Answer("q", "Returned within 30 days [2].", AnswerOutcome.ANSWERED, (CITE,))
     text = plain_with_sources(answer)
     assert text.startswith("Returned within 30 days [2].")
     assert '[2] lease.pdf, page 3: "The deposit is returned within 30 days."' in text
+
+
+@pytest.mark.parametrize("outcome", list(AnswerOutcome))
+def test_each_outcome_has_its_own_look(outcome):
+    answer = Answer("q", "Some text.", outcome)
+    html = turn_html(0, Turn("q", answer=answer))
+    others = [css for o, (css, _) in OUTCOME_BOX.items() if o is not outcome]
+    if outcome is AnswerOutcome.ANSWERED:
+        assert outcome not in OUTCOME_BOX and 'class="a"' in html
+    else:
+        css, title = OUTCOME_BOX[outcome]
+        assert f'class="{css}"' in html and title in html
+    assert not any(f'class="{css}"' in html for css in others)
+
+
+def test_a_refused_question_is_not_called_not_in_your_documents():
+    answer = Answer("q" * 5000, "The question is too long.", AnswerOutcome.REFUSED)
+    html = turn_html(0, Turn("q", answer=answer))
+    assert "Not in your documents" not in html and "not sent" in html

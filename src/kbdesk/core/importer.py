@@ -15,7 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from kbdesk.core import ingest
-from kbdesk.core.errors import Cancelled, DocumentUnreadable, KbdeskError, NeedsOCR
+from kbdesk.core.errors import (
+    Cancelled,
+    DocumentUnreadable,
+    ErrorCode,
+    KbdeskError,
+    NeedsOCR,
+)
 from kbdesk.core.jobs import CancelToken, ProgressFn, no_progress
 from kbdesk.core.search.text import index_body
 from kbdesk.core.store.catalog import Catalog, FileFacts
@@ -105,7 +111,7 @@ class Importer:
                         str(path),
                         FileStatus.FAILED,
                         f"{path.name}: no such file or folder",
-                        "not_found",
+                        ErrorCode.NOT_FOUND,
                     )
                 )
                 continue

@@ -14,7 +14,7 @@ from kbdesk.core import collections_admin
 from kbdesk.core.collection import CATALOG, MANIFEST, VECTORS, Manifest, writer_lock
 from kbdesk.core.embed import DEFAULT_EMBEDDER, Embedder, create_embedder, embedder_dim
 from kbdesk.core.embed.registry import normalise_id
-from kbdesk.core.errors import CollectionError, EmbedderMismatch
+from kbdesk.core.errors import CollectionError, EmbedderMismatch, ErrorCode
 from kbdesk.core.ingest import ChunkSettings
 from kbdesk.core.jobs import CancelToken, ProgressFn, no_progress
 from kbdesk.core.paths import DEFAULT_COLLECTION, AppPaths, validate_collection_name
@@ -180,7 +180,7 @@ class KnowledgeBase:
                             str(raw),
                             FileStatus.FAILED,
                             f"{raw} is not in collection '{self.name}'",
-                            "not_found",
+                            ErrorCode.NOT_FOUND,
                         )
                     )
                     continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 BBox = tuple[float, float, float, float]  # x0, y0, x1, y1 in PDF points, origin top-left
 
@@ -63,7 +64,9 @@ class Chunk:
     boxes: tuple[BBox, ...] = ()
 
 
-class DocStatus:
+class DocStatus(StrEnum):
+    """Where a document is in its import; stored as the string in the catalog."""
+
     QUEUED = "queued"
     PARSING = "parsing"
     EMBEDDING = "embedding"
@@ -81,7 +84,7 @@ class Document:
     sha256: str
     size: int
     mtime: float
-    status: str
+    status: DocStatus
     error: str | None
     pages: int
     chunks: int
@@ -130,7 +133,9 @@ class Progress:
     item_fraction: float | None = None  # share of the current file's own work done, 0..1
 
 
-class FileStatus:
+class FileStatus(StrEnum):
+    """What one import or removal did to one file."""
+
     IMPORTED = "imported"
     UPDATED = "updated"
     UNCHANGED = "unchanged"
@@ -142,9 +147,9 @@ class FileStatus:
 @dataclass(frozen=True)
 class FileResult:
     path: str
-    status: str
+    status: FileStatus
     reason: str | None = None
-    code: str | None = None  # KbdeskError.code for failures
+    code: str | None = None  # an ErrorCode for failures (kept a str: JSON and the catalog)
     pages: int = 0
     chunks: int = 0
     embedded: int = 0  # chunks whose vectors were computed (not reused)
@@ -155,7 +160,7 @@ class ImportReport:
     results: tuple[FileResult, ...] = field(default_factory=tuple)
     cancelled: bool = False
 
-    def by_status(self, status: str) -> list[FileResult]:
+    def by_status(self, status: FileStatus) -> list[FileResult]:
         return [r for r in self.results if r.status == status]
 
     @property
@@ -210,21 +215,37 @@ class SentenceCheck:
     corrected: bool = False  # a citation was added, moved or dropped
 
 
+class AnswerOutcome(StrEnum):
+    """What became of a question; the window styles each one differently."""
+
+    ANSWERED = "answered"  # the answer rests on cited passages the checker verified
+    UNVERIFIED = "unverified"  # the model answered, but no sentence is supported by its citations
+    NOT_IN_DOCUMENTS = "not_in_documents"  # the documents do not contain the answer
+    REFUSED = "refused"  # not asked at all: empty or over-long question, no documents, no room
+    WITHOUT_DOCUMENTS = "without_documents"  # answered by the model alone, as asked (no RAG)
+
+
 @dataclass(frozen=True)
 class Answer:
     question: str
     answer: str
+    outcome: AnswerOutcome
     citations: tuple[Citation, ...] = ()
-    supported: bool = False  # False: the documents do not contain the answer
     sentences: tuple[SentenceCheck, ...] = ()
-    nearest: tuple[Hit, ...] = ()  # offered when the answer is not supported
+    nearest: tuple[Hit, ...] = ()  # offered when the answer does not rest on the documents
     model: str = ""
     adapter: str | None = None
     notice: str | None = None  # something the user should know (passages left out, ...)
 
+    @property
+    def supported(self) -> bool:
+        """The command-line contract's yes/no: the answer rests on verified citations."""
+        return self.outcome is AnswerOutcome.ANSWERED
+
     def to_json(self) -> dict:
         return {
             "answer": self.answer,
+            "outcome": self.outcome.value,
             "citations": [c.to_json() for c in self.citations],
             "supported": self.supported,
         }

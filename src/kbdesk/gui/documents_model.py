@@ -9,6 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QStandardItem, QStandardItemModel
 
+from kbdesk.core.errors import ErrorCode
 from kbdesk.core.types import DocStatus, Document, FileResult, FileStatus
 
 COLUMNS = ("Name", "Status", "Pages", "Passages", "Added")
@@ -103,9 +104,9 @@ class DocumentsModel(QStandardItemModel):
         if result.status == FileStatus.REMOVED:
             self._catalog.pop(result.path, None)
         elif result.status == FileStatus.FAILED:
-            if result.code == "not_found":
+            if result.code == ErrorCode.NOT_FOUND:
                 return
-            row.status = DocStatus.NEEDS_OCR if result.code == "needs_ocr" else DocStatus.FAILED
+            row.status = DocStatus.NEEDS_OCR if result.code == ErrorCode.NEEDS_OCR else DocStatus.FAILED
             row.reason = result.reason
             self._catalog[result.path] = row
         elif result.status == FileStatus.DUPLICATE:
@@ -168,7 +169,7 @@ class DocumentsModel(QStandardItemModel):
 def _cells(row: Row) -> tuple:
     """What a row shows: five texts and the progress fraction of its status cell."""
     label = STATUS_LABELS.get(row.status, row.status)
-    status = f"{label}: {_short_reason(row)}" if row.reason and row.status != "ready" else label
+    status = f"{label}: {_short_reason(row)}" if row.reason and row.status != DocStatus.READY else label
     fraction = STAGE_FRACTION.get(row.status)
     if row.status == DocStatus.EMBEDDING and row.embedded is not None:
         start = STAGE_FRACTION[DocStatus.EMBEDDING]

@@ -10,7 +10,7 @@ import html
 import re
 from dataclasses import dataclass, field
 
-from kbdesk.core.types import Answer, source_place
+from kbdesk.core.types import Answer, AnswerOutcome, source_place
 
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 
@@ -21,6 +21,12 @@ STYLE = """
   .a { padding: 4px 2px; margin: 2px 60px 2px 0; }
   .nid { background: #fff4df; color: #4a3500; border-left: 4px solid #d08a00; padding: 6px 10px; }
   .nidtitle { font-weight: bold; color: #8a5a00; }
+  .unv { background: #fdecea; color: #4a1410; border-left: 4px solid #c5221f; padding: 6px 10px; }
+  .unvtitle { font-weight: bold; color: #a50e0e; }
+  .ref { background: #f1f3f4; color: #303030; border-left: 4px solid #80868b; padding: 6px 10px; }
+  .reftitle { font-weight: bold; color: #5f6368; }
+  .nodocs { background: #eef3fd; color: #17264d; border-left: 4px solid #5b7fd6; padding: 6px 10px; }
+  .nodocstitle { font-weight: bold; color: #3452a4; }
   .notice { color: #6b6b6b; font-size: 9pt; }
   .src { color: #404040; font-size: 9pt; }
   .err { color: #a11; }
@@ -88,34 +94,47 @@ def turn_html(index: int, turn: Turn) -> str:
             body += " ▍"
         parts.append(f'<div class="a">{body}</div>')
         return "".join(parts)
-    if not answer.supported:
-        block = [
-            '<div class="nid"><span class="nidtitle">Not in your documents</span><br>',
-            _text_html(answer.answer),
-        ]
-        if answer.notice:
-            block.append(f'<br><span class="notice">{html.escape(answer.notice)}</span>')
-        if answer.nearest:
-            block.append('<br><span class="src">Nearest passages:</span>')
-            for i, hit in enumerate(answer.nearest):
-                block.append(
-                    f'<br><span class="src">• <a href="near:{index}:{i}">'
-                    f"{_place(hit.document, hit.page)}</a> — {_snippet(hit.text)}</span>"
-                )
-        block.append("</div>")
-        parts.append("".join(block))
-    else:
-        parts.append(f'<div class="a">{answer_html(index, answer)}')
-        if answer.notice:
-            parts.append(f'<br><span class="notice">{html.escape(answer.notice)}</span>')
-        for c in answer.citations:
-            parts.append(
-                f'<br><span class="src"><a class="cite" href="cite:{index}:{c.n}">[{c.n}]</a> '
-                f"{_place(c.document, c.page)} — {_snippet(c.text)}</span>"
-            )
-        parts.append("</div>")
+    parts.append(_answer_block(index, answer))
     parts.append(f'<div class="tools"><a href="copy:{index}">Copy answer with sources</a></div>')
     return "".join(parts)
+
+
+# outcome -> (CSS class, title) of the box an answer that is not plainly ANSWERED sits in
+OUTCOME_BOX = {
+    AnswerOutcome.NOT_IN_DOCUMENTS: ("nid", "Not in your documents"),
+    AnswerOutcome.UNVERIFIED: ("unv", "Not verified against your documents"),
+    AnswerOutcome.REFUSED: ("ref", "Question not sent to the model"),
+    AnswerOutcome.WITHOUT_DOCUMENTS: ("nodocs", "Answered without your documents"),
+}
+
+
+def _answer_block(index: int, answer: Answer) -> str:
+    """The answer in the style of its outcome, with its notice, sources or nearest passages."""
+    box = OUTCOME_BOX.get(answer.outcome)
+    if box is None:
+        block = [f'<div class="a">{answer_html(index, answer)}']
+    else:
+        css, title = box
+        block = [
+            f'<div class="{css}"><span class="{css}title">{title}</span><br>',
+            answer_html(index, answer),
+        ]
+    if answer.notice:
+        block.append(f'<br><span class="notice">{html.escape(answer.notice)}</span>')
+    for c in answer.citations:
+        block.append(
+            f'<br><span class="src"><a class="cite" href="cite:{index}:{c.n}">[{c.n}]</a> '
+            f"{_place(c.document, c.page)} — {_snippet(c.text)}</span>"
+        )
+    if answer.nearest:
+        block.append('<br><span class="src">Nearest passages:</span>')
+        for i, hit in enumerate(answer.nearest):
+            block.append(
+                f'<br><span class="src">• <a href="near:{index}:{i}">'
+                f"{_place(hit.document, hit.page)}</a> — {_snippet(hit.text)}</span>"
+            )
+    block.append("</div>")
+    return "".join(block)
 
 
 def transcript_html(turns: list[Turn], empty_hint: str) -> str:

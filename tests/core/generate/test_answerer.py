@@ -9,20 +9,7 @@ from kbdesk.core.generate.answerer import Answerer, AskOptions
 from kbdesk.core.generate.chats import ChatStore
 from kbdesk.core.jobs import CancelToken
 from kbdesk.core.kb import KnowledgeBase
-
-
-@pytest.fixture(scope="module")
-def lease_kb(tmp_path_factory):
-    from tests.helpers import GUIDE_PAGES, LEASE_PAGES, ZH_PAGES, make_pdf
-
-    folder = tmp_path_factory.mktemp("docs")
-    make_pdf(folder / "lease.pdf", LEASE_PAGES, title="Commercial Lease Agreement")
-    make_pdf(folder / "hypertension.pdf", GUIDE_PAGES)
-    make_pdf(folder / "术后护理须知.pdf", ZH_PAGES, cjk=True)
-    kb = KnowledgeBase.open(tmp_path_factory.mktemp("kb"), "a", embedder="use-multilingual")
-    assert kb.import_paths([folder]).ok
-    yield kb
-    kb.close()
+from kbdesk.core.types import AnswerOutcome
 
 
 @pytest.fixture
@@ -48,6 +35,8 @@ def test_real_answer_streams_and_its_citations_point_at_real_pages(answerer, lea
         )
         assert f"[{citation.n}]" in answer.answer
     assert answer.supported == bool(answer.citations and any(s.supported for s in answer.sentences))
+    assert answer.outcome in (AnswerOutcome.ANSWERED, AnswerOutcome.UNVERIFIED)
+    assert answer.supported == (answer.outcome is AnswerOutcome.ANSWERED)
 
 
 def test_unrelated_question_is_not_supported_and_offers_nothing_invented(answerer):
@@ -55,6 +44,7 @@ def test_unrelated_question_is_not_supported_and_offers_nothing_invented(answere
         "What is the capital of Australia?", options=AskOptions(max_answer_tokens=48)
     )
     assert answer.supported is False and answer.citations == ()
+    assert answer.outcome is AnswerOutcome.NOT_IN_DOCUMENTS
     assert answer.answer == "The documents do not contain the answer to this question."
 
 
@@ -62,12 +52,15 @@ def test_empty_collection_and_overlong_question_give_honest_answers(answerer, sm
     with KnowledgeBase.open(tmp_path, "empty") as empty:
         answer = Answerer(empty, small_host).ask("What is the rent?")
     assert answer.supported is False and "no documents" in answer.answer
+    assert answer.outcome is AnswerOutcome.REFUSED
     answer = answerer.ask("rent? " * 2000)
     assert (
         answer.supported is False
         and "too long" in answer.answer
         and answer.to_json()["citations"] == []
     )
+    assert answer.outcome is AnswerOutcome.REFUSED and answer.to_json()["outcome"] == "refused"
+    assert "过长" in answerer.ask("租金？" * 2000).answer  # a Chinese question is told in Chinese
 
 
 def test_cancel_between_tokens(answerer):
@@ -183,4 +176,5 @@ def test_empty_or_malformed_model_output_still_gives_an_honest_answer(lease_kb, 
     assert answer.supported is False and answer.citations == ()
     assert answer.answer == "The documents do not contain the answer to this question."
     assert answer.nearest and answer.nearest[0].document == "lease.pdf"
-    assert set(answer.to_json()) == {"answer", "citations", "supported"}
+    assert answer.outcome is AnswerOutcome.NOT_IN_DOCUMENTS
+    assert set(answer.to_json()) == {"answer", "outcome", "citations", "supported"}

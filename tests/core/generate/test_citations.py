@@ -11,7 +11,6 @@ from kbdesk.core.generate.answer_text import Sentence, find_markers, split_sente
 from kbdesk.core.generate.citations import (
     SUPPORT_THRESHOLD,
     check_citations,
-    declined_message,
     render_markers,
     strip_markers,
 )
@@ -254,8 +253,10 @@ def test_a_partial_refusal_with_a_grounded_answer_is_not_declined(embedder):
 
 
 def test_declined_message_follows_the_question_language():
-    assert "documents" in declined_message("What is the parking fee?")
-    assert "文档" in declined_message("停车费是多少？")
+    from kbdesk.core.messages import language_of, say
+
+    assert "documents" in say("declined", language_of("What is the parking fee?"))
+    assert "文档" in say("declined", language_of("停车费是多少？"))
 
 
 def test_numbers_are_read_in_several_forms():

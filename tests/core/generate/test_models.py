@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.util
 import json
@@ -13,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from kbdesk.core.errors import InvalidSetting, ModelMissing
+from kbdesk.core.errors import InvalidSetting, ModelMissing, Remedy
 from kbdesk.core.generate.models import BUILTIN_MODELS, BuiltinModel, ModelRegistry
+from kbdesk.core.messages import Audience, explain
 from tests.core.generate.conftest import ROOT
 
 
@@ -38,12 +40,51 @@ def test_default_with_no_models_names_the_file_and_the_fix(tmp_path):
         ModelRegistry(tmp_path / "models").default()
     message = str(err.value)
     assert BUILTIN_MODELS["large"].file in message
-    assert "make run" in message and "build/assemble_models.py" in message
+    assert err.value.remedy is Remedy.RESTORE_BUILTIN_MODELS
+    window = explain(err.value, Audience.WINDOW)
+    assert "Reinstall kbdesk" in window and "Settings" in window and "make" not in window
+    assert "--model" in explain(err.value, Audience.CLI)
 
 
-def test_a_builtin_that_is_not_assembled_says_how_to_assemble_it(tmp_path):
-    with pytest.raises(ModelMissing, match="assemble_models.py --small"):
+def test_a_builtin_that_is_not_assembled_says_how_to_restore_it(tmp_path):
+    with pytest.raises(ModelMissing, match=BUILTIN_MODELS["small"].file) as err:
         ModelRegistry(tmp_path).get(BUILTIN_MODELS["small"].name)
+    assert err.value.remedy is Remedy.RESTORE_BUILTIN_MODELS
+
+
+def test_no_core_message_names_a_developer_command():
+    """An installed program has no Makefile and no build/ folder: the core never names them."""
+    import kbdesk.core
+
+    core = Path(kbdesk.core.__file__).parent
+    developer = ("make run", "make test", "build/", ".venv", "models add")
+    offenders = []
+    for path in core.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        exempt = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef)
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+        }
+        # the one deliberate exception: said only when running from a source checkout
+        exempt |= {
+            id(const)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.AnnAssign | ast.Assign)
+            and "_CHECKOUT_EXTRA" in ast.unparse(node).split("=")[0]
+            for const in ast.walk(node)
+        }
+        offenders += [
+            f"{path.relative_to(core)}:{node.lineno}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in exempt
+            and any(word in node.value for word in developer)
+        ]
+    assert offenders == []
 
 
 def test_default_prefers_the_large_model(tmp_path):
@@ -64,7 +105,7 @@ def test_truncated_builtin_fails_verify_naming_file_and_fix(tmp_path):
     with pytest.raises(ModelMissing) as err:
         registry.verify(registry.default())
     assert str(path) in str(err.value) and "truncated" in str(err.value)
-    assert "assemble_models.py --force" in str(err.value)
+    assert err.value.remedy is Remedy.RESTORE_BUILTIN_MODELS
 
 
 def test_add_get_remove_a_user_model(tmp_path):

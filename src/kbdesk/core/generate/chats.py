@@ -10,7 +10,7 @@ from pathlib import Path
 
 from kbdesk.core.errors import KbdeskError
 from kbdesk.core.store.fileio import atomic_write_text
-from kbdesk.core.types import Answer, Citation, Hit
+from kbdesk.core.types import Answer, AnswerOutcome, Citation, Hit
 
 
 @dataclass(frozen=True)
@@ -43,9 +43,15 @@ class ChatStore:
             raise KbdeskError(f"The saved chat {path.name} is damaged ({exc}).") from exc
 
     def history(self, chat_id: str) -> list[dict]:
-        """The chat as role/content messages, the form the prompt builder takes."""
+        """The chat as role/content messages, the form the prompt builder takes.
+
+        Refused turns (an empty or over-long question) never reached the model; they are left
+        out so they do not crowd the context of the next question.
+        """
         messages: list[dict] = []
         for turn in self.load(chat_id):
+            if _outcome(turn["answer"]) is AnswerOutcome.REFUSED:
+                continue
             messages += [
                 {"role": "user", "content": turn["question"]},
                 {"role": "assistant", "content": turn["answer"]["answer"]},
@@ -125,8 +131,8 @@ class ChatStore:
                 Answer(
                     question=turn["question"],
                     answer=data["answer"],
+                    outcome=_outcome(data),
                     citations=citations,
-                    supported=bool(data.get("supported")),
                     nearest=nearest,
                     model=turn.get("model", ""),
                     adapter=turn.get("adapter"),
@@ -137,3 +143,11 @@ class ChatStore:
 
     def delete(self, chat_id: str) -> None:
         self._path(chat_id).unlink(missing_ok=True)
+
+
+def _outcome(answer: dict) -> AnswerOutcome:
+    """A saved answer's outcome; chats saved before outcomes existed only say `supported`."""
+    try:
+        return AnswerOutcome(answer["outcome"])
+    except (KeyError, ValueError):
+        return AnswerOutcome.ANSWERED if answer.get("supported") else AnswerOutcome.NOT_IN_DOCUMENTS

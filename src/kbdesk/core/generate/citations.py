@@ -21,13 +21,11 @@ from kbdesk.core.generate.answer_text import (
 )
 from kbdesk.core.generate.prompt import NOT_IN_DOCUMENTS, passage_text
 from kbdesk.core.generate.support import SupportScorer, content_terms, numbers_in
-from kbdesk.core.search.text import has_cjk
 from kbdesk.core.types import Citation, Hit, SentenceCheck
 
 __all__ = [
     "CitedAnswer",
     "check_citations",
-    "declined_message",
     "render_markers",
     "strip_markers",
 ]
@@ -69,13 +67,6 @@ class CitedAnswer:
     def supported(self) -> bool:
         """Whether the answer rests on the documents: at least one cited, supported sentence."""
         return not self.declined and any(s.supported and s.citations for s in self.sentences)
-
-
-def declined_message(question: str) -> str:
-    """What to show instead of the sentinel, in the language of the question."""
-    if has_cjk(question):
-        return "文档中没有找到这个问题的答案。"
-    return "The documents do not contain the answer to this question."
 
 
 def _judged(sentence: Sentence) -> bool:

@@ -92,13 +92,12 @@ def check_cpu(features: dict[str, bool] | None = None) -> None:
     """
     missing = missing_features(features)
     if missing:
-        from kbdesk.core.errors import UnsupportedCpu
+        from kbdesk.core.errors import Remedy, UnsupportedCpu
 
         raise UnsupportedCpu(
             f"This computer's processor lacks {_listed(missing)}, which kbdesk's answer "
             f"model needs: {FLOOR_NAME}.",
-            hint="Importing and searching documents still work; asking questions needs a newer "
-            "computer.",
+            remedy=Remedy.NEWER_COMPUTER,
         )
 
 

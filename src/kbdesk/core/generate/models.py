@@ -7,12 +7,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from kbdesk.core.errors import InvalidSetting, ModelMissing
+from kbdesk.core.errors import InvalidSetting, ModelMissing, Remedy
 from kbdesk.core.store.fileio import atomic_write_text, sha256_file
 
 GGUF_MAGIC = b"GGUF"
 INDEX_FILE = "models.json"
-ASSEMBLE_HINT = "Run `make run` or `.venv/bin/python build/assemble_models.py` to set it up."
 
 
 @dataclass(frozen=True)
@@ -139,7 +138,10 @@ class ModelRegistry:
             if (self.models_dir / spec.file).is_file():
                 return self._builtin_info(spec)
         expected = self.models_dir / BUILTIN_MODELS["large"].file
-        raise ModelMissing(f"No answer model is set up: {expected} is missing.", hint=ASSEMBLE_HINT)
+        raise ModelMissing(
+            f"No answer model is set up: {expected} is missing.",
+            remedy=Remedy.RESTORE_BUILTIN_MODELS,
+        )
 
     def get(self, name_or_path: str | os.PathLike) -> ModelInfo:
         key = str(name_or_path)
@@ -151,7 +153,7 @@ class ModelRegistry:
                 raise ModelMissing(
                     f"The built-in model {spec.name} is not set up: {self.models_dir / spec.file} "
                     "is missing.",
-                    hint=f"Run `.venv/bin/python build/assemble_models.py --{spec.key}`.",
+                    remedy=Remedy.RESTORE_BUILTIN_MODELS,
                 )
         candidate = Path(key).expanduser()
         if candidate.is_file():
@@ -160,7 +162,7 @@ class ModelRegistry:
         known = ", ".join(i.name for i in self.list()) or "none"
         raise ModelMissing(
             f"There is no model called '{key}' (known models: {known}).",
-            hint="Add a GGUF file with `kbdesk models add PATH` or pick a known one.",
+            remedy=Remedy.ADD_MODEL_FILE,
         )
 
     def add(self, path: str | os.PathLike) -> ModelInfo:
@@ -193,22 +195,18 @@ class ModelRegistry:
         write_index(self.models_dir, data)
 
     def verify(self, info: ModelInfo, *, check_hash: bool = False) -> ModelInfo:
-        fix = (
-            "Run `.venv/bin/python build/assemble_models.py --force` to rebuild it."
-            if info.builtin
-            else "Replace the file or add the model again."
-        )
+        fix = Remedy.RESTORE_BUILTIN_MODELS if info.builtin else Remedy.CHOOSE_ANSWER_MODEL
         if not info.path.is_file():
-            raise ModelMissing(f"The model file {info.path} is missing.", hint=fix)
+            raise ModelMissing(f"The model file {info.path} is missing.", remedy=fix)
         size = info.path.stat().st_size
         if size != info.size:
             raise ModelMissing(
                 f"The model file {info.path} is truncated or corrupt "
                 f"({size:,} bytes, expected {info.size:,}).",
-                hint=fix,
+                remedy=fix,
             )
         if check_hash and info.sha256 and sha256_file(info.path) != info.sha256:
             raise ModelMissing(
-                f"The model file {info.path} is corrupt (its SHA-256 does not match).", hint=fix
+                f"The model file {info.path} is corrupt (its SHA-256 does not match).", remedy=fix
             )
         return info

@@ -7,8 +7,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from kbdesk.core.jobs import CancelToken, ProgressFn, no_progress
+from kbdesk.core.messages import language_of, say
 from kbdesk.core.search.text import has_cjk
-from kbdesk.core.types import Answer, Citation, Document, Progress
+from kbdesk.core.types import Answer, AnswerOutcome, Citation, DocStatus, Document, Progress
 
 _EN = re.compile(
     r"^\s*(?:please\s+|can you\s+|could you\s+)?(?:summari[sz]e|give (?:me )?(?:a |an )?(?:summary|overview) of|"
@@ -48,7 +49,7 @@ def find_document_task(question: str, documents: Sequence[Document]) -> Document
     if not match:
         return None
     wanted = match.group("doc").strip().strip("\"'“”《》「」")
-    ready = [d for d in documents if d.status == "ready"]
+    ready = [d for d in documents if d.status == DocStatus.READY]
     for doc in ready:  # exact file name, with or without its extension
         if wanted.lower() in (doc.name.lower(), Path(doc.name).stem.lower()):
             return doc
@@ -114,14 +115,11 @@ class Summariser:
         return Answer(
             question=question,
             answer=text.strip(),
+            # page citations come from the summary's own page labels, which the map step keeps
+            outcome=AnswerOutcome.ANSWERED if text.strip() else AnswerOutcome.UNVERIFIED,
             citations=citations,
-            supported=bool(text.strip()),
             model=self.host.model_name,
-            notice=(
-                f"Summary of all {len(chunks)} passages of {doc.name}."
-                if not zh
-                else f"已汇总 {doc.name} 的全部 {len(chunks)} 个段落。"
-            ),
+            notice=say("summary_of", language_of(question), chunks=len(chunks), document=doc.name),
         )
 
     # -- pieces --------------------------------------------------------------------------------

@@ -1,0 +1,142 @@
+"""Every sentence kbdesk says to a user about an answer, in English and Chinese, and the wording
+of each error remedy for the window and for the command line.
+
+Answer-side messages follow the language of the question (a Chinese question gets Chinese
+notices); the window's own labels are English. Remedies are worded per audience because a
+window user clicks and a terminal user types: the core names neither a menu nor a command.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+
+from kbdesk.core.errors import KbdeskError, Remedy
+from kbdesk.core.search.text import has_cjk
+
+
+class Lang(StrEnum):
+    EN = "en"
+    ZH = "zh"
+
+
+def language_of(text: str) -> Lang:
+    """The language to answer in: Chinese when the text has any CJK character."""
+    return Lang.ZH if has_cjk(text or "") else Lang.EN
+
+
+# key -> (English, Chinese); str.format fields are filled by say().
+MESSAGES: dict[str, tuple[str, str]] = {
+    "empty_question": ("Please type a question.", "请输入问题。"),
+    "question_too_long": (
+        "The question is too long ({length:,} characters; the limit is {limit:,}). "
+        "Shorten it or ask about one point at a time.",
+        "问题过长（{length:,} 个字符，上限 {limit:,}）。请缩短或分开提问。",
+    ),
+    "no_documents": (
+        "Collection '{collection}' has no documents yet. Import documents, then ask again.",
+        "资料库“{collection}”中还没有文档。请先导入文档再提问。",
+    ),
+    "declined": (
+        "The documents do not contain the answer to this question.",
+        "文档中没有找到这个问题的答案。",
+    ),
+    "nothing_close": (
+        "No passage is close enough to the question.",
+        "没有与问题足够接近的段落。",
+    ),
+    "no_usable_answer": ("The model gave no usable answer.", "模型没有给出可用的回答。"),
+    "unverified": (
+        "This answer could not be verified against your documents.",
+        "这个回答无法在您的文档中得到核实。",
+    ),
+    "unsupported_sentences": (
+        "{count} sentence(s) are not supported by the cited passages.",
+        "有 {count} 句话未得到引用段落的支持。",
+    ),
+    "no_answer": ("The model gave no answer.", "模型没有给出回答。"),
+    "without_documents": (
+        "Answered without your documents (no citations).",
+        "未检索文档，直接由模型回答（无引用）。",
+    ),
+    "summary_of": (
+        "Summary of all {chunks} passages of {document}.",
+        "已汇总 {document} 的全部 {chunks} 个段落。",
+    ),
+}
+
+
+def say(key: str, lang: Lang | str, **fields) -> str:
+    """The catalogue's sentence `key` in `lang`, its fields filled in."""
+    en, zh = MESSAGES[key]
+    return (zh if Lang(lang) is Lang.ZH else en).format(**fields)
+
+
+def join_notices(*notices: str | None) -> str | None:
+    """Several notices as one line (None when there are none)."""
+    text = " ".join(n.strip() for n in notices if n and n.strip())
+    return text or None
+
+
+class Audience(StrEnum):
+    WINDOW = "window"
+    CLI = "cli"
+
+
+def running_from_checkout() -> bool:
+    """Whether kbdesk runs from a source checkout (developers), not an installed package."""
+    if getattr(sys, "frozen", False):
+        return False
+    root = Path(__file__).resolve().parents[3]
+    return (root / "pyproject.toml").is_file() and (root / "build" / "setup.sh").is_file()
+
+
+_REMEDIES: dict[Remedy, dict[Audience, str]] = {
+    Remedy.RESTORE_BUILTIN_MODELS: {
+        Audience.WINDOW: "Reinstall kbdesk to restore its built-in models, or choose a GGUF "
+        "model file you own in File › Settings › Model › Browse.",
+        Audience.CLI: "Reinstall kbdesk to restore its built-in models, or answer with a GGUF "
+        "model file you own: kbdesk ask --model PATH.gguf.",
+    },
+    Remedy.CHOOSE_ANSWER_MODEL: {
+        Audience.WINDOW: "Choose another model in File › Settings › Model.",
+        Audience.CLI: "Choose another model with --model (kbdesk models lists them).",
+    },
+    Remedy.ADD_MODEL_FILE: {
+        Audience.WINDOW: "Add the GGUF file in File › Settings › Model › Browse.",
+        Audience.CLI: "Give the path of a .gguf file to --model (kbdesk models lists the "
+        "known ones).",
+    },
+    Remedy.CHOOSE_ADAPTER: {
+        Audience.WINDOW: "Choose another adapter, or None, in File › Settings › Adapter.",
+        Audience.CLI: "Choose another adapter with --adapter, or leave it out.",
+    },
+    Remedy.NEWER_COMPUTER: {
+        Audience.WINDOW: "Importing and searching documents still work; asking questions needs "
+        "a newer computer.",
+        Audience.CLI: "kbdesk ingest and kbdesk search still work; kbdesk ask needs a newer "
+        "computer.",
+    },
+}
+
+# Developers run from a checkout, where the built-in models are assembled by the Makefile.
+_CHECKOUT_EXTRA = {
+    Remedy.RESTORE_BUILTIN_MODELS: "In a source checkout, `make run` assembles them.",
+}
+
+
+def remedy_text(remedy: Remedy, audience: Audience) -> str:
+    text = _REMEDIES[remedy][audience]
+    extra = _CHECKOUT_EXTRA.get(remedy)
+    if audience is Audience.CLI and extra and running_from_checkout():
+        text = f"{text} {extra}"
+    return text
+
+
+def explain(exc: KbdeskError, audience: Audience) -> str:
+    """The whole message for `audience`: what happened, the general hint, then the way out."""
+    parts = [str(exc)]
+    if exc.remedy is not None:
+        parts.append(remedy_text(exc.remedy, audience))
+    return " ".join(parts)
