@@ -1,4 +1,6 @@
-"""The `kbdesk` command line: ingest, search, list, remove, models, demo; no command opens the GUI."""
+"""The `kbdesk` command line: ingest, search, ask, list, remove, models, demo; no command opens
+the window. Commands honour the window's saved settings (collection, model, adapter, passages,
+temperature, OCR, embedder for new collections); their flags override them."""
 
 from __future__ import annotations
 
@@ -10,8 +12,8 @@ from pathlib import Path
 
 from kbdesk import __version__
 from kbdesk.core.errors import Cancelled, KbdeskError
-from kbdesk.core.paths import DEFAULT_COLLECTION
-from kbdesk.core.types import FileStatus, Progress, source_place
+from kbdesk.core.messages import Audience, explain
+from kbdesk.core.types import AnswerOutcome, DocStatus, FileStatus, Progress, source_place
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -27,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         "or set KBDESK_HOME)",
     )
     parser.add_argument(
-        "--collection", default=DEFAULT_COLLECTION, help="collection name (default: %(default)s)"
+        "--collection", help="collection name (default: the one last open in the window)"
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -67,12 +69,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-rag", action="store_true", help="answer without the documents")
     p.add_argument("--adapter", help="LoRA adapter name (or .gguf path) to answer with")
-    p.add_argument("--model", help="chat model name or GGUF path (default: the best one installed)")
+    p.add_argument("--no-adapter", action="store_true", help="answer without the chosen adapter")
+    p.add_argument(
+        "--model", help="chat model name or GGUF path (default: the one chosen in Settings)"
+    )
     p.add_argument(
         "--chat", help="continue this saved chat (follow-up questions); 'new' starts one"
     )
     p.add_argument(
-        "--passages", type=int, default=6, help="passages given to the model (default: %(default)s)"
+        "--passages", type=int, help="passages given to the model (default: from Settings)"
+    )
+    p.add_argument(
+        "--temperature", type=float, help="sampling temperature 0-2 (default: from Settings)"
     )
     p.add_argument(
         "--document", action="append", default=[], help="only use this document; repeatable"
@@ -115,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 130
     except KbdeskError as exc:
-        print(f"kbdesk: {exc}", file=sys.stderr)
+        print(f"kbdesk: {explain(exc, Audience.CLI)}", file=sys.stderr)
         return EXIT_FAILED
 
 
@@ -135,10 +143,25 @@ def _open_window(args, parser) -> int:
     return run_gui(args.data_dir)
 
 
+def _settings(args):
+    """The saved settings, with the collection flag applied (read once per command)."""
+    from dataclasses import replace
+
+    from kbdesk.core.paths import AppPaths
+    from kbdesk.core.settings import SettingsStore
+
+    if getattr(args, "settings", None) is None:
+        settings = SettingsStore(AppPaths.resolve(args.data_dir).config_dir).load()
+        if args.collection:
+            settings = replace(settings, collection=args.collection)
+        args.settings = settings
+    return args.settings
+
+
 def _open(args, **create_options):
     from kbdesk.core.kb import KnowledgeBase
 
-    return KnowledgeBase.open(args.data_dir, args.collection, **create_options)
+    return KnowledgeBase.open(args.data_dir, _settings(args).collection, **create_options)
 
 
 class _TerminalProgress:
@@ -181,7 +204,7 @@ def cmd_ingest(args) -> int:
     options = {
         k: v
         for k, v in {
-            "embedder": args.embedder,
+            "embedder": args.embedder or _settings(args).embedder,
             "chunk_size": args.chunk_size,
             "chunk_overlap": args.chunk_overlap,
         }.items()
@@ -202,7 +225,12 @@ def cmd_ingest(args) -> int:
 
     with _open(args, **options) as kb:
         try:
-            report = kb.import_paths(args.paths, ocr=not args.no_ocr, progress=bar, on_file=on_file)
+            report = kb.import_paths(
+                args.paths,
+                ocr=_settings(args).ocr and not args.no_ocr,
+                progress=bar,
+                on_file=on_file,
+            )
         finally:
             bar.close()
     counts = {s: len(report.by_status(s)) for s in _MARK}
@@ -265,29 +293,36 @@ class _HoldSentinel:
 
 
 def cmd_ask(args) -> int:
-    from kbdesk.core.generate.answerer import Answerer, AskOptions, open_host
-    from kbdesk.core.generate.chats import ChatStore
+    from dataclasses import replace
 
-    options = AskOptions(
-        passages=args.passages,
-        use_rag=not args.no_rag,
-        adapter=args.adapter,
-        documents=tuple(args.document),
-    )
+    from kbdesk.core.assistant import Assistant, ModelCache
+
+    overrides = {
+        "model": args.model,
+        "adapter": args.adapter,
+        "passages": args.passages,
+        "temperature": args.temperature,
+    }
+    settings = replace(_settings(args), **{k: v for k, v in overrides.items() if v is not None})
+    if args.no_adapter:
+        settings = replace(settings, adapter=None)
     with _open(args, create=args.no_rag) as kb:
-        host = open_host(kb.paths.models_dir, args.model)
-        chats = ChatStore(kb.folder)
-        chat_id = chats.new() if args.chat in (None, "new") else args.chat
-        history = chats.history(chat_id) if args.chat not in (None, "new") else []
-        stream = _HoldSentinel() if sys.stdout.isatty() and not args.json else None
-        answer = Answerer(kb, host).ask(
-            args.question, history=history, options=options, on_token=stream
-        )
-        if args.chat is not None:
-            chats.append(chat_id, answer)
+        models = ModelCache(kb.paths.models_dir)
+        try:
+            stream = _HoldSentinel() if sys.stdout.isatty() and not args.json else None
+            reply = Assistant(kb, settings, models).ask(
+                args.question,
+                chat=args.chat,
+                use_rag=not args.no_rag,
+                documents=tuple(args.document),
+                on_token=stream,
+            )
+        finally:
+            models.close()
+    answer, chat_id = reply.answer, reply.chat_id
     if args.json:
         data = answer.to_json()
-        if args.chat is not None:
+        if chat_id is not None:
             data["chat"] = chat_id
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return EXIT_OK
@@ -302,7 +337,7 @@ def cmd_ask(args) -> int:
         for c in answer.citations:
             where = source_place(c.document, c.page)
             print(f"  [{c.n}] {where}: {' '.join(c.text.split())[:160]}")
-    if not answer.supported and answer.nearest:
+    if answer.outcome is not AnswerOutcome.ANSWERED and answer.nearest:
         print("\nNearest passages in your documents:")
         for h in answer.nearest:
             print(f"  - {source_place(h.document, h.page)}: {' '.join(h.text.split())[:120]}")
@@ -311,7 +346,7 @@ def cmd_ask(args) -> int:
     print(
         f"\n(model: {answer.model}"
         + (f", adapter: {answer.adapter}" if answer.adapter else "")
-        + (f", chat: {chat_id}" if args.chat is not None else "")
+        + (f", chat: {chat_id}" if chat_id is not None else "")
         + ")"
     )
     return EXIT_OK
@@ -324,9 +359,13 @@ def cmd_list(args) -> int:
         print(json.dumps([d.__dict__ for d in docs], ensure_ascii=False, indent=2))
         return EXIT_OK
     if not docs:
-        print(f"Collection '{args.collection}' is empty.")
+        print(f"Collection '{_settings(args).collection}' is empty.")
     for d in docs:
-        detail = f"{d.pages} pages, {d.chunks} chunks" if d.status == "ready" else (d.error or "")
+        detail = (
+            f"{d.pages} pages, {d.chunks} chunks"
+            if d.status == DocStatus.READY
+            else (d.error or "")
+        )
         print(f"{d.status:>9}  {d.name}  ({detail})  {d.path}")
     return EXIT_OK
 
@@ -361,7 +400,7 @@ def cmd_models(args) -> int:
         default = registry.default().name
     except ModelMissing as exc:
         default = None
-        print(f"\nChat models: none installed. {exc}")
+        print(f"\nChat models: none installed. {explain(exc, Audience.CLI)}")
     models = registry.list()
     if models:
         print("\nChat models:")
@@ -372,7 +411,7 @@ def cmd_models(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    """Until the window exists, `make run` shows the core working on the bundled samples."""
+    """Import the bundled samples, search them in English and Chinese, and ask one question."""
     from kbdesk.resources import samples_dir
 
     folder = samples_dir()
@@ -395,11 +434,11 @@ def cmd_demo(args) -> int:
         None,
         None,
     )
-    args.chat, args.passages = None, 6
+    args.chat, args.passages, args.temperature, args.no_adapter = None, None, None, False
     try:
         cmd_ask(args)
     except ModelMissing as exc:
-        print(f"(No chat model yet: {exc})")
+        print(f"(No answer model: {explain(exc, Audience.CLI)})")
     return status
 
 

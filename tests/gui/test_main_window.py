@@ -204,7 +204,7 @@ def test_missing_model_gets_a_dialog_that_says_what_to_do(make_window, qtbot, tm
     boxes = [w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox)]
     assert boxes and boxes[-1].isVisible() and not boxes[-1].isModal()
     text = boxes[-1].text() + boxes[-1].informativeText()
-    assert "make run" in text and "Settings" in text and "nowhere.gguf" in text
+    assert "Settings" in text and "nowhere.gguf" in text and "make" not in text
     assert "Traceback" not in text
     boxes[-1].close()
 
@@ -279,3 +279,35 @@ def test_stop_ends_the_answer_and_leaves_no_job(ready_window, qtbot):
         pass
     assert not chat.busy and chat.stop_button.isEnabled() is False
     assert chat.turns[-1].stopped or chat.turns[-1].answer is not None
+
+
+def test_the_window_and_kbdesk_ask_give_the_same_answer_for_the_same_settings(
+    ready_window, qtbot, data_dir, capsys
+):
+    import json
+
+    from kbdesk.cli import main
+
+    ready_window.session.update_settings(passages=3, temperature=0.0)
+    question = "How much is the security deposit?"
+    answer, _ = ask(qtbot, ready_window, question)
+    assert main(["--data-dir", str(data_dir), "ask", question, "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == answer.to_json()
+    assert printed["outcome"] == answer.outcome.value
+
+
+def test_the_first_answer_says_the_model_is_loading_with_progress(ready_window, qtbot):
+    from kbdesk.gui.chat_pane import busy_note
+
+    chat = ready_window.chat
+    notes: list[str] = []
+    shown: list[str] = []
+    with qtbot.waitSignal(chat.answer_finished, timeout=ANSWER_TIMEOUT):
+        job = chat.ask("How much is the security deposit?")
+        job.progress.connect(lambda p: notes.append(busy_note(p)))
+        job.progress.connect(lambda _p: shown.append(chat.view.toPlainText()))
+    loading = [n for n in notes if n and n.startswith("Loading the answer model…")]
+    assert loading and loading[-1].endswith("100%")
+    assert any("Loading the answer model…" in text for text in shown)
+    assert notes.index(loading[-1]) < notes.index("Searching your documents…")

@@ -35,16 +35,19 @@ def no_progress(_: Progress) -> None:
 
 
 class ThrottledProgress:
-    """Forwards at most `rate` updates a second, but always the final one of each stage."""
+    """Forwards at most `rate` updates a second, but always the first and the final update of
+    each stage (a stage change is news: "Loading the model" gives way to "Searching")."""
 
     def __init__(self, sink: ProgressFn, rate: float = 10.0):
         self._sink = sink
         self._interval = 1.0 / rate
         self._last = 0.0
+        self._stage: str | None = None
 
     def __call__(self, progress: Progress) -> None:
         now = time.monotonic()
         final = progress.total is not None and progress.done >= progress.total
-        if final or now - self._last >= self._interval:
+        if final or progress.stage != self._stage or now - self._last >= self._interval:
             self._last = now
+            self._stage = progress.stage
             self._sink(progress)

@@ -17,8 +17,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kbdesk.core.errors import KbdeskError
-from kbdesk.core.types import Answer, Citation, Hit
+from kbdesk.core.assistant import SEARCHING, Reply
+from kbdesk.core.errors import ErrorCode, KbdeskError
+from kbdesk.core.generate.host import LOADING_MODEL
+from kbdesk.core.messages import Audience, explain
+from kbdesk.core.types import Citation, Hit, Progress
 from kbdesk.gui.session import Session
 from kbdesk.gui.transcript import Turn, plain_with_sources, transcript_html
 from kbdesk.gui.workers import Job
@@ -31,6 +34,19 @@ EMPTY_HINT = (
     "Press <b>Ctrl+Enter</b> to send and <b>Esc</b> to stop."
 )
 _RENDER_MS = 50  # streamed text is redrawn at most 20 times a second
+SEARCHING_NOTE = "Searching your documents…"
+
+
+def busy_note(progress: Progress) -> str | None:
+    """What the answer line says while a job works, by its progress stage."""
+    if progress.stage == LOADING_MODEL:
+        share = f" {100 * progress.done // progress.total}%" if progress.total else ""
+        return f"Loading the answer model…{share}"
+    if progress.stage == SEARCHING:
+        return SEARCHING_NOTE
+    if progress.stage == "summarising" and progress.total:
+        return f"Reading the whole document… {progress.done}/{progress.total}"
+    return None
 
 
 class ChatPane(QWidget):
@@ -162,19 +178,13 @@ class ChatPane(QWidget):
         question = question.strip()
         if not question or self.busy:
             return None
-        history = []
-        for turn in self.turns:
-            if turn.answer is not None and turn.question:
-                history += [
-                    {"role": "user", "content": turn.question},
-                    {"role": "assistant", "content": turn.answer.answer},
-                ]
-        turn = Turn(question, busy_note="Searching your documents…")
+        turn = Turn(question, busy_note=SEARCHING_NOTE)
         self.turns.append(turn)
-        job = self.session.ask(question, history)
+        job = self.session.ask(question, self.chat_id)
         self.job = job
+        job.progress.connect(lambda progress: self._progress(turn, progress))
         job.item.connect(lambda piece: self._token(turn, piece))
-        job.result.connect(lambda answer: self._done(turn, answer))
+        job.result.connect(lambda reply: self._done(turn, reply))
         job.failed.connect(lambda exc: self._failed(turn, exc))
         job.cancelled.connect(lambda: self._stopped(turn))
         job.finished.connect(self._finished)
@@ -192,28 +202,30 @@ class ChatPane(QWidget):
         if self.job is not None:
             self.job.cancel()
 
+    def _progress(self, turn: Turn, progress: Progress) -> None:
+        if turn.streamed:
+            return
+        note = busy_note(progress)
+        if note and note != turn.busy_note:
+            turn.busy_note = note
+            self._render()
+
     def _token(self, turn: Turn, piece: str) -> None:
         turn.streamed += piece
         turn.busy_note = ""
         if not self._render_timer.isActive():
             self._render_timer.start()
 
-    def _done(self, turn: Turn, answer: Answer) -> None:
-        turn.answer = answer
-        if answer.question:  # refusals of empty input are not worth a saved chat
-            try:
-                store = self._store()
-                if self.chat_id is None:
-                    self.chat_id = store.new()
-                store.append(self.chat_id, answer)
-            except (KbdeskError, OSError) as exc:
-                log.warning("chat could not be saved: %s", exc)
-        self.answer_finished.emit(answer)
+    def _done(self, turn: Turn, reply: Reply) -> None:
+        turn.answer = reply.answer
+        if reply.chat_id is not None:  # None: not saved, so the chat so far stays current
+            self.chat_id = reply.chat_id
+        self.answer_finished.emit(reply.answer)
 
     def _failed(self, turn: Turn, exc: BaseException) -> None:
         if isinstance(exc, KbdeskError):
-            turn.error = str(exc)
-            if getattr(exc, "code", "") == "model_missing":
+            turn.error = explain(exc, Audience.WINDOW)
+            if exc.code in (ErrorCode.MODEL_MISSING, ErrorCode.UNSUPPORTED_CPU):
                 self.model_problem.emit(exc)
         else:
             turn.error = "Something went wrong while answering; the details are in the log file."

@@ -50,3 +50,19 @@ def eval_counter(small_host):
     llama.eval = counting_eval
     yield calls
     del llama.eval
+
+
+@pytest.fixture(scope="module")
+def lease_kb(tmp_path_factory):
+    """A real collection of a lease, a guideline and a Chinese leaflet (real PDFs, USE)."""
+    from kbdesk.core.kb import KnowledgeBase
+    from tests.helpers import GUIDE_PAGES, LEASE_PAGES, ZH_PAGES, make_pdf
+
+    folder = tmp_path_factory.mktemp("docs")
+    make_pdf(folder / "lease.pdf", LEASE_PAGES, title="Commercial Lease Agreement")
+    make_pdf(folder / "hypertension.pdf", GUIDE_PAGES)
+    make_pdf(folder / "术后护理须知.pdf", ZH_PAGES, cjk=True)
+    kb = KnowledgeBase.open(tmp_path_factory.mktemp("kb"), "a", embedder="use-multilingual")
+    assert kb.import_paths([folder]).ok
+    yield kb
+    kb.close()

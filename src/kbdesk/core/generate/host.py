@@ -9,9 +9,10 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from kbdesk.core.errors import KbdeskError, ModelMissing
+from kbdesk.core.errors import ErrorCode, KbdeskError, ModelMissing, Remedy
 from kbdesk.core.generate.cpu_floor import check_cpu
-from kbdesk.core.jobs import CancelToken
+from kbdesk.core.jobs import CancelToken, ProgressFn, no_progress
+from kbdesk.core.types import Progress
 
 CHATML = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
@@ -22,7 +23,7 @@ CHATML = (
 class PromptTooLong(KbdeskError):
     """The prompt plus the answer budget do not fit the model's context window."""
 
-    code = "prompt_too_long"
+    code = ErrorCode.PROMPT_TOO_LONG
 
 
 def _llama_cpp():
@@ -32,6 +33,10 @@ def _llama_cpp():
     import llama_cpp
 
     return llama_cpp
+
+
+LOADING_MODEL = "loading_model"  # the Progress stage of load()
+PREFETCH_BLOCK = 16 << 20
 
 
 def physical_cores() -> int:
@@ -69,6 +74,33 @@ class LlamaHost:
         self._pieces: dict[int, bytes] = {}
 
     # -- loading ---------------------------------------------------------------------------
+    @property
+    def loaded(self) -> bool:
+        return self._llama is not None
+
+    def load(self, progress: ProgressFn = no_progress, cancel: CancelToken | None = None):
+        """Load now, reporting progress: the file is read once into the page cache first.
+
+        llama.cpp maps the file and reads it page by page as the first prompt touches the
+        weights, which shows nothing and is slow on a cold disk; one sequential read with
+        progress makes the wait visible and the first prompt fast. Cancelling stops the read.
+        """
+        if self._llama is not None:
+            return self._llama
+        size = self.model_path.stat().st_size if self.model_path.is_file() else 0
+        total = size + size // 19  # the read shows as 95%; llama.cpp's own start-up is the rest
+        done = 0
+        if size:
+            with open(self.model_path, "rb", buffering=0) as fh:
+                while block := fh.read(PREFETCH_BLOCK):
+                    done += len(block)
+                    if cancel is not None:
+                        cancel.raise_if_cancelled()
+                    progress(Progress(LOADING_MODEL, done, total, item=self.model_path.name))
+        llama = self.llama
+        progress(Progress(LOADING_MODEL, total, total, item=self.model_path.name))
+        return llama
+
     @property
     def llama(self):
         if self._llama is None:
@@ -272,19 +304,21 @@ class LlamaHost:
         if not path.is_file():
             raise ModelMissing(
                 f"The adapter file {path} does not exist.",
-                hint="Train or import the adapter again.",
+                remedy=Remedy.CHOOSE_ADAPTER,
             )
         with open(path, "rb") as fh:
             if fh.read(4) != b"GGUF":
                 raise ModelMissing(
                     f"The adapter file {path} is not a GGUF LoRA adapter.",
-                    hint="Export the adapter to GGUF (kbdesk tune does this) and try again.",
+                    hint="An adapter must be a LoRA exported to GGUF.",
+                    remedy=Remedy.CHOOSE_ADAPTER,
                 )
         handle = llama_cpp.llama_adapter_lora_init(self.llama._model.model, key.encode("utf-8"))
         if not handle:
             raise ModelMissing(
                 f"The adapter file {path} is not a LoRA adapter for {self.model_name}.",
                 hint="Adapters only work with the base model they were trained on.",
+                remedy=Remedy.CHOOSE_ADAPTER,
             )
         self._adapters[key] = handle
         return handle

@@ -1,0 +1,128 @@
+"""Question answering for one collection, end to end: the user's model, adapter and answer
+settings, the warm model, chats and their history, and saving each turn.
+
+The window and `kbdesk ask` are thin callers of this module, so the same settings give the same
+Answer in both. Search, import and listing stay with KnowledgeBase.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from kbdesk.core.errors import KbdeskError
+from kbdesk.core.generate.answerer import Answerer, AskOptions, open_host
+from kbdesk.core.generate.chats import ChatStore
+from kbdesk.core.generate.host import LlamaHost
+from kbdesk.core.jobs import CancelToken, ProgressFn, no_progress
+from kbdesk.core.settings import Settings
+from kbdesk.core.types import Answer, Progress
+
+log = logging.getLogger(__name__)
+
+NEW_CHAT = "new"  # ask(chat=NEW_CHAT) starts a saved chat
+SEARCHING = "searching"  # the Progress stage once the model is ready and retrieval starts
+
+
+@dataclass(frozen=True)
+class Reply:
+    answer: Answer
+    chat_id: str | None  # the saved chat this turn belongs to; None when not saved
+
+
+class ModelCache:
+    """One warm llama.cpp host for the chosen model, replaced when the choice changes.
+
+    Shared by every collection of a window (a 1 GB model is loaded once, not per collection);
+    safe to call from worker threads.
+    """
+
+    def __init__(self, models_dir: str | os.PathLike):
+        self.models_dir = Path(models_dir)
+        self._host: LlamaHost | None = None
+        self._key: str | None = None
+        self._lock = threading.Lock()
+
+    def host(
+        self,
+        model: str | None,
+        progress: ProgressFn = no_progress,
+        cancel: CancelToken | None = None,
+    ) -> LlamaHost:
+        """The loaded host for `model` (None: the default model), loading it if needed."""
+        key = model or ""
+        with self._lock:
+            if self._host is not None and self._key != key:
+                self._host.close()
+                self._host = None
+            if self._host is None:
+                self._host = open_host(self.models_dir, model)
+                self._key = key
+            host = self._host
+        host.load(progress, cancel)
+        return host
+
+    def close(self) -> None:
+        with self._lock:
+            if self._host is not None:
+                self._host.close()
+                self._host = None
+
+
+class Assistant:
+    """Answers questions over one KnowledgeBase with the model, adapter, passages and
+    temperature of `settings` (callers apply their own overrides first)."""
+
+    def __init__(self, kb, settings: Settings, models: ModelCache):
+        self.kb = kb
+        self.settings = settings.validated()
+        self.models = models
+        self.chats = ChatStore(kb.folder)
+
+    def options(self, *, use_rag: bool = True, documents: tuple[str, ...] = ()) -> AskOptions:
+        return AskOptions(
+            passages=self.settings.passages,
+            temperature=self.settings.temperature,
+            adapter=self.settings.adapter,
+            use_rag=use_rag,
+            documents=documents,
+        )
+
+    def ask(
+        self,
+        question: str,
+        *,
+        chat: str | None = None,
+        use_rag: bool = True,
+        documents: tuple[str, ...] = (),
+        on_token: Callable[[str], None] | None = None,
+        cancel: CancelToken | None = None,
+        progress: ProgressFn = no_progress,
+    ) -> Reply:
+        """Answer `question`. `chat`: None answers once and saves nothing; NEW_CHAT starts a
+        saved chat; a chat id continues that chat, its earlier turns serving as history."""
+        options = self.options(use_rag=use_rag, documents=documents)
+        chat_id = self.chats.new() if chat == NEW_CHAT else chat
+        history = self.chats.history(chat_id) if chat not in (None, NEW_CHAT) else []
+        host = self.models.host(self.settings.model, progress, cancel)
+        progress(Progress(SEARCHING))
+        answer = Answerer(self.kb, host).ask(
+            question,
+            history=history,
+            options=options,
+            on_token=on_token,
+            cancel=cancel,
+            progress=progress,
+        )
+        if chat_id is None or not answer.question:  # an empty question is not worth a chat
+            return Reply(answer, None)
+        try:
+            self.chats.append(chat_id, answer)
+        except (KbdeskError, OSError) as exc:
+            log.warning("the chat could not be saved: %s", exc)
+            return Reply(answer, None)
+        return Reply(answer, chat_id)
