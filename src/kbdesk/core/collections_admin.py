@@ -113,7 +113,7 @@ def _move_locked(source: Path, target: Path, name: str, verb: str) -> None:
         try:
             os.rename(source, target)
         except PermissionError as exc:
-            raise _busy(name, verb) from exc
+            raise busy_error(name, verb) from exc
         return
     with _held(source, name, verb):
         try:
@@ -132,13 +132,14 @@ def _held(folder: Path, name: str, verb: str):
         try:
             stack.enter_context(writer_lock(folder, name))
         except CollectionBusy as exc:
-            raise _busy(name, verb) from exc
+            raise busy_error(name, verb) from exc
         if not (folder / MANIFEST).is_file():  # renamed or deleted by another window meanwhile
             raise NoSuchCollection(f"There is no collection named '{name}'.")
         yield
 
 
-def _busy(name: str, verb: str) -> CollectionBusy:
+def busy_error(name: str, verb: str) -> CollectionBusy:
+    """The refusal of a rename or delete while a writer works in the collection."""
     return CollectionBusy(
         f"Collection '{name}' cannot be {verb} while an import or removal is changing it.",
         hint="Wait for it to finish, or cancel it, then try again.",

@@ -148,6 +148,8 @@ class DocumentsModel(QStandardItemModel):
         tip = row.path
         if row.added_at:
             tip += "\nAdded " + time.strftime("%Y-%m-%d %H:%M", time.localtime(row.added_at))
+        if row.chunks:  # a narrow table hides the Passages and Added columns
+            tip += f"\n{row.pages or '?'} page(s), {row.chunks} passage(s)"
         if row.reason:
             tip += f"\n{row.reason}"
         right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter

@@ -54,6 +54,8 @@ class MainWindow(QMainWindow):
         self.splitter.setSizes([430, 520, 560])
         self.setCentralWidget(self.splitter)
 
+        self.library.message.connect(self.notify)
+        self.library.document_requested.connect(self.open_document)
         self.chat.citation_clicked.connect(self.show_citation)
         self.chat.model_problem.connect(self.model_missing)
         session.collection_changed.connect(lambda name: self.setWindowTitle(f"{APP_NAME} — {name}"))

@@ -14,8 +14,8 @@ from dataclasses import replace
 
 from PySide6.QtCore import QObject, Signal
 
-from kbdesk.core.errors import KbdeskError
-from kbdesk.core.paths import AppPaths
+from kbdesk.core.errors import CollectionBusy, KbdeskError
+from kbdesk.core.paths import DEFAULT_COLLECTION, AppPaths
 from kbdesk.core.settings import Settings, SettingsStore
 from kbdesk.core.types import Answer, FileResult, ImportReport
 from kbdesk.gui.workers import Job, JobContext, JobRunner
@@ -33,6 +33,7 @@ class Session(QObject):
     """One per window. Signals arrive on the main thread."""
 
     collection_changed = Signal(str)
+    collections_changed = Signal()  # one was created, renamed or deleted
     settings_changed = Signal(object)  # Settings
 
     def __init__(self, paths: AppPaths, parent: QObject | None = None):
@@ -44,6 +45,7 @@ class Session(QObject):
             log.warning("settings: %s", problem)
         self.runner = JobRunner(self)
         self._kbs: dict[str, object] = {}  # name -> KnowledgeBase, opened once per run
+        self._moving: set[str] = set()  # collections a rename or delete job is working on
         self._host = None
         self._host_key: str | None = None
         self._host_lock = threading.Lock()
@@ -72,6 +74,8 @@ class Session(QObject):
         from kbdesk.core.kb import KnowledgeBase
 
         name = name or self.collection
+        if name in self._moving:  # opening it now would bring an empty one back
+            raise CollectionBusy(f"Collection '{name}' is being renamed or deleted; wait a moment.")
         kb = self._kbs.get(name)
         if kb is None:
             kb = KnowledgeBase.open(self.paths.data_dir, name, embedder=None)
@@ -87,6 +91,7 @@ class Session(QObject):
             self.paths.data_dir, name, embedder=self.settings.embedder
         )
         self.switch_collection(name)
+        self.collections_changed.emit()
 
     def switch_collection(self, name: str) -> None:
         self.kb(name)
@@ -97,6 +102,64 @@ class Session(QObject):
         kb = self._kbs.pop(name, None)
         if kb is not None:
             kb.close()
+
+    def rename_collection(self, old: str, new: str) -> Job:
+        """Rename a collection in a job; its result is the new folder.
+
+        When it is done the settings follow the new name, the window switches to it if `old`
+        was open, and `collections_changed` is emitted. Refused while this window imports into
+        or removes from `old`, and (by the core, under the writer lock) while another does.
+        """
+        from kbdesk.core.collections_admin import rename_collection
+
+        data_dir = self.paths.data_dir
+        job = self._move_job(
+            "rename", old, "renamed", lambda: rename_collection(data_dir, old, new)
+        )
+        job.result.connect(lambda folder: self._renamed(old, folder.name))
+        return job
+
+    def delete_collection(self, name: str) -> Job:
+        """Delete a collection in a job; if it was open, the window switches to another one."""
+        from kbdesk.core.collections_admin import delete_collection
+
+        data_dir = self.paths.data_dir
+        job = self._move_job("delete", name, "deleted", lambda: delete_collection(data_dir, name))
+        job.result.connect(lambda _none: self._deleted(name))
+        return job
+
+    def _move_job(self, what: str, name: str, verb: str, fn: Callable[[], object]) -> Job:
+        key = write_key(name)
+        if self.runner.busy(key):  # closing its KnowledgeBase now would pull it from under a job
+            from kbdesk.core.collections_admin import busy_error
+
+            refusal = busy_error(name, verb)
+
+            def refuse(ctx: JobContext) -> None:
+                raise refusal
+
+            return self.runner.submit(what, refuse)
+        self.forget(name)
+        self._moving.add(name)
+        job = self.runner.submit(what, lambda ctx: fn(), serial_key=key)
+        # connected first, so these run before the caller's handlers of the same signals
+        job.result.connect(lambda _value: self._moving.discard(name))
+        job.failed.connect(lambda _exc: self._moving.discard(name))
+        job.cancelled.connect(lambda: self._moving.discard(name))
+        return job
+
+    def _renamed(self, old: str, new: str) -> None:
+        self.update_settings(**_rekeyed(self.settings, old, new))
+        if self.collection == old:
+            self.switch_collection(new)
+        self.collections_changed.emit()
+
+    def _deleted(self, name: str) -> None:
+        self.update_settings(**_rekeyed(self.settings, name, None))
+        if self.collection == name:
+            rest = self.collections()
+            self.switch_collection(rest[0] if rest else DEFAULT_COLLECTION)
+        self.collections_changed.emit()
 
     # -- jobs ----------------------------------------------------------------------------------
 
@@ -190,3 +253,16 @@ class Session(QObject):
             self._host.close()
             self._host = None
         return clean
+
+
+def _rekeyed(settings: Settings, old: str, new: str | None) -> dict:
+    """The per-collection settings (watched folders, pending imports) moved from `old` to `new`."""
+    changes = {}
+    for field in ("watched", "pending"):
+        values = dict(getattr(settings, field))
+        if old in values:
+            moved = values.pop(old)
+            if new is not None:
+                values[new] = moved
+            changes[field] = values
+    return changes

@@ -18,3 +18,12 @@ def tool_button(
     button.setAccessibleName(tip.split(" (")[0])
     button.clicked.connect(slot)
     return button
+
+
+def error_text(exc: BaseException) -> str:
+    """What the window says about a failed job: the sentence of an expected error, else a pointer."""
+    from kbdesk.core.errors import KbdeskError
+
+    if isinstance(exc, KbdeskError):
+        return str(exc)
+    return "Something went wrong; the details are in the log file."
