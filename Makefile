@@ -5,7 +5,7 @@ VENV   := .venv
 STAMP  := $(VENV)/.kbdesk-setup
 BIN    := $(VENV)/bin
 
-.PHONY: setup run test lint bench clean-venv
+.PHONY: setup run test lint bench bench-quick clean-venv
 
 setup: $(STAMP)
 
@@ -25,8 +25,13 @@ lint: setup
 	$(BIN)/ruff check src tests bench build
 	$(BIN)/ruff format --check src tests bench build
 
+# Every benchmark, one after the other, at the sizes bench/RESULTS.md reports (long).
 bench: setup
 	$(BIN)/python bench/run_all.py
+
+# Smaller sizes, without the portable-build comparison.
+bench-quick: setup
+	$(BIN)/python bench/run_all.py --quick
 
 clean-venv:
 	rm -rf $(VENV)
