@@ -1,4 +1,4 @@
-"""Draws the window icon (resources/kbdesk.png): a page with a highlighted line and a speech tail."""
+"""Draws the window icon (src/kbdesk/assets/kbdesk.png): a page with a highlighted line and a speech tail."""
 
 from __future__ import annotations
 
@@ -35,4 +35,4 @@ def draw(path: Path) -> None:
 
 if __name__ == "__main__":
     app = QGuiApplication(sys.argv[:1])
-    draw(Path(__file__).resolve().parents[1] / "resources" / "kbdesk.png")
+    draw(Path(__file__).resolve().parents[1] / "src" / "kbdesk" / "assets" / "kbdesk.png")

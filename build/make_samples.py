@@ -1,8 +1,8 @@
-"""Build the bundled first-run sample documents in resources/samples/.
+"""Build the bundled first-run sample documents in src/kbdesk/assets/samples/.
 
 Usage::
 
-    .venv/bin/python build/make_samples.py [OUT_DIR]      # default: resources/samples
+    .venv/bin/python build/make_samples.py [OUT_DIR]      # default: src/kbdesk/assets/samples
 
 Writes two small, clearly fictional documents that kbdesk offers on first run, and a guide:
 
@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_OUT = ROOT / "resources" / "samples"
+DEFAULT_OUT = ROOT / "src" / "kbdesk" / "assets" / "samples"
 MAX_PDF_BYTES = 60 * 1024
 
 NDA_EN = {

@@ -83,6 +83,7 @@ def main() -> int:
     from kbdesk.core.settings import SettingsStore
     from kbdesk.gui.main_window import MainWindow, app_icon
     from kbdesk.gui.session import Session
+    from kbdesk.resources import samples_dir
 
     app = QApplication(sys.argv[:1])
     app.setApplicationName("kbdesk")
@@ -100,7 +101,7 @@ def main() -> int:
         (bad / "notes.xyz").write_text("not a document kbdesk reads")
         (bad / "empty-memo.txt").write_bytes(b"")
         (bad / "Sample_Mutual_NDA.pdf").write_bytes(
-            (ROOT / "resources/samples/Sample_Mutual_NDA.pdf").read_bytes()
+            (samples_dir() / "Sample_Mutual_NDA.pdf").read_bytes()
         )
 
         window = MainWindow(Session(paths))
