@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.core.generate.conftest import small_model  # noqa: F401 - shared fixture
 from tests.helpers import GUIDE_PAGES, LEASE_PAGES, ZH_PAGES, make_pdf
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

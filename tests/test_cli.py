@@ -156,3 +156,49 @@ def test_kbdesk_home_environment_variable_sets_the_data_dir(capsys, tmp_path, mo
     make_pdf(tmp_path / "zh.pdf", ZH_PAGES[:1], cjk=True)
     code, _, _ = run(capsys, "ingest", str(tmp_path / "one.pdf"), str(tmp_path / "zh.pdf"))
     assert code == 0 and (home / "collections" / "default" / "catalog.sqlite3").is_file()
+
+
+def _save_settings(data_dir, **values):
+    from dataclasses import replace
+
+    from kbdesk.core.paths import AppPaths
+    from kbdesk.core.settings import SettingsStore
+
+    store = SettingsStore(AppPaths.resolve(data_dir).config_dir)
+    store.save(replace(store.load(), **values))
+
+
+def test_ask_honours_the_saved_settings_and_its_flags_override_them(
+    capsys,
+    data_dir,
+    docs_dir,
+    small_model,
+    tmp_path,
+):
+    _save_settings(data_dir, model=str(small_model), passages=2, temperature=0.0, collection="law")
+    assert run(capsys, "--data-dir", str(data_dir), "ingest", str(docs_dir))[0] == 0
+    assert (data_dir / "collections" / "law").is_dir()  # the window's last collection
+    question = "When is the security deposit returned?"
+    code, out, err = run(capsys, "--data-dir", str(data_dir), "ask", question, "--json")
+    first = json.loads(out)
+    assert code == 0 and first["outcome"] in ("answered", "unverified", "not_in_documents")
+    assert first["supported"] == (first["outcome"] == "answered")
+    code, out, err = run(capsys, "--data-dir", str(data_dir), "ask", question, "--passages", "31")
+    assert code == 1 and "Passages per answer must be 1-30 (got 31)" in err
+    missing = str(tmp_path / "nowhere.gguf")
+    code, out, err = run(capsys, "--data-dir", str(data_dir), "ask", question, "--model", missing)
+    assert code == 1 and "nowhere.gguf" in err and "--model" in err and "Settings" not in err
+
+
+def test_ask_continues_a_saved_chat(capsys, data_dir, docs_dir, small_model):
+    _save_settings(data_dir, model=str(small_model), temperature=0.0)
+    run(capsys, "--data-dir", str(data_dir), "ingest", str(docs_dir))
+    base = ["--data-dir", str(data_dir), "ask"]
+    code, out, _ = run(capsys, *base, "How much is the deposit?", "--chat", "new", "--json")
+    chat = json.loads(out)["chat"]
+    code, out, _ = run(capsys, *base, "When is it returned?", "--chat", chat, "--json")
+    assert code == 0 and json.loads(out)["chat"] == chat
+    from kbdesk.core.generate.chats import ChatStore
+
+    turns = ChatStore(data_dir / "collections" / "default").load(chat)
+    assert [t["question"] for t in turns] == ["How much is the deposit?", "When is it returned?"]

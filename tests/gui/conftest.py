@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.core.generate.conftest import small_model  # noqa: F401 - re-exported fixture
-
 # No display is needed (or wanted) for the tests; `make test` sets this too.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 pytest.importorskip("PySide6")
@@ -62,5 +60,5 @@ def make_window(qtbot, data_dir):
 
 
 @pytest.fixture
-def small_model_path(small_model) -> str:  # noqa: F811
+def small_model_path(small_model) -> str:
     return str(small_model)

@@ -34,11 +34,19 @@ class Settings:
     layout: dict[str, str] = field(default_factory=dict)  # opaque window state from the GUI
 
     def validated(self) -> Settings:
-        if not 1 <= int(self.passages) <= 30:
-            raise InvalidSetting(f"Passages per answer must be 1-30 (got {self.passages}).")
-        if not 0.0 <= float(self.temperature) <= 2.0:
-            raise InvalidSetting(f"Temperature must be between 0 and 2 (got {self.temperature}).")
+        check_passages(self.passages)
+        check_temperature(self.temperature)
         return self
+
+
+def check_passages(passages: int) -> None:
+    if not 1 <= int(passages) <= 30:
+        raise InvalidSetting(f"Passages per answer must be 1-30 (got {passages}).")
+
+
+def check_temperature(temperature: float) -> None:
+    if not 0.0 <= float(temperature) <= 2.0:
+        raise InvalidSetting(f"Temperature must be between 0 and 2 (got {temperature}).")
 
 
 _DEFAULTS = Settings()

@@ -22,6 +22,7 @@ from kbdesk.core.generate.prompt import (
 from kbdesk.core.generate.summarise import Summariser, find_document_task
 from kbdesk.core.jobs import CancelToken, ProgressFn, no_progress
 from kbdesk.core.messages import join_notices, language_of, say
+from kbdesk.core.settings import check_passages, check_temperature
 from kbdesk.core.types import Answer, AnswerOutcome, DocStatus, Hit
 
 MAX_QUESTION_CHARS = 4000
@@ -38,14 +39,12 @@ class AskOptions:
     documents: tuple[str, ...] = ()
 
     def __post_init__(self):
-        if not 1 <= self.passages <= 30:
-            raise InvalidSetting(f"passages must be between 1 and 30 (got {self.passages}).")
+        check_passages(self.passages)
+        check_temperature(self.temperature)
         if not 16 <= self.max_answer_tokens <= 4096:
             raise InvalidSetting(
                 f"the answer length must be 16-4096 tokens (got {self.max_answer_tokens})."
             )
-        if not 0.0 <= self.temperature <= 2.0:
-            raise InvalidSetting(f"temperature must be between 0 and 2 (got {self.temperature}).")
 
 
 _BRACKETED = re.compile(r"\[[^\]]*\]|【[^】]*】")

@@ -1,0 +1,90 @@
+"""`kbdesk ask`: a thin caller of the core's Assistant, streaming to a terminal or printing JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from kbdesk.cli.common import EXIT_OK, open_collection, settings_for
+from kbdesk.core.types import AnswerOutcome, source_place
+
+
+class HoldSentinel:
+    """Streams answer text to the terminal but holds back a NOT_IN_DOCUMENTS reply."""
+
+    def __init__(self):
+        from kbdesk.core.generate.prompt import NOT_IN_DOCUMENTS
+
+        self.sentinel = NOT_IN_DOCUMENTS
+        self.buffer = ""
+        self.flushed = False
+
+    def __call__(self, piece: str) -> None:
+        if self.flushed:
+            print(piece, end="", flush=True)
+            return
+        self.buffer += piece
+        head = self.buffer.lstrip()
+        if not (self.sentinel.startswith(head) or head.startswith(self.sentinel)):
+            print(self.buffer, end="", flush=True)
+            self.flushed = True
+
+
+def cmd_ask(args) -> int:
+    from dataclasses import replace
+
+    from kbdesk.core.assistant import Assistant, ModelCache
+
+    overrides = {
+        "model": args.model,
+        "adapter": args.adapter,
+        "passages": args.passages,
+        "temperature": args.temperature,
+    }
+    settings = replace(settings_for(args), **{k: v for k, v in overrides.items() if v is not None})
+    if args.no_adapter:
+        settings = replace(settings, adapter=None)
+    with open_collection(args, create=args.no_rag) as kb:
+        models = ModelCache(kb.paths.models_dir)
+        try:
+            stream = HoldSentinel() if sys.stdout.isatty() and not args.json else None
+            reply = Assistant(kb, settings, models).ask(
+                args.question,
+                chat=args.chat,
+                use_rag=not args.no_rag,
+                documents=tuple(args.document),
+                on_token=stream,
+            )
+        finally:
+            models.close()
+    answer, chat_id = reply.answer, reply.chat_id
+    if args.json:
+        data = answer.to_json()
+        if chat_id is not None:
+            data["chat"] = chat_id
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    if stream is None or not stream.flushed or answer.answer != stream.buffer:
+        if stream is not None and stream.flushed:
+            print("\n\nChecked answer:")
+        print(answer.answer)
+    else:
+        print()
+    if answer.citations:
+        print("\nSources:")
+        for c in answer.citations:
+            where = source_place(c.document, c.page)
+            print(f"  [{c.n}] {where}: {' '.join(c.text.split())[:160]}")
+    if answer.outcome is not AnswerOutcome.ANSWERED and answer.nearest:
+        print("\nNearest passages in your documents:")
+        for h in answer.nearest:
+            print(f"  - {source_place(h.document, h.page)}: {' '.join(h.text.split())[:120]}")
+    if answer.notice:
+        print(f"\nNote: {answer.notice}")
+    print(
+        f"\n(model: {answer.model}"
+        + (f", adapter: {answer.adapter}" if answer.adapter else "")
+        + (f", chat: {chat_id}" if chat_id is not None else "")
+        + ")"
+    )
+    return EXIT_OK
