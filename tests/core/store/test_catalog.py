@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+
 import numpy as np
 import pytest
 
@@ -87,3 +90,52 @@ def test_document_frequencies_use_the_index_tokenizer(tmp_path):
     terms = ["terminating", "rent", "absent", "手术", "7.2"]
     assert catalog.document_frequencies(terms, cap=100) == [2, 1, 0, 2, 0]
     assert catalog.document_frequencies(terms, cap=1) == [1, 1, 0, 1, 0]
+
+
+def _connection_in_a_thread(catalog):
+    opened = []
+    worker = threading.Thread(target=lambda: opened.append(catalog.con))
+    worker.start()
+    worker.join()
+    return opened[0]
+
+
+def test_close_closes_the_connection_of_every_thread(tmp_path):
+    catalog = Catalog(tmp_path / "c.sqlite3")
+    mine = catalog.con
+    ready, closed = threading.Event(), threading.Event()
+    seen = []
+
+    def reader():  # a thread still alive, holding its connection, when close() runs
+        con = catalog.con
+        seen.append(con)
+        con.execute("SELECT 1").fetchone()
+        ready.set()
+        closed.wait(10)
+        try:
+            con.execute("SELECT 1")  # from its own thread: only a closed connection refuses
+        except sqlite3.ProgrammingError as exc:
+            seen.append(exc)
+
+    worker = threading.Thread(target=reader)
+    worker.start()
+    assert ready.wait(10)
+    assert seen[0] is not mine
+    catalog.close()
+    closed.set()
+    worker.join()
+    assert len(seen) == 2 and "closed" in str(seen[1])
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        mine.execute("SELECT 1")
+    assert catalog.generation == 0  # used again, it opens a fresh connection
+    catalog.close()
+
+
+def test_the_connection_of_a_finished_thread_is_closed_when_another_opens(tmp_path):
+    catalog = Catalog(tmp_path / "c.sqlite3")
+    finished = _connection_in_a_thread(catalog)
+    assert finished.execute("SELECT 1").fetchone() == (1,)  # kept until something sweeps
+    _connection_in_a_thread(catalog)
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        finished.execute("SELECT 1")
+    catalog.close()

@@ -58,7 +58,9 @@ class Catalog:
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self._local = threading.local()
+        # Every connection this catalog opened, by the thread it serves, so close() reaches all.
+        self._cons: dict[threading.Thread, sqlite3.Connection] = {}
+        self._cons_lock = threading.Lock()
         self._write_lock = threading.RLock()
         try:
             con = self.con
@@ -83,21 +85,37 @@ class Catalog:
 
     @property
     def con(self) -> sqlite3.Connection:
-        con = getattr(self._local, "con", None)
-        if con is None:
-            con = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-            con.execute("PRAGMA journal_mode=WAL")
-            con.execute("PRAGMA synchronous=NORMAL")
-            con.execute("PRAGMA foreign_keys=ON")
-            con.execute("PRAGMA busy_timeout=30000")
-            self._local.con = con
+        """The calling thread's connection, opened on first use (again after close())."""
+        con = self._cons.get(threading.current_thread())
+        return con if con is not None else self._connect()
+
+    def _connect(self) -> sqlite3.Connection:
+        # check_same_thread=False only so that close() and the sweep below may close a
+        # connection from another thread; each connection is otherwise used by its own thread.
+        con = sqlite3.connect(
+            self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+        )
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA synchronous=NORMAL")
+        con.execute("PRAGMA foreign_keys=ON")
+        con.execute("PRAGMA busy_timeout=30000")
+        with self._cons_lock:
+            # Threads that ended (a worker pool retiring one) no longer need theirs.
+            for thread in [t for t in self._cons if not t.is_alive()]:
+                self._cons.pop(thread).close()
+            self._cons[threading.current_thread()] = con
         return con
 
     def close(self) -> None:
-        con = getattr(self._local, "con", None)
-        if con is not None:
+        """Close every connection this catalog opened, whichever thread opened it.
+
+        Call it when no other thread is using the catalog (the collection is being closed,
+        renamed or deleted); a thread that uses it afterwards opens a fresh connection.
+        """
+        with self._cons_lock:
+            cons, self._cons = list(self._cons.values()), {}
+        for con in cons:
             con.close()
-            self._local.con = None
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
