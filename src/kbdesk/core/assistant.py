@@ -17,7 +17,7 @@ from pathlib import Path
 from kbdesk.core.errors import KbdeskError
 from kbdesk.core.generate.answerer import Answerer, AskOptions, open_host
 from kbdesk.core.generate.chats import ChatStore
-from kbdesk.core.generate.host import LlamaHost
+from kbdesk.core.generate.host import LOADING_MODEL, LlamaHost
 from kbdesk.core.jobs import CancelToken, ProgressFn, no_progress
 from kbdesk.core.settings import Settings
 from kbdesk.core.types import Answer, Progress
@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 NEW_CHAT = "new"  # ask(chat=NEW_CHAT) starts a saved chat
 SEARCHING = "searching"  # the Progress stage once the model is ready and retrieval starts
+__all__ = ["LOADING_MODEL", "NEW_CHAT", "SEARCHING", "Assistant", "ModelCache", "Reply"]
 
 
 @dataclass(frozen=True)

