@@ -16,6 +16,8 @@ from PySide6.QtGui import QColor  # noqa: E402
 from kbdesk.core.ingest import ChunkSettings, chunk_document, load_document  # noqa: E402
 from kbdesk.gui import citation_pane as cp  # noqa: E402
 from kbdesk.gui.citation_pane import EMPTY_TEXT, CitationPane  # noqa: E402
+from kbdesk.gui.find_bar import FindBar  # noqa: E402
+from kbdesk.gui.page_controls import PageControls  # noqa: E402
 from kbdesk.gui.workers import JobRunner  # noqa: E402
 from tests.helpers import LEASE_PAGES, make_pdf  # noqa: E402
 
@@ -66,7 +68,7 @@ def _cite(path: Path, seg) -> dict:
 def test_empty_state(pane):
     assert pane.current_page is None and pane.current_path is None
     assert pane._stack.currentWidget() is pane._empty and pane._empty.text() == EMPTY_TEXT
-    assert not pane._next.isEnabled() and not pane._find.isEnabled()
+    assert not pane.page_controls.next_button.isEnabled() and not pane.find_bar.edit.isEnabled()
 
 
 def test_pdf_citation_opens_its_page_with_the_line_highlighted(qtbot, pane, lease):
@@ -75,8 +77,9 @@ def test_pdf_citation_opens_its_page_with_the_line_highlighted(qtbot, pane, leas
     _show(qtbot, pane, pane.page_shown, lambda page: page == 3, **_cite(lease, seg))
     assert pane.current_page == 3 and pane.current_path == str(lease)
     assert pane._title.text() == "lease.pdf — page 3"
-    assert pane._page_box.text() == "Page 3 of 3"
-    assert pane._next.isEnabled() is False and pane._prev.isEnabled()
+    nav = pane.page_controls
+    assert nav.page_box.text() == "Page 3 of 3"
+    assert nav.next_button.isEnabled() is False and nav.previous_button.isEnabled()
     image = pane.current_image
     assert image.devicePixelRatio() == pytest.approx(pane.devicePixelRatioF())
     [(x0, y0, x1, y1)] = pane.highlight_rects
@@ -87,7 +90,7 @@ def test_pdf_citation_opens_its_page_with_the_line_highlighted(qtbot, pane, leas
     inside = [image.pixelColor(x, y) for y in range(y0, y1) for x in range(x0, x1)]
     assert sum(map(_yellow, inside)) > len(inside) / 2
     assert not _yellow(image.pixelColor(x0 + 2, y1 + (y1 - y0) * 3))  # the next lines are plain
-    shown = pane._page_label.pixmap()
+    shown = pane._page_view.label.pixmap()
     assert shown.size() == image.size()  # the highlighted image is what is on screen
 
 
@@ -95,20 +98,21 @@ def test_navigation_and_zoom_rerender(qtbot, pane, lease):
     seg = _segment(lease, "deposit")
     _show(qtbot, pane, pane.page_shown, lambda page: page == 3, **_cite(lease, seg))
     width = pane.current_image.width()
+    nav = pane.page_controls
     with qtbot.waitSignal(pane.page_shown, timeout=WAIT, check_params_cb=lambda p: p == 2):
-        qtbot.mouseClick(pane._prev, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(nav.previous_button, Qt.MouseButton.LeftButton)
     assert pane.highlight_rects == ()  # the citation is on page 3, not 2
-    assert pane._title.text() == "lease.pdf — page 2" and pane._page_box.text() == "Page 2 of 3"
+    assert pane._title.text() == "lease.pdf — page 2" and nav.page_box.text() == "Page 2 of 3"
     with qtbot.waitSignal(pane.page_shown, timeout=WAIT):
-        qtbot.mouseClick(pane._zoom_in, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(nav.zoom_in_button, Qt.MouseButton.LeftButton)
     assert pane.current_image.width() == pytest.approx(width * 1.25, rel=0.02)
     with qtbot.waitSignal(pane.page_shown, timeout=WAIT):
-        pane._page_box.setValue(3)
+        nav.page_box.setValue(3)
     assert pane.current_page == 3 and len(pane.highlight_rects) == 1
     with qtbot.waitSignal(pane.page_shown, timeout=WAIT):
-        qtbot.mouseClick(pane._fit, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(nav.fit_button, Qt.MouseButton.LeftButton)
     assert pane.current_image.width() / pane.current_image.devicePixelRatio() <= (
-        pane._scroll.viewport().width()
+        pane._page_view.viewport().width()
     )
 
 
@@ -140,27 +144,27 @@ def test_find_goes_to_the_matching_page(qtbot, pane, lease):
     _show(qtbot, pane, pane.page_shown, lambda page: page == 1, **_cite(lease, first))
     pane.activateWindow()
     pane.focus_find()  # what the window's Ctrl+F does
-    qtbot.waitUntil(pane._find.hasFocus, timeout=WAIT)
-    pane._find.setText("deposit")
+    qtbot.waitUntil(pane.find_bar.edit.hasFocus, timeout=WAIT)
+    pane.find_bar.edit.setText("deposit")
     with qtbot.waitSignals(
         [(pane.find_status, "status"), (pane.page_shown, "page")],
         timeout=WAIT,
         check_params_cbs=[lambda s: s == "1 of 1", lambda p: p == 3],
     ):
-        qtbot.keyClick(pane._find, Qt.Key.Key_Return)
-    assert pane.current_page == 3 and pane._find_label.text() == "1 of 1"
+        qtbot.keyClick(pane.find_bar.edit, Qt.Key.Key_Return)
+    assert pane.current_page == 3 and pane.find_bar.result_label.text() == "1 of 1"
     [(x0, y0, x1, y1)] = pane.highlight_rects
     assert _yellow(pane.current_image.pixelColor(x0 + 1, y0 + 1))
-    pane._find.setText("zebra")
+    pane.find_bar.edit.setText("zebra")
     with qtbot.waitSignal(pane.find_status, timeout=WAIT) as blocker:
-        qtbot.keyClick(pane._find, Qt.Key.Key_Return)
+        qtbot.keyClick(pane.find_bar.edit, Qt.Key.Key_Return)
     assert blocker.args == ["No matches"]
 
 
 def test_find_cycles_through_matches(qtbot, pane, lease):
     first = _segment(lease, "Commercial")
     _show(qtbot, pane, pane.page_shown, lambda page: page == 1, **_cite(lease, first))
-    pane._find.setText("month")
+    pane.find_bar.edit.setText("month")
     statuses: list[str] = []
     pane.find_status.connect(statuses.append)
     with qtbot.waitSignal(pane.page_shown, timeout=WAIT, check_params_cb=lambda p: p == 2):
@@ -183,7 +187,7 @@ def test_text_document_highlights_the_passage(qtbot, pane, tmp_path):
     _show(qtbot, pane, pane.text_shown, **kwargs)
     view = pane._text_view
     assert pane._stack.currentWidget() is view and view.isReadOnly()
-    assert pane.current_page is None and not pane._next.isEnabled()
+    assert pane.current_page is None and not pane.page_controls.next_button.isEnabled()
     [sel] = view.extraSelections()
     selected = sel.cursor.selectedText().replace("\u2029", "\n")
     assert selected.split() == chunk.text.split()
@@ -191,9 +195,9 @@ def test_text_document_highlights_the_passage(qtbot, pane, tmp_path):
     assert view.verticalScrollBar().value() > 0  # scrolled down to paragraph 30
     rect = view.cursorRect(sel.cursor)
     assert view.viewport().rect().intersects(rect)
-    pane._find.setText("blue box")
+    pane.find_bar.edit.setText("blue box")
     with qtbot.waitSignal(pane.find_status, timeout=WAIT) as blocker:
-        qtbot.keyClick(pane._find, Qt.Key.Key_Return)
+        qtbot.keyClick(pane.find_bar.edit, Qt.Key.Key_Return)
     assert blocker.args == ["1 of 1"] and len(view.extraSelections()) == 2
 
 
@@ -205,7 +209,7 @@ def test_missing_file_shows_where_it_was_and_the_passage(qtbot, pane, tmp_path):
     shown = pane._message.toPlainText()
     assert msg in shown and "Section 4 Rent." in shown
     assert pane.current_page is None and pane.highlight_rects == ()
-    assert not pane._open.isEnabled() and not pane._page_box.isVisible()
+    assert not pane._open.isEnabled() and not pane.page_controls.page_box.isVisible()
     missing_txt = dict(kwargs, path=str(tmp_path / "notes.md"), document="notes.md")
     [msg] = _show(qtbot, pane, pane.message_shown, **missing_txt)
     assert msg.startswith("notes.md is no longer at")
@@ -228,7 +232,45 @@ def test_open_in_system_viewer(qtbot, pane, lease, monkeypatch):
 
 
 def test_every_control_is_labelled(pane):
-    controls = [pane._prev, pane._next, pane._page_box, pane._zoom_in, pane._zoom_out]
-    controls += [pane._fit, pane._find, pane._open]
+    nav, find = pane.page_controls, pane.find_bar
+    controls = [nav.previous_button, nav.next_button, nav.page_box, nav.zoom_in_button]
+    controls += [nav.zoom_out_button, nav.fit_button, find.edit, find.result_label, pane._open]
     for w in controls:
         assert w.toolTip() and w.accessibleName(), w
+
+
+def test_page_controls_ask_by_signal(qtbot):
+    nav = PageControls()
+    qtbot.addWidget(nav)
+    nav.show_page(2, 3)
+    asked: list[int] = []
+    nav.page_requested.connect(asked.append)
+    qtbot.mouseClick(nav.next_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(nav.previous_button, Qt.MouseButton.LeftButton)
+    nav.page_box.setValue(3)
+    nav.show_page(3, 3)  # the owner's update is not a request
+    assert asked == [3, 1, 3] and nav.page_box.text() == "Page 3 of 3"
+    with qtbot.waitSignal(nav.zoom_in_requested, timeout=WAIT):
+        qtbot.mouseClick(nav.zoom_in_button, Qt.MouseButton.LeftButton)
+    nav.show_page(None, 0)
+    assert nav.isHidden() and not nav.next_button.isEnabled()
+
+
+def test_find_bar_reports_matches_by_signal(qtbot, runner):
+    bar = FindBar(runner)
+    qtbot.addWidget(bar)
+    bar.use_text("One blue box, then a Blue\nBox, then nothing.")
+    seen: list[tuple] = []
+    bar.matches_changed.connect(lambda hits, index: seen.append((hits, index)))
+    bar.edit.setText("blue  box")
+    with qtbot.waitSignal(bar.status_changed, timeout=WAIT) as blocker:
+        bar.find_next()
+    assert blocker.args == ["1 of 2"]
+    bar.find_next()
+    assert seen == [(((4, 12), (21, 29)), 0), (((4, 12), (21, 29)), 1)]
+    bar.edit.clear()  # the owner drops the marks
+    assert seen[-1] == ((), -1) and bar.result_label.text() == ""
+    bar.reset()
+    bar.edit.setText("blue")
+    bar.find_next()  # nothing to search after a reset
+    assert len(seen) == 3
