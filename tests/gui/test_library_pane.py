@@ -216,3 +216,24 @@ def test_a_file_added_to_a_watched_subfolder_is_imported(make_window, qtbot, tmp
     with qtbot.waitSignal(library.import_finished, timeout=IMPORT_TIMEOUT):
         make_pdf(folder / "sub" / "second.pdf", LEASE_PAGES[1:2])
     assert set(statuses(window)) == {"first.pdf", "second.pdf"}
+
+
+def test_a_question_sent_while_the_collection_is_renamed_is_told_why(
+    make_window, qtbot, monkeypatch
+):
+    window = make_window()
+    session = window.session
+    release = threading.Event()
+    real = collections_admin.rename_collection
+
+    def slow_rename(*args, **kwargs):
+        release.wait(JOB_TIMEOUT / 1000)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(collections_admin, "rename_collection", slow_rename)
+    with qtbot.waitSignal(session.collections_changed, timeout=JOB_TIMEOUT):
+        window.library.collections_box.rename("Renamed")
+        assert window.chat.ask("What is the rent?") is None  # refused, not raised
+        assert "renamed" in window.chat.turns[-1].error
+        release.set()
+    assert not window.chat.busy

@@ -179,7 +179,12 @@ class ChatPane(QWidget):
             return None
         turn = Turn(question, busy_note=SEARCHING_NOTE)
         self.turns.append(turn)
-        job = self.session.ask(question, self.chat_id)
+        try:
+            job = self.session.ask(question, self.chat_id)
+        except KbdeskError as exc:  # e.g. the collection is being renamed right now
+            turn.error = explain(exc, Audience.WINDOW)
+            self._render()
+            return None
         self.job = job
         job.progress.connect(lambda progress: self._progress(turn, progress))
         job.item.connect(lambda piece: self._token(turn, piece))
