@@ -9,25 +9,15 @@ from kbdesk.cli.common import EXIT_OK, open_collection, settings_for
 from kbdesk.core.types import AnswerOutcome, source_place
 
 
-class HoldSentinel:
-    """Streams answer text to the terminal but holds back a NOT_IN_DOCUMENTS reply."""
+class TerminalStream:
+    """Prints the streamed answer as it comes, and remembers what it printed."""
 
     def __init__(self):
-        from kbdesk.core.generate.prompt import NOT_IN_DOCUMENTS
-
-        self.sentinel = NOT_IN_DOCUMENTS
-        self.buffer = ""
-        self.flushed = False
+        self.printed = ""
 
     def __call__(self, piece: str) -> None:
-        if self.flushed:
-            print(piece, end="", flush=True)
-            return
-        self.buffer += piece
-        head = self.buffer.lstrip()
-        if not (self.sentinel.startswith(head) or head.startswith(self.sentinel)):
-            print(self.buffer, end="", flush=True)
-            self.flushed = True
+        print(piece, end="", flush=True)
+        self.printed += piece
 
 
 def cmd_ask(args) -> int:
@@ -47,7 +37,7 @@ def cmd_ask(args) -> int:
     with open_collection(args, create=args.no_rag) as kb:
         models = ModelCache(kb.paths.models_dir)
         try:
-            stream = HoldSentinel() if sys.stdout.isatty() and not args.json else None
+            stream = TerminalStream() if sys.stdout.isatty() and not args.json else None
             reply = Assistant(kb, settings, models).ask(
                 args.question,
                 chat=args.chat,
@@ -64,9 +54,10 @@ def cmd_ask(args) -> int:
             data["chat"] = chat_id
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return EXIT_OK
-    if stream is None or not stream.flushed or answer.answer != stream.buffer:
-        if stream is not None and stream.flushed:
-            print("\n\nChecked answer:")
+    if stream is None or not stream.printed:
+        print(answer.answer)
+    elif stream.printed.strip() != answer.answer.strip():  # the citation check changed it
+        print("\n\nChecked answer:")
         print(answer.answer)
     else:
         print()

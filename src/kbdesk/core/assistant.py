@@ -18,6 +18,7 @@ from kbdesk.core.errors import KbdeskError
 from kbdesk.core.generate.answerer import Answerer, AskOptions, open_host
 from kbdesk.core.generate.chats import ChatStore
 from kbdesk.core.generate.host import LOADING_MODEL, LlamaHost
+from kbdesk.core.generate.prompt import NOT_IN_DOCUMENTS
 from kbdesk.core.jobs import CancelToken, ProgressFn, no_progress
 from kbdesk.core.settings import Settings
 from kbdesk.core.types import Answer, Progress
@@ -33,6 +34,26 @@ __all__ = ["LOADING_MODEL", "NEW_CHAT", "SEARCHING", "Assistant", "ModelCache", 
 class Reply:
     answer: Answer
     chat_id: str | None  # the saved chat this turn belongs to; None when not saved
+
+
+class SentinelFilter:
+    """Passes streamed text on, but holds back the model's NOT_IN_DOCUMENTS reply, so no
+    reader ever sees the internal marker (the final Answer says it in words)."""
+
+    def __init__(self, sink: Callable[[str], None]):
+        self.sink = sink
+        self.held = ""
+        self.passing = False
+
+    def __call__(self, piece: str) -> None:
+        if self.passing:
+            self.sink(piece)
+            return
+        self.held += piece
+        head = self.held.lstrip()
+        if head and not (NOT_IN_DOCUMENTS.startswith(head) or head.startswith(NOT_IN_DOCUMENTS)):
+            self.passing = True
+            self.sink(self.held)
 
 
 class ModelCache:
@@ -107,6 +128,8 @@ class Assistant:
         """Answer `question`. `chat`: None answers once and saves nothing; NEW_CHAT starts a
         saved chat; a chat id continues that chat, its earlier turns serving as history."""
         options = self.options(use_rag=use_rag, documents=documents)
+        if on_token is not None:
+            on_token = SentinelFilter(on_token)
         chat_id = self.chats.new() if chat == NEW_CHAT else chat
         history = self.chats.history(chat_id) if chat not in (None, NEW_CHAT) else []
         host = self.models.host(self.settings.model, progress, cancel)

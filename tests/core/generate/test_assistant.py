@@ -95,3 +95,22 @@ def test_a_missing_model_is_an_error_with_a_remedy(lease_kb, models, tmp_path):
     with pytest.raises(ModelMissing) as err:
         Assistant(lease_kb, settings, models).ask(QUESTION)
     assert "nowhere.gguf" in str(err.value) and err.value.remedy is Remedy.ADD_MODEL_FILE
+
+
+@pytest.mark.parametrize(
+    "pieces, shown",
+    [
+        (["NOT_", "IN_DOC", "UMENTS"], ""),
+        ([" NOT", "_IN_DOCUMENTS\n"], ""),
+        (["NOT", " really"], "NOT really"),
+        (["The deposit", " is 5,000 [1]."], "The deposit is 5,000 [1]."),
+    ],
+)
+def test_the_stream_never_shows_the_internal_marker(pieces, shown):
+    from kbdesk.core.assistant import SentinelFilter
+
+    seen: list[str] = []
+    stream = SentinelFilter(seen.append)
+    for piece in pieces:
+        stream(piece)
+    assert "".join(seen) == shown
