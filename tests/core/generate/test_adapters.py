@@ -49,3 +49,18 @@ def test_the_answerer_still_offers_resolve_adapter():
     from kbdesk.core.generate import adapters, answerer
 
     assert answerer.resolve_adapter is adapters.resolve_adapter
+
+
+def test_an_adapter_is_named_by_its_folder_or_its_file():
+    from kbdesk.core.generate.adapters import adapter_name
+
+    assert adapter_name("/data/adapters/contracts/adapter.gguf") == "contracts"
+    assert adapter_name("/somewhere/my-lora.gguf") == "my-lora"
+
+
+def test_a_missing_adapter_names_a_way_out(tmp_path):
+    from kbdesk.core.errors import Remedy
+
+    with pytest.raises(ModelMissing) as err:
+        resolve_adapter(tmp_path, "nope")
+    assert err.value.remedy is Remedy.CHOOSE_ADAPTER

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from kbdesk.core.errors import ModelMissing
+from kbdesk.core.errors import ModelMissing, Remedy
 
 ADAPTER_FILE = "adapter.gguf"  # beside it, meta.json (base model, data, settings, evaluation)
 
@@ -42,8 +42,7 @@ def resolve_adapter(adapters_dir: str | os.PathLike, name: str) -> Path:
         if candidate.is_file():
             return candidate.resolve()
         raise ModelMissing(
-            f"The adapter file {candidate} does not exist.",
-            hint="Choose an adapter in Settings, or give the path of a .gguf adapter file.",
+            f"The adapter file {candidate} does not exist.", remedy=Remedy.CHOOSE_ADAPTER
         )
     adapters = list_adapters(adapters_dir)
     for adapter in adapters:
@@ -53,4 +52,12 @@ def resolve_adapter(adapters_dir: str | os.PathLike, name: str) -> Path:
     raise ModelMissing(
         f"No adapter named '{name}' (looked for {Path(adapters_dir) / name / ADAPTER_FILE}).",
         hint=f"Known adapters: {known}." if known else "No adapters have been trained yet.",
+        remedy=Remedy.CHOOSE_ADAPTER,
     )
+
+
+def adapter_name(path: str | os.PathLike) -> str:
+    """How an adapter file is named to the user: its folder for one in the adapters layout,
+    the file's own name for an explicit .gguf path."""
+    path = Path(path)
+    return path.parent.name if path.name == ADAPTER_FILE else path.stem

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from kbdesk.core.embed import create_embedder, relevance_floor
 from kbdesk.core.errors import InvalidSetting, KbdeskError
-from kbdesk.core.generate.adapters import resolve_adapter  # also re-exported here
+from kbdesk.core.generate.adapters import adapter_name, resolve_adapter  # resolve_ re-exported
 from kbdesk.core.generate.citations import check_citations, strip_markers
 from kbdesk.core.generate.host import LlamaHost
 from kbdesk.core.generate.prompt import (
@@ -219,7 +219,7 @@ class Answerer:
 
     def _adapter_name(self) -> str | None:
         current = self.host.adapter
-        return Path(current[0]).parent.name if current else None
+        return adapter_name(current[0]) if current else None
 
 
 def open_host(models_dir: os.PathLike, model: str | None = None) -> LlamaHost:
