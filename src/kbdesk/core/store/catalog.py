@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from kbdesk.core.errors import CollectionError
+from kbdesk.core.store.connections import ThreadConnections
 from kbdesk.core.store.schema import SCHEMA, SCHEMA_VERSION
 from kbdesk.core.types import ChunkDraft, DocStatus, Document
 
@@ -53,14 +54,19 @@ def _doc(row: tuple) -> Document:
     return Document(*row)
 
 
+def _inserted_id(cursor: sqlite3.Cursor) -> int:
+    """The rowid of the row an INSERT just made (sqlite3 types it Optional for other statements)."""
+    if cursor.lastrowid is None:
+        raise CollectionError("The catalog did not return the id of a row it just inserted.")
+    return cursor.lastrowid
+
+
 class Catalog:
-    """Thread-aware access to catalog.sqlite3: one connection per thread, WAL, foreign keys on."""
+    """Access to catalog.sqlite3 from any thread (one connection each, see connections.py)."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        # Every connection this catalog opened, by the thread it serves, so close() reaches all.
-        self._cons: dict[threading.Thread, sqlite3.Connection] = {}
-        self._cons_lock = threading.Lock()
+        self._connections = ThreadConnections(self.path)
         self._write_lock = threading.RLock()
         try:
             con = self.con
@@ -85,37 +91,12 @@ class Catalog:
 
     @property
     def con(self) -> sqlite3.Connection:
-        """The calling thread's connection, opened on first use (again after close())."""
-        con = self._cons.get(threading.current_thread())
-        return con if con is not None else self._connect()
-
-    def _connect(self) -> sqlite3.Connection:
-        # check_same_thread=False only so that close() and the sweep below may close a
-        # connection from another thread; each connection is otherwise used by its own thread.
-        con = sqlite3.connect(
-            self.path, timeout=30.0, isolation_level=None, check_same_thread=False
-        )
-        con.execute("PRAGMA journal_mode=WAL")
-        con.execute("PRAGMA synchronous=NORMAL")
-        con.execute("PRAGMA foreign_keys=ON")
-        con.execute("PRAGMA busy_timeout=30000")
-        with self._cons_lock:
-            # Threads that ended (a worker pool retiring one) no longer need theirs.
-            for thread in [t for t in self._cons if not t.is_alive()]:
-                self._cons.pop(thread).close()
-            self._cons[threading.current_thread()] = con
-        return con
+        """The calling thread's connection."""
+        return self._connections.get()
 
     def close(self) -> None:
-        """Close every connection this catalog opened, whichever thread opened it.
-
-        Call it when no other thread is using the catalog (the collection is being closed,
-        renamed or deleted); a thread that uses it afterwards opens a fresh connection.
-        """
-        with self._cons_lock:
-            cons, self._cons = list(self._cons.values()), {}
-        for con in cons:
-            con.close()
+        """Close every connection this catalog opened, whichever thread opened it."""
+        self._connections.close()
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -201,7 +182,7 @@ class Catalog:
                         text_hash,
                     ),
                 )
-                chunk_id = cur.lastrowid
+                chunk_id = _inserted_id(cur)
                 ids.append(chunk_id)
                 con.execute("INSERT INTO chunks_fts(rowid, body) VALUES (?, ?)", (chunk_id, body))
                 con.execute(
@@ -262,7 +243,7 @@ class Catalog:
                 " chunks, updated_at, path, added_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (*values, facts.path, now),
             )
-            return cur.lastrowid, []
+            return _inserted_id(cur), []
         removed = self._delete_chunks(con, old[0])
         con.execute(
             "UPDATE documents SET name=?, kind=?, sha256=?, size=?, mtime=?, status=?, error=?,"
