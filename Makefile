@@ -19,6 +19,8 @@ run: setup
 
 test: setup
 	$(BIN)/ruff check src tests bench build
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
 
 lint: setup

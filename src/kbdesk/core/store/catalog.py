@@ -1,4 +1,8 @@
-"""The SQLite catalog: documents, chunks, their vectors and the FTS5 keyword index, one transaction per document."""
+"""The SQLite catalog: documents, chunks, their vectors and the FTS5 keyword index, one transaction per document.
+
+Longer than our ~400-line habit on purpose: every SQL statement over catalog.sqlite3 lives in
+this one class, so a schema change (schema.py) is reviewed against all its queries in one file.
+"""
 
 from __future__ import annotations
 
