@@ -311,3 +311,20 @@ def test_the_first_answer_says_the_model_is_loading_with_progress(ready_window, 
     assert loading and loading[-1].endswith("100%")
     assert any("Loading the answer model…" in text for text in shown)
     assert notes.index(loading[-1]) < notes.index("Searching your documents…")
+
+
+def test_a_question_asked_while_the_model_loads_at_start_shows_the_loading(
+    make_window, qtbot, docs_dir, small_model_path
+):
+    window = make_window(model=small_model_path)
+    import_and_wait(qtbot, window, [docs_dir])
+    chat = window.chat
+    window.start()
+    assert window.session.model_loading is not None
+    with qtbot.waitSignal(chat.answer_finished, timeout=ANSWER_TIMEOUT):
+        chat.ask("How much is the security deposit?")
+        turn = chat.turns[-1]
+        assert turn.busy_note.startswith("Loading the answer model…")
+        assert "Loading the answer model…" in chat.view.toPlainText()
+        qtbot.waitUntil(lambda: turn.busy_note.endswith("%"), timeout=ANSWER_TIMEOUT)
+    assert window.session.model_loading is None

@@ -34,13 +34,14 @@ EMPTY_HINT = (
 )
 _RENDER_MS = 50  # streamed text is redrawn at most 20 times a second
 SEARCHING_NOTE = "Searching your documents…"
+LOADING_NOTE = "Loading the answer model…"
 
 
 def busy_note(progress: Progress) -> str | None:
     """What the answer line says while a job works, by its progress stage."""
     if progress.stage == LOADING_MODEL:
         share = f" {100 * progress.done // progress.total}%" if progress.total else ""
-        return f"Loading the answer model…{share}"
+        return f"{LOADING_NOTE}{share}"
     if progress.stage == SEARCHING:
         return SEARCHING_NOTE
     if progress.stage == "summarising" and progress.total:
@@ -177,7 +178,8 @@ class ChatPane(QWidget):
         question = question.strip()
         if not question or self.busy:
             return None
-        turn = Turn(question, busy_note=SEARCHING_NOTE)
+        loading = self.session.model_loading
+        turn = Turn(question, busy_note=LOADING_NOTE if loading is not None else SEARCHING_NOTE)
         self.turns.append(turn)
         try:
             job = self.session.ask(question, self.chat_id)
@@ -186,6 +188,8 @@ class ChatPane(QWidget):
             self._render()
             return None
         self.job = job
+        if loading is not None:  # this question waits for the start-up load: show its progress
+            loading.progress.connect(lambda progress: self._progress(turn, progress))
         job.progress.connect(lambda progress: self._progress(turn, progress))
         job.item.connect(lambda piece: self._token(turn, piece))
         job.result.connect(lambda reply: self._done(turn, reply))

@@ -46,6 +46,7 @@ class Session(QObject):
         self._kbs: dict[str, object] = {}  # name -> KnowledgeBase, opened once per run
         self._moving: set[str] = set()  # collections a rename or delete job is working on
         self._models = None  # the core's ModelCache, made on first use (it imports llama code)
+        self.model_loading: Job | None = None  # the start-up model load, while it runs
 
     # -- settings ------------------------------------------------------------------------------
 
@@ -199,13 +200,20 @@ class Session(QObject):
         return self._models
 
     def load_model(self) -> Job:
-        """Load the chosen answer model now, so the first question does not wait for it."""
+        """Load the chosen answer model now, so the first question does not wait for it.
+
+        While it runs, `model_loading` holds the job: a question asked meanwhile waits behind
+        it (one generation queue) and shows its progress.
+        """
         model = self.settings.model
-        return self.runner.submit(
+        job = self.runner.submit(
             "load-model",
             lambda ctx: self.models().host(model, ctx.progress, ctx.cancel),
             serial_key=GENERATION_KEY,
         )
+        self.model_loading = job
+        job.finished.connect(lambda: setattr(self, "model_loading", None))
+        return job
 
     def ask(self, question: str, chat: str | None) -> Job:
         """Answer in a job; the result is the core's Reply (the answer and its saved chat).
