@@ -138,6 +138,12 @@ def main() -> int:
         window.chat.send()
         wait_until(lambda: answered)
         shot(window, "06-not-in-documents.png")
+        answered.clear()
+        clause = "The Tenant shall keep the Premises in good repair and condition at its own cost. "
+        window.chat.input.setPlainText("Is this clause enforceable? " + clause * 60)  # pasted text
+        window.chat.send()
+        wait_until(lambda: answered)
+        shot(window, "10-question-not-sent.png")
 
         from kbdesk.gui.settings_dialog import SettingsDialog
 
@@ -166,8 +172,41 @@ def main() -> int:
         window.library.cancel_import()
         wait_until(lambda: imported)
         window.close()
+        loading_the_model(paths, Path(args.model), args.question)
         processor_below_floor(paths)
     return 0
+
+
+def loading_the_model(paths, model: Path, question: str) -> None:
+    """A question asked right after start, while the model is still being read from disk."""
+    import os
+
+    from kbdesk.gui.main_window import MainWindow
+    from kbdesk.gui.session import Session
+
+    # Evict the model from the page cache, so the read takes as long as on a fresh boot.
+    with open(model, "rb") as fh:
+        os.posix_fadvise(fh.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+    session = Session(paths)
+    session.switch_collection("default")
+    window = MainWindow(session)
+    window.resize(1560, 940)
+    window.show()
+    window.start()
+    window.chat.new_chat()
+    window.chat.input.setPlainText(question)
+    window.chat.send()
+    turn = window.chat.turns[-1]
+
+    def share() -> int:
+        note = turn.busy_note
+        return int(note.rsplit(" ", 1)[-1].rstrip("%")) if note.endswith("%") else 0
+
+    wait_until(lambda: share() >= 30 or turn.final, 120)
+    shot(window, "08-loading-the-model.png")
+    answered = collect(window.chat.answer_finished)
+    wait_until(lambda: answered or turn.final)
+    window.close()
 
 
 def processor_below_floor(paths) -> None:
