@@ -17,9 +17,7 @@ CITE = Citation(2, 11, 1, "lease.pdf", "/d/lease.pdf", 3, "The deposit is return
 
 
 def test_valid_markers_become_links_and_others_stay_text():
-    answer = Answer(
-        "q", "Returned within 30 days [2]. Also [7].", AnswerOutcome.ANSWERED, (CITE,)
-    )
+    answer = Answer("q", "Returned within 30 days [2]. Also [7].", AnswerOutcome.ANSWERED, (CITE,))
     html = turn_html(0, Turn("q", answer=answer))
     assert 'href="cite:0:2">[2]</a>' in html
     assert "[7]" in html and "cite:0:7" not in html
