@@ -131,7 +131,7 @@ class Assistant:
         if on_token is not None:
             on_token = SentinelFilter(on_token)
         chat_id = self.chats.new() if chat == NEW_CHAT else chat
-        history = self.chats.history(chat_id) if chat not in (None, NEW_CHAT) else []
+        history = self.chats.history(chat) if chat is not None and chat != NEW_CHAT else []
         host = self.models.host(self.settings.model, progress, cancel)
         progress(Progress(SEARCHING))
         answer = Answerer(self.kb, host).ask(

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import IO
 
 from kbdesk.core.errors import CollectionBusy, CollectionError
 from kbdesk.core.store.fileio import atomic_write_text
@@ -79,12 +81,12 @@ def writer_lock(folder: Path, name: str):
         fh.close()  # closing releases the lock, also when the process dies
 
 
-def _lock(fh) -> None:
-    try:
-        import fcntl
-
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except ImportError:  # Windows
+def _lock(fh: IO[str]) -> None:
+    if sys.platform == "win32":
         import msvcrt
 
         msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

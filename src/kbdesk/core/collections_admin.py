@@ -10,7 +10,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from kbdesk.core.collection import MANIFEST, writer_lock
-from kbdesk.core.errors import CollectionBusy, CollectionError, InvalidSetting
+from kbdesk.core.errors import CollectionBusy, CollectionError, ErrorCode, InvalidSetting
 from kbdesk.core.paths import AppPaths, validate_collection_name
 
 log = logging.getLogger(__name__)
@@ -22,15 +22,15 @@ TRASH = ".trash"
 
 
 class NoSuchCollection(CollectionError):
-    code = "no_such_collection"
+    code = ErrorCode.NO_SUCH_COLLECTION
 
 
 class CollectionExists(CollectionError):
-    code = "collection_exists"
+    code = ErrorCode.COLLECTION_EXISTS
 
 
 class InvalidCollectionName(CollectionError):
-    code = "invalid_collection_name"
+    code = ErrorCode.INVALID_COLLECTION_NAME
 
 
 def rename_collection(data_dir: str | os.PathLike | None, old: str, new: str) -> Path:

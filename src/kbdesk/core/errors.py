@@ -20,6 +20,9 @@ class ErrorCode(StrEnum):
     NEEDS_OCR = "needs_ocr"
     NOT_FOUND = "not_found"  # a file named for import or removal is not there
     COLLECTION = "collection"
+    NO_SUCH_COLLECTION = "no_such_collection"
+    COLLECTION_EXISTS = "collection_exists"
+    INVALID_COLLECTION_NAME = "invalid_collection_name"
     BUSY = "busy"
     EMBEDDER_MISMATCH = "embedder_mismatch"
     MODEL_MISSING = "model_missing"

@@ -37,13 +37,18 @@ SAVE_EVERY_S = 30.0  # the vector index is checkpointed this often during long i
 @dataclass
 class _Parsed:
     facts: FileFacts
-    status: str  # FileStatus.IMPORTED / UPDATED on success
+    status: FileStatus  # IMPORTED or UPDATED
     pages: int = 0
     drafts: list[ChunkDraft] = field(default_factory=list)
     embed_texts: list[str] = field(default_factory=list)
     hashes: list[str] = field(default_factory=list)
-    vectors: np.ndarray | None = None
+    vectors: np.ndarray | None = None  # allocated by Importer._flush
     warnings: tuple[str, ...] = ()
+
+    def allocated_vectors(self) -> np.ndarray:
+        if self.vectors is None:
+            raise RuntimeError(f"{self.facts.path}: vectors used before Importer._flush made them")
+        return self.vectors
 
 
 @dataclass
@@ -51,6 +56,15 @@ class _Outcome:
     result: FileResult | None = None  # already decided (unchanged, duplicate, failed)
     parsed: _Parsed | None = None
     failure: tuple[FileFacts, KbdeskError] | None = None
+
+    @property
+    def path(self) -> str | None:
+        """The file this outcome is about."""
+        if self.parsed is not None:
+            return self.parsed.facts.path
+        if self.result is not None:
+            return self.result.path
+        return self.failure[0].path if self.failure is not None else None
 
 
 def _put(out: queue.Queue, item, stop: threading.Event) -> bool:
@@ -129,9 +143,8 @@ class Importer:
     # -- run ---------------------------------------------------------------------------------
 
     def run(self, paths: Iterable[str | os.PathLike]) -> ImportReport:
-        paths = [Path(p).expanduser() for p in paths]
         self.progress(Progress("scanning"))
-        files, folders = self._plan(paths)
+        files, folders = self._plan([Path(p).expanduser() for p in paths])
         if self.on_plan is not None:
             self.on_plan([str(f) for f in files])
         cancelled = False
@@ -193,13 +206,7 @@ class Importer:
                     if sum(len(p.embed_texts) for p in pending) >= EMBED_GROUP:
                         done += self._flush(pending, done, total)
                         pending = []
-                current = None
-                if isinstance(item, _Outcome):
-                    current = (
-                        item.parsed.facts.path
-                        if item.parsed
-                        else (item.result.path if item.result else item.failure[0].path)
-                    )
+                current = item.path if isinstance(item, _Outcome) else None
                 self.progress(Progress("parsing", done, total, item=current))
             if pending:
                 done += self._flush(pending, done, total)
@@ -312,10 +319,10 @@ class Importer:
         todo: list[tuple[_Parsed, int]] = []
         for parsed in batch:
             known = self.catalog.vectors_for_hashes(parsed.hashes, self.dim)
-            parsed.vectors = np.zeros((len(parsed.hashes), self.dim), dtype=np.float32)
+            parsed.vectors = allocated = np.zeros((len(parsed.hashes), self.dim), np.float32)
             for i, h in enumerate(parsed.hashes):
                 if h in known:
-                    parsed.vectors[i] = known[h]
+                    allocated[i] = known[h]
                 else:
                     todo.append((parsed, i))
         texts = [p.embed_texts[i] for p, i in todo]
@@ -340,7 +347,7 @@ class Importer:
             )
             vectors = self.embedder.embed(texts[start : start + EMBED_SLICE])
             for (parsed, i), vector in zip(todo[start : start + EMBED_SLICE], vectors, strict=True):
-                parsed.vectors[i] = vector
+                parsed.allocated_vectors()[i] = vector
         new_counts: dict[int, int] = {}
         for parsed, _ in todo:
             new_counts[id(parsed)] = new_counts.get(id(parsed), 0) + 1
@@ -351,12 +358,13 @@ class Importer:
 
     def _commit(self, parsed: _Parsed, embedded: int) -> None:
         bodies = [index_body(t) for t in parsed.embed_texts]
+        vectors = parsed.allocated_vectors()
         doc_id, ids, removed = self.catalog.replace_document(
-            parsed.facts, parsed.pages, parsed.drafts, parsed.hashes, bodies, parsed.vectors
+            parsed.facts, parsed.pages, parsed.drafts, parsed.hashes, bodies, vectors
         )
         with self.index_lock:
             self.index.remove(np.asarray(removed, dtype=np.int64))
-            self.index.add(np.asarray(ids, dtype=np.int64), parsed.vectors)
+            self.index.add(np.asarray(ids, dtype=np.int64), vectors)
         reason = "; ".join(parsed.warnings) or None
         self._emit(
             FileResult(

@@ -70,11 +70,11 @@ def _sane(name: str, value) -> bool:
     if not isinstance(value, _TYPES[name]):
         return False
     if name in ("watched", "pending"):
-        return all(
+        return isinstance(value, dict) and all(
             isinstance(v, list) and all(isinstance(x, str) for x in v) for v in value.values()
         )
     if name == "layout":
-        return all(isinstance(v, str) for v in value.values())
+        return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
     return True
 
 

@@ -60,9 +60,15 @@ class Sentence:
     cited: tuple[int, ...]  # every number its markers name, in order, valid or not
 
 
+def _always(match: re.Match[str] | None) -> re.Match[str]:
+    """The match of a pattern that also matches the empty string, so it is never None."""
+    assert match is not None, "a pattern that matches the empty string always matches"
+    return match
+
+
 def marker_position(text: str) -> int:
     """Where a new marker goes in a sentence: before its closing punctuation."""
-    return _TAIL.search(text).start()
+    return _always(_TAIL.search(text)).start()
 
 
 def parse_marker(body: str) -> list[int]:
@@ -138,8 +144,8 @@ def split_sentences(answer: str) -> list[str | Sentence]:
                 continue
             if m.group()[-1] == "." and len(m.group()) == 1 and _is_abbreviation(line, m.start()):
                 continue
-            end = _CLOSERS.match(line, m.end()).end()
-            end = _TRAILING_MARKERS.match(line, end).end()
+            end = _always(_CLOSERS.match(line, m.end())).end()
+            end = _always(_TRAILING_MARKERS.match(line, end)).end()
             pieces.append(_sentence(line[pos:end]))
             gap = len(line[end:]) - len(line[end:].lstrip())
             if gap:

@@ -129,6 +129,7 @@ class Answerer:
         if checked.declined or not _has_content(checked.text):
             notice = None if checked.declined else say("no_usable_answer", lang)
             return self._not_in_documents(question, hits, notice=notice)
+        extra: str | None
         if not checked.supported:
             outcome, extra = AnswerOutcome.UNVERIFIED, say("unverified", lang)
         else:

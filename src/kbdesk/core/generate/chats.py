@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import time
 import uuid
@@ -94,7 +95,8 @@ class ChatStore:
                 continue  # a damaged chat never hides the others
         return sorted(out, key=lambda c: -c.updated_at)
 
-    def answers(self, chat_id: str) -> list[Answer]:
+    # `builtins.list`: inside the class, `list` is the method above.
+    def answers(self, chat_id: str) -> builtins.list[Answer]:
         """The chat's turns as Answer records again, citations with their boxes."""
         out = []
         for turn in self.load(chat_id):

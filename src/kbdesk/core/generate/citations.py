@@ -109,7 +109,8 @@ def check_citations(
         index += 1
         text = _rewrite(piece.text, keep, add)
         rebuilt.append(text)
-        final = tuple(dict.fromkeys([*(keep[n] for n in cited if keep[n]), *add]))
+        kept = [k for k in (keep[n] for n in cited) if k]  # None: the marker is dropped
+        final = tuple(dict.fromkeys([*kept, *add]))
         corrected = final != tuple(dict.fromkeys(piece.cited))
         checks.append(SentenceCheck(text.strip(), final, supported, round(best, 4), corrected))
 

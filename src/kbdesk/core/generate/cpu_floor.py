@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib
 import platform
 import sys
 
@@ -70,10 +71,10 @@ def applies(machine: str | None = None) -> bool:
 def cpu_features() -> dict[str, bool]:
     """What this CPU (and its operating system) supports, as numpy's runtime detection saw it."""
     try:
-        from numpy._core._multiarray_umath import __cpu_features__
+        umath = importlib.import_module("numpy._core._multiarray_umath")
     except ImportError:  # numpy < 2
-        from numpy.core._multiarray_umath import __cpu_features__
-    return dict(__cpu_features__)
+        umath = importlib.import_module("numpy.core._multiarray_umath")
+    return dict(umath.__cpu_features__)
 
 
 def missing_features(features: dict[str, bool] | None = None) -> list[str]:

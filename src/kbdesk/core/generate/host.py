@@ -8,11 +8,16 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from kbdesk.core.errors import ErrorCode, KbdeskError, ModelMissing, Remedy
 from kbdesk.core.generate.cpu_floor import check_cpu
 from kbdesk.core.jobs import CancelToken, ProgressFn, no_progress
 from kbdesk.core.types import Progress
+
+if TYPE_CHECKING:
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+    from llama_cpp.llama_types import ChatCompletionRequestMessage
 
 CHATML = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
@@ -70,7 +75,7 @@ class LlamaHost:
         self._run_lock = threading.Lock()  # the llama context is not safe for two generations
         self._adapters: dict[str, object] = {}  # path -> llama_adapter_lora_p
         self._adapter: tuple[str, float] | None = None
-        self._formatter = None
+        self._formatter: Jinja2ChatFormatter | None = None
         self._pieces: dict[int, bytes] = {}
 
     # -- loading ---------------------------------------------------------------------------
@@ -147,19 +152,23 @@ class LlamaHost:
         return len(self.tokenize(text))
 
     def format_chat(self, messages: list[dict]) -> str:
-        if self._formatter is None:
+        formatter = self._formatter
+        if formatter is None:
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
             llama = self.llama
             template = llama.metadata.get("tokenizer.chat_template") or CHATML
             vocab = llama._model
-            self._formatter = Jinja2ChatFormatter(
+            formatter = self._formatter = Jinja2ChatFormatter(
                 template=template,
                 eos_token=vocab.token_get_text(vocab.token_eos()) if vocab.token_eos() >= 0 else "",
                 bos_token=vocab.token_get_text(vocab.token_bos()) if vocab.token_bos() >= 0 else "",
                 add_generation_prompt=True,
             )
-        return self._formatter(messages=messages).prompt
+        # Our messages are {"role": system|user|assistant, "content": str} dicts, which is what
+        # these TypedDicts are at run time; the formatter only renders them through the template.
+        typed = cast("list[ChatCompletionRequestMessage]", messages)
+        return formatter(messages=typed).prompt
 
     def _piece(self, token: int) -> bytes:
         piece = self._pieces.get(token)

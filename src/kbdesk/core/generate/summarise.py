@@ -5,11 +5,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kbdesk.core.jobs import CancelToken, ProgressFn, no_progress
 from kbdesk.core.messages import language_of, say
 from kbdesk.core.search.text import has_cjk
 from kbdesk.core.types import Answer, AnswerOutcome, Citation, DocStatus, Document, Progress
+
+if TYPE_CHECKING:
+    from kbdesk.core.store.catalog import ChunkRow
 
 _EN = re.compile(
     r"^\s*(?:please\s+|can you\s+|could you\s+)?(?:summari[sz]e|give (?:me )?(?:a |an )?(?:summary|overview) of|"
@@ -136,7 +140,9 @@ class Summariser:
 
     def _pack(self, texts: list[str], answer_tokens: int, zh: bool) -> list[str]:
         budget = self._budget(answer_tokens)
-        parts, current, used = [], [], 0
+        parts: list[str] = []
+        current: list[str] = []
+        used = 0
         for text in texts:
             n = self.host.count_tokens(text)
             if current and used + n > budget:
@@ -190,9 +196,11 @@ class Summariser:
         return "".join(pieces)
 
     @staticmethod
-    def _cite_pages(text: str, doc: Document, chunks) -> tuple[str, tuple[Citation, ...]]:
+    def _cite_pages(
+        text: str, doc: Document, chunks: Sequence[ChunkRow]
+    ) -> tuple[str, tuple[Citation, ...]]:
         """Turn "(p. 3)" references into [n] citations of that page's first passage."""
-        first_on_page = {}
+        first_on_page: dict[int | None, ChunkRow] = {}
         for row in chunks:
             first_on_page.setdefault(row.page, row)
         numbers: dict[int, int] = {}

@@ -71,7 +71,7 @@ def _zh_value(run: str) -> int:
 def _digit_values(token: str) -> list[str]:
     if _THOUSANDS.fullmatch(token):
         return [_canon(float(token.replace(",", "")))]
-    values = []
+    values: list[str] = []
     for part in token.split(","):
         # "3.2.1" is a clause number, not a decimal: each part is a number on its own
         pieces = [part] if part.count(".") <= 1 else part.split(".")
@@ -225,7 +225,7 @@ class SupportScorer:
         if all(cjk == self.passages[p].cjk for cjk in self._cjk):
             terms = {t for ts in self._terms for t in ts}
             numbers = {n for ns in self._numbers for n in ns}
-            shared = []
+            shared: list[tuple[int, int, str]] = []
             for part in parts:
                 unit = _Passage.of(part)
                 overlap = sum(map(unit.holds, terms)) + len(numbers & unit.numbers)

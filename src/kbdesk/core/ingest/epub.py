@@ -85,10 +85,10 @@ def load_epub(path: Path) -> ParsedDocument:
                 member = posixpath.normpath(posixpath.join(base, unquote(href.split("#")[0])))
                 manifest[item_id] = (member, item.get("media-type", ""))
         spine = [ref.get("idref") for ref in _find_all(opf, "itemref")]
-        docs = [manifest[i] for i in spine if i in manifest]
+        in_order = [manifest[i] for i in spine if i in manifest]
         docs = [
             m
-            for m, mt in docs
+            for m, mt in in_order
             if mt in _HTML_TYPES or m.lower().endswith((".xhtml", ".html", ".htm"))
         ]
         if not docs:
@@ -118,7 +118,7 @@ def load_epub(path: Path) -> ParsedDocument:
             segments.extend(Segment(text=p) for p in paras)
     if not segments:
         raise EmptyDocument(f"{name} contains no text.")
-    warnings = ()
+    warnings: tuple[str, ...] = ()
     if missing:
         warnings = (
             f"{name} is incomplete: {len(missing)} chapter file(s) are missing and were skipped.",

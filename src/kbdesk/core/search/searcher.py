@@ -96,6 +96,8 @@ class Searcher:
             self.catalog.document_frequencies(terms, KEYWORD_ROW_BUDGET + 1),
             KEYWORD_ROW_BUDGET,
         )
+        if match is None:  # only without terms, returned above
+            return []
         return self.catalog.keyword_search(match, k, doc_ids)
 
     def search(self, query: str, options: SearchOptions = SearchOptions()) -> list[Hit]:

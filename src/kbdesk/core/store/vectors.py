@@ -10,11 +10,15 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from kbdesk.core.store.catalog import Catalog
 from kbdesk.core.store.fileio import atomic_path, atomic_write_text
+
+if TYPE_CHECKING:
+    from faiss import IndexIDMap, IndexIDMap2
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +50,7 @@ class VectorIndex:
         self.dim = dim
         self.embedder_id = embedder_id
         self.ann_threshold = ann_threshold
-        self._index = None
+        self._index: IndexIDMap | None = None  # IndexIDMap2 when built here
         self._tombstones: set[int] = set()
         self.generation = -1
         self.dirty = False
@@ -57,17 +61,14 @@ class VectorIndex:
     def kind(self) -> str:
         if self._index is None:
             return "empty"
-        return "hnsw" if "HNSW" in type(self._faiss_inner()).__name__ else "flat"
+        inner = _faiss().downcast_index(self._index.index)
+        return "hnsw" if "HNSW" in type(inner).__name__ else "flat"
 
     @property
     def count(self) -> int:
         return 0 if self._index is None else int(self._index.ntotal) - len(self._tombstones)
 
-    def _faiss_inner(self):
-        faiss = _faiss()
-        return faiss.downcast_index(self._index.index)
-
-    def _new_index(self, size_hint: int):
+    def _new_index(self, size_hint: int) -> IndexIDMap2:
         faiss = _faiss()
         if size_hint >= self.ann_threshold:
             inner = faiss.IndexHNSWFlat(self.dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
@@ -204,8 +205,11 @@ class VectorIndex:
 
     def _compact(self) -> None:
         """Rebuild HNSW without its tombstones (reconstructing vectors from the index itself)."""
+        index = self._index
+        if index is None:
+            return
         keep = self.ids()
-        vectors = np.vstack([self._index.reconstruct(int(i)) for i in keep]) if len(keep) else None
+        vectors = np.vstack([index.reconstruct(int(i)) for i in keep]) if len(keep) else None
         self._index = self._new_index(len(keep))
         self._tombstones = set()
         if vectors is not None:
@@ -213,6 +217,8 @@ class VectorIndex:
 
     def _maybe_upgrade(self) -> None:
         """Switch from exact to HNSW once the collection grows past the threshold."""
+        if self._index is None:
+            return
         if self.kind == "flat" and self._index.ntotal >= self.ann_threshold:
             vectors = self._index.index.reconstruct_n(0, self._index.ntotal)
             order = _faiss().vector_to_array(self._index.id_map).astype(np.int64)
