@@ -86,7 +86,11 @@ def run_gui(data_dir: str | None = None, argv: list[str] | None = None) -> int:
     paths = AppPaths.resolve(data_dir)
     setup_logging(paths)
     log.info("%s %s starting; data in %s", APP_NAME, __version__, paths.data_dir)
-    app = QApplication.instance() or QApplication([sys.argv[0], *(argv or [])])
+    existing = QApplication.instance()  # a test's QApplication; typed as QCoreApplication
+    if isinstance(existing, QApplication):
+        app = existing
+    else:  # none yet (Qt refuses a second one beside a plain QCoreApplication, and says so)
+        app = QApplication([sys.argv[0], *(argv or [])])
     app.setApplicationName(APP_NAME)
     app.setApplicationDisplayName(APP_NAME)
     app.setApplicationVersion(__version__)

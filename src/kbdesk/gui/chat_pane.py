@@ -108,8 +108,15 @@ class ChatPane(QWidget):
         layout.addLayout(bottom)
 
         for keys in ("Ctrl+Return", "Ctrl+Enter"):
-            QShortcut(QKeySequence(keys), self.input, self.send, context=Qt.WidgetShortcut)
-        QShortcut(QKeySequence("Esc"), self, self.stop, context=Qt.WidgetWithChildrenShortcut)
+            QShortcut(
+                QKeySequence(keys), self.input, self.send, context=Qt.ShortcutContext.WidgetShortcut
+            )
+        QShortcut(
+            QKeySequence("Esc"),
+            self,
+            self.stop,
+            context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
+        )
 
         self._render_timer = QTimer(self)
         self._render_timer.setSingleShot(True)

@@ -232,6 +232,8 @@ class CitationPane(W.QWidget):
         if self._render_job is not None:
             self._render_job.cancel()  # not started yet: skipped; running: its result is stale
         path, zoom, dpr = self._path, self._zoom, self.devicePixelRatioF()
+        if path is None:  # no document (cleared): nothing to render
+            return
         avail = self._available_width()
         marks, targets = self._marks()
 
@@ -290,6 +292,8 @@ class CitationPane(W.QWidget):
 
     def _load_text(self) -> None:
         path, passage = self._path, self._passage
+        if path is None:  # no document (cleared): nothing to load
+            return
 
         def work(ctx: JobContext):
             text = view.document_text(path, cancel=ctx.cancel)
@@ -376,4 +380,5 @@ class CitationPane(W.QWidget):
         self.page_controls.show_page(self._page if pdf else None, self._count)
         self.find_bar.setEnabled(shown)
         # After an error the file may still open elsewhere (damaged, password), unless it is gone.
-        self._open.setEnabled(bool(self._path) and (shown or Path(self._path).exists()))
+        path = self._path
+        self._open.setEnabled(bool(path and (shown or Path(path).exists())))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -119,7 +120,8 @@ class CollectionsBox(QWidget):
         self._follow(job, lambda _none: f"Collection '{name}' deleted.")
         return job
 
-    def _follow(self, job: Job, done: Callable[[object], str]) -> None:
+    def _follow(self, job: Job, done: Callable[[Any], str]) -> None:
+        """`done` words the job's result (a Signal(object) payload, so untyped: Any)."""
         for b in (self.rename_button, self.delete_button):
             b.setEnabled(False)
         job.result.connect(lambda value: self.message.emit(done(value)))

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QColor, QStandardItem, QStandardItemModel
 
 from kbdesk.core.errors import ErrorCode
@@ -40,7 +40,7 @@ PATH_ROLE = Qt.ItemDataRole.UserRole + 2
 class Row:
     path: str
     name: str
-    status: str
+    status: DocStatus
     pages: int = 0
     chunks: int = 0
     added_at: float = 0.0
@@ -63,7 +63,7 @@ class DocumentsModel(QStandardItemModel):
     (bench/bench_gui_stall.py).
     """
 
-    def __init__(self, parent=None):
+    def __init__(self, parent: QObject | None = None):
         super().__init__(0, len(COLUMNS), parent)
         self.setHorizontalHeaderLabels(list(COLUMNS))
         self.rows: list[Row] = []
@@ -106,7 +106,9 @@ class DocumentsModel(QStandardItemModel):
         elif result.status == FileStatus.FAILED:
             if result.code == ErrorCode.NOT_FOUND:
                 return
-            row.status = DocStatus.NEEDS_OCR if result.code == ErrorCode.NEEDS_OCR else DocStatus.FAILED
+            row.status = (
+                DocStatus.NEEDS_OCR if result.code == ErrorCode.NEEDS_OCR else DocStatus.FAILED
+            )
             row.reason = result.reason
             self._catalog[result.path] = row
         elif result.status == FileStatus.DUPLICATE:
@@ -171,7 +173,9 @@ class DocumentsModel(QStandardItemModel):
 def _cells(row: Row) -> tuple:
     """What a row shows: five texts and the progress fraction of its status cell."""
     label = STATUS_LABELS.get(row.status, row.status)
-    status = f"{label}: {_short_reason(row)}" if row.reason and row.status != DocStatus.READY else label
+    status = (
+        f"{label}: {_short_reason(row)}" if row.reason and row.status != DocStatus.READY else label
+    )
     fraction = STAGE_FRACTION.get(row.status)
     if row.status == DocStatus.EMBEDDING and row.embedded is not None:
         start = STAGE_FRACTION[DocStatus.EMBEDDING]

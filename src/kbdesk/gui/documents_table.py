@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, Qt
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QStyledItemDelegate, QTableView
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTableView,
+)
 
 from kbdesk.gui.documents_model import DocumentsModel
 
@@ -19,7 +25,9 @@ _STATUS_SAMPLE = "embedding 100%"  # the longest status without a reason; reason
 class MiddleElide(QStyledItemDelegate):
     """Names keep their start and their extension ("Commercial le…final.pdf"), not just "…"."""
 
-    def initStyleOption(self, option, index: QModelIndex) -> None:  # noqa: N802 - Qt's name
+    def initStyleOption(  # noqa: N802 - Qt's name
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> None:
         super().initStyleOption(option, index)
         option.textElideMode = Qt.TextElideMode.ElideMiddle
 

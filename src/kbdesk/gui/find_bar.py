@@ -97,6 +97,8 @@ class FindBar(W.QWidget):
             self._show()
             return
         path = self._pdf
+        if path is None:  # find_next checked that there is a PDF or a text to search
+            return
 
         def work(ctx: JobContext):
             return view.find_in_document(path, query, cancel=ctx.cancel)

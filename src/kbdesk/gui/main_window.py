@@ -29,6 +29,11 @@ def app_icon() -> QIcon:
     return QIcon(str(resources_dir() / "kbdesk.png"))
 
 
+def _base64_text(data: QByteArray) -> str:
+    """Saved Qt state as the text the settings file keeps (read back with b64decode)."""
+    return base64.b64encode(bytes(data.data())).decode("ascii")
+
+
 class MainWindow(QMainWindow):
     def __init__(self, session: Session):
         super().__init__()
@@ -240,10 +245,10 @@ class MainWindow(QMainWindow):
 
     def _save_layout(self) -> None:
         state = {
-            "geometry": bytes(self.saveGeometry().toBase64()).decode(),
-            "state": bytes(self.saveState().toBase64()).decode(),
-            "splitter": bytes(self.splitter.saveState().toBase64()).decode(),
-            "library": bytes(self.library.splitter.saveState().toBase64()).decode(),
+            "geometry": _base64_text(self.saveGeometry()),
+            "state": _base64_text(self.saveState()),
+            "splitter": _base64_text(self.splitter.saveState()),
+            "library": _base64_text(self.library.splitter.saveState()),
         }
         try:
             self.session.update_settings(layout=state)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
@@ -18,6 +19,9 @@ from kbdesk.core.paths import DEFAULT_COLLECTION, AppPaths
 from kbdesk.core.settings import Settings, SettingsStore
 from kbdesk.core.types import FileResult, ImportReport
 from kbdesk.gui.workers import Job, JobContext, JobRunner
+
+if TYPE_CHECKING:
+    from kbdesk.core.kb import KnowledgeBase
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +47,7 @@ class Session(QObject):
         for problem in self.store.problems:
             log.warning("settings: %s", problem)
         self.runner = JobRunner(self)
-        self._kbs: dict[str, object] = {}  # name -> KnowledgeBase, opened once per run
+        self._kbs: dict[str, KnowledgeBase] = {}  # opened once per run, by collection name
         self._moving: set[str] = set()  # collections a rename or delete job is working on
         self._models = None  # the core's ModelCache, made on first use (it imports llama code)
         self.model_loading: Job | None = None  # the start-up model load, while it runs
@@ -67,7 +71,7 @@ class Session(QObject):
     def collections(self) -> list[str]:
         return self.paths.collection_names()
 
-    def kb(self, name: str | None = None):
+    def kb(self, name: str | None = None) -> KnowledgeBase:
         """The open KnowledgeBase (cheap: a manifest and an SQLite file; models load later)."""
         from kbdesk.core.kb import KnowledgeBase
 
