@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from kbdesk.core.errors import UnsupportedCpu
+from kbdesk.core.errors import Remedy, UnsupportedCpu
 from kbdesk.core.generate import cpu_floor
+from kbdesk.core.messages import Audience, explain
 
 HASWELL = {key: True for key, _, _ in cpu_floor.FLOOR}
 
@@ -53,8 +54,11 @@ def test_a_cpu_below_the_floor_gets_a_sentence_naming_what_it_lacks(monkeypatch)
     with pytest.raises(UnsupportedCpu) as err:
         cpu_floor.check_cpu(old_cpu)
     text = str(err.value)
-    assert "processor lacks FMA and AVX2" in text and "Haswell" in text and "searching" in text
-    assert "make" not in text and "Traceback" not in text
+    assert "processor lacks FMA and AVX2" in text and "Haswell" in text
+    assert err.value.remedy is Remedy.NEWER_COMPUTER
+    window, cli = explain(err.value, Audience.WINDOW), explain(err.value, Audience.CLI)
+    assert "searching documents still work" in window and "kbdesk search still work" in cli
+    assert "make" not in window + cli and "Traceback" not in window + cli
     cpu_floor.check_cpu(HASWELL)  # the floor itself passes
 
 
