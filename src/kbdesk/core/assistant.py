@@ -17,17 +17,15 @@ from pathlib import Path
 from kbdesk.core.errors import KbdeskError
 from kbdesk.core.generate.answerer import Answerer, AskOptions, open_host
 from kbdesk.core.generate.chats import ChatStore
-from kbdesk.core.generate.host import LOADING_MODEL, LlamaHost
+from kbdesk.core.generate.host import LlamaHost
 from kbdesk.core.generate.prompt import NOT_IN_DOCUMENTS
 from kbdesk.core.jobs import CancelToken, ProgressFn, no_progress
 from kbdesk.core.settings import Settings
-from kbdesk.core.types import Answer, Progress
+from kbdesk.core.types import Answer, Progress, Stage
 
 log = logging.getLogger(__name__)
 
 NEW_CHAT = "new"  # ask(chat=NEW_CHAT) starts a saved chat
-SEARCHING = "searching"  # the Progress stage once the model is ready and retrieval starts
-__all__ = ["LOADING_MODEL", "NEW_CHAT", "SEARCHING", "Assistant", "ModelCache", "Reply"]
 
 
 @dataclass(frozen=True)
@@ -133,7 +131,7 @@ class Assistant:
         chat_id = self.chats.new() if chat == NEW_CHAT else chat
         history = self.chats.history(chat) if chat is not None and chat != NEW_CHAT else []
         host = self.models.host(self.settings.model, progress, cancel)
-        progress(Progress(SEARCHING))
+        progress(Progress(Stage.SEARCHING))
         answer = Answerer(self.kb, host).ask(
             question,
             history=history,

@@ -27,7 +27,15 @@ from kbdesk.core.search.text import index_body
 from kbdesk.core.store.catalog import Catalog, FileFacts
 from kbdesk.core.store.fileio import sha256_file
 from kbdesk.core.store.vectors import VectorIndex
-from kbdesk.core.types import ChunkDraft, DocStatus, FileResult, FileStatus, ImportReport, Progress
+from kbdesk.core.types import (
+    ChunkDraft,
+    DocStatus,
+    FileResult,
+    FileStatus,
+    ImportReport,
+    Progress,
+    Stage,
+)
 
 EMBED_GROUP = 128  # new passages gathered across small documents before one embedder call
 EMBED_SLICE = 64  # cancel is checked between slices
@@ -143,7 +151,7 @@ class Importer:
     # -- run ---------------------------------------------------------------------------------
 
     def run(self, paths: Iterable[str | os.PathLike]) -> ImportReport:
-        self.progress(Progress("scanning"))
+        self.progress(Progress(Stage.SCANNING))
         files, folders = self._plan([Path(p).expanduser() for p in paths])
         if self.on_plan is not None:
             self.on_plan([str(f) for f in files])
@@ -155,7 +163,7 @@ class Importer:
             cancelled = True
         finally:
             self._save_index(force=True)
-        self.progress(Progress("done", len(files), len(files)))
+        self.progress(Progress(Stage.DONE, len(files), len(files)))
         return ImportReport(tuple(self._results), cancelled)
 
     def _prune_missing(self, folders: list[Path], present: set[str]) -> None:
@@ -207,7 +215,7 @@ class Importer:
                         done += self._flush(pending, done, total)
                         pending = []
                 current = item.path if isinstance(item, _Outcome) else None
-                self.progress(Progress("parsing", done, total, item=current))
+                self.progress(Progress(Stage.PARSING, done, total, item=current))
             if pending:
                 done += self._flush(pending, done, total)
         finally:
@@ -337,7 +345,7 @@ class Importer:
                 seen[id(parsed)] = seen.get(id(parsed), 0) + 1
             self.progress(
                 Progress(
-                    "embedding",
+                    Stage.EMBEDDING,
                     done,
                     total,
                     item=current.facts.path,

@@ -121,11 +121,24 @@ class Hit:
         }
 
 
+class Stage(StrEnum):
+    """What a long job is doing; the window words each for its progress line."""
+
+    SCANNING = "scanning"  # finding the files of an import
+    PARSING = "parsing"
+    EMBEDDING = "embedding"
+    INDEXING = "indexing"
+    DONE = "done"
+    SUMMARISING = "summarising"  # reading a whole document for a summary
+    LOADING_MODEL = "loading_model"  # reading the answer model from disk
+    SEARCHING = "searching"  # the model is ready; retrieval and the answer follow
+
+
 @dataclass(frozen=True)
 class Progress:
     """A snapshot of a long job. `total` None means unknown."""
 
-    stage: str  # "scanning", "parsing", "embedding", "indexing", "done"
+    stage: Stage
     done: int = 0
     total: int | None = None
     item: str | None = None  # current file

@@ -17,10 +17,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kbdesk.core.assistant import LOADING_MODEL, SEARCHING, Reply
+from kbdesk.core.assistant import Reply
 from kbdesk.core.errors import ErrorCode, KbdeskError
 from kbdesk.core.messages import Audience, explain
-from kbdesk.core.types import Citation, Hit, Progress
+from kbdesk.core.types import Citation, Hit, Progress, Stage
 from kbdesk.gui.session import Session
 from kbdesk.gui.transcript import Turn, plain_with_sources, transcript_html
 from kbdesk.gui.workers import Job
@@ -39,12 +39,12 @@ LOADING_NOTE = "Loading the answer model…"
 
 def busy_note(progress: Progress) -> str | None:
     """What the answer line says while a job works, by its progress stage."""
-    if progress.stage == LOADING_MODEL:
+    if progress.stage is Stage.LOADING_MODEL:
         share = f" {100 * progress.done // progress.total}%" if progress.total else ""
         return f"{LOADING_NOTE}{share}"
-    if progress.stage == SEARCHING:
+    if progress.stage is Stage.SEARCHING:
         return SEARCHING_NOTE
-    if progress.stage == "summarising" and progress.total:
+    if progress.stage is Stage.SUMMARISING and progress.total:
         return f"Reading the whole document… {progress.done}/{progress.total}"
     return None
 

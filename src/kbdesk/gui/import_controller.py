@@ -7,7 +7,7 @@ from pathlib import Path
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from kbdesk.core.types import DocStatus, FileStatus, ImportReport, Progress
+from kbdesk.core.types import DocStatus, FileStatus, ImportReport, Progress, Stage
 from kbdesk.gui.documents_model import DocumentsModel
 from kbdesk.gui.session import Session
 from kbdesk.gui.widgets import error_text
@@ -152,11 +152,11 @@ class ImportController(QWidget):
             self.progress.setRange(0, progress.total)
             self.progress.setValue(progress.done)
             self.progress.setFormat("%v of %m files")
-        if progress.stage in ("parsing", "embedding") and self.showing_import():
-            embedded = progress.item_fraction if progress.stage == "embedding" else None
+        if progress.stage in (Stage.PARSING, Stage.EMBEDDING) and self.showing_import():
+            embedded = progress.item_fraction if progress.stage is Stage.EMBEDDING else None
             self.model.working_on(progress.item, embedded)
             name = Path(progress.item).name if progress.item else ""
-            verb = "Reading" if progress.stage == "parsing" else "Embedding"
+            verb = "Reading" if progress.stage is Stage.PARSING else "Embedding"
             extra = f" ({progress.message})" if progress.message else ""
             self.label.setText(f"{verb} {name}{extra}".strip())
 

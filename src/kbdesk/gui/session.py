@@ -223,7 +223,7 @@ class Session(QObject):
         """Answer in a job; the result is the core's Reply (the answer and its saved chat).
 
         `chat` is a saved chat's id, or None to start one. Progress reports the model loading
-        (stage "loading_model") and then "searching"; streamed text arrives as items.
+        (Stage.LOADING_MODEL) and then Stage.SEARCHING; streamed text arrives as items.
         """
         from kbdesk.core.assistant import NEW_CHAT, Assistant
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from kbdesk.core.assistant import NEW_CHAT, SEARCHING, Assistant, ModelCache
+from kbdesk.core.assistant import NEW_CHAT, Assistant, ModelCache
 from kbdesk.core.errors import Cancelled, ModelMissing, Remedy
-from kbdesk.core.generate.host import LOADING_MODEL
 from kbdesk.core.jobs import CancelToken
 from kbdesk.core.settings import Settings
-from kbdesk.core.types import AnswerOutcome
+from kbdesk.core.types import AnswerOutcome, Stage
 
 QUESTION = "When is the security deposit returned?"
 
@@ -74,7 +73,7 @@ def test_loading_reports_progress_once_and_a_cancel_stops_it(small_model):
             cache.host(str(small_model), cancel=cancel)
         seen = []
         host = cache.host(str(small_model), progress=seen.append)
-        assert host.loaded and seen and {p.stage for p in seen} == {LOADING_MODEL}
+        assert host.loaded and seen and {p.stage for p in seen} == {Stage.LOADING_MODEL}
         shares = [p.done / p.total for p in seen]
         assert shares == sorted(shares) and shares[-1] == 1.0
         assert 0.9 <= shares[-2] <= 0.96  # the read ends at 95%; llama.cpp's start is the rest
@@ -87,7 +86,7 @@ def test_loading_reports_progress_once_and_a_cancel_stops_it(small_model):
 def test_the_search_stage_follows_the_model(assistant):
     stages = []
     assistant.ask(QUESTION, progress=lambda p: stages.append(p.stage))
-    assert SEARCHING in stages
+    assert Stage.SEARCHING in stages
 
 
 def test_a_missing_model_is_an_error_with_a_remedy(lease_kb, models, tmp_path):

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, cast
 from kbdesk.core.errors import ErrorCode, KbdeskError, ModelMissing, Remedy
 from kbdesk.core.generate.cpu_floor import check_cpu
 from kbdesk.core.jobs import CancelToken, ProgressFn, no_progress
-from kbdesk.core.types import Progress
+from kbdesk.core.types import Progress, Stage
 
 if TYPE_CHECKING:
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
@@ -40,7 +40,6 @@ def _llama_cpp():
     return llama_cpp
 
 
-LOADING_MODEL = "loading_model"  # the Progress stage of load()
 PREFETCH_BLOCK = 16 << 20
 
 
@@ -101,9 +100,9 @@ class LlamaHost:
                     done += len(block)
                     if cancel is not None:
                         cancel.raise_if_cancelled()
-                    progress(Progress(LOADING_MODEL, done, total, item=self.model_path.name))
+                    progress(Progress(Stage.LOADING_MODEL, done, total, item=self.model_path.name))
         llama = self.llama
-        progress(Progress(LOADING_MODEL, total, total, item=self.model_path.name))
+        progress(Progress(Stage.LOADING_MODEL, total, total, item=self.model_path.name))
         return llama
 
     @property

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from kbdesk.core.jobs import CancelToken, ProgressFn, no_progress
 from kbdesk.core.messages import language_of, say
 from kbdesk.core.search.text import has_cjk
-from kbdesk.core.types import Answer, AnswerOutcome, Citation, DocStatus, Document, Progress
+from kbdesk.core.types import Answer, AnswerOutcome, Citation, DocStatus, Document, Progress, Stage
 
 if TYPE_CHECKING:
     from kbdesk.core.store.catalog import ChunkRow
@@ -90,13 +90,13 @@ class Summariser:
         parts = self._pack([self._label(r.page) + r.text for r in chunks], MAP_TOKENS, zh)
         partials: list[str] = []
         for i, part in enumerate(parts):
-            progress(Progress("summarising", i, len(parts) + 1, item=doc.path))
+            progress(Progress(Stage.SUMMARISING, i, len(parts) + 1, item=doc.path))
             if len(parts) == 1:
                 break
             partials.append(
                 self._run(self._map_prompt(doc.name, part, zh), MAP_TOKENS, temperature, cancel)
             )
-        progress(Progress("summarising", len(parts), len(parts) + 1, item=doc.path))
+        progress(Progress(Stage.SUMMARISING, len(parts), len(parts) + 1, item=doc.path))
         material = parts[0] if len(parts) == 1 else "\n\n".join(partials)
         while len(parts) > 1 and self._too_long(
             material, REDUCE_TOKENS
@@ -114,7 +114,7 @@ class Summariser:
             cancel,
             on_token,
         )
-        progress(Progress("summarising", len(parts) + 1, len(parts) + 1, item=doc.path))
+        progress(Progress(Stage.SUMMARISING, len(parts) + 1, len(parts) + 1, item=doc.path))
         text, citations = self._cite_pages(final, doc, chunks)
         return Answer(
             question=question,
