@@ -38,6 +38,7 @@ BENCHMARKS = (
     Benchmark("generation", "bench_generation.py", ("--rounds", "1")),
     Benchmark("answers", "bench_answers.py", ("--limit", "20")),
     Benchmark("portable_build", "bench_portable_build.py", None),
+    Benchmark("model_load", "bench_model_load.py", ("--model", "small", "--rounds", "1")),
 )
 
 
