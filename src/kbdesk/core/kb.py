@@ -223,22 +223,26 @@ class KnowledgeBase:
         options = SearchOptions(
             k=k, mode=mode, documents=tuple(documents), context=context, fusion=fusion
         )
+        with self._index_lock:  # re-entrant: searcher() takes it too
+            searcher = self.searcher()
+            searcher.reranker = self._reranker
+            return searcher.search(query, options)
+
+    def searcher(self) -> Searcher:
+        """The collection's searcher (loads the embedder and index on first use)."""
         with self._index_lock:
             if self._searcher is None:
                 self._searcher = Searcher(self.catalog, self.index, self.embedder)
-            self._searcher.reranker = self._reranker
-            return self._searcher.search(query, options)
+            return self._searcher
 
     def best_similarity(self, query: str, documents: Iterable[str] = ()) -> float:
         """Cosine similarity of the closest passage: how related the collection is to a question."""
         documents = tuple(documents)
         with self._index_lock:
-            if self._searcher is None:
-                self._searcher = Searcher(self.catalog, self.index, self.embedder)
             doc_ids = self.catalog.doc_ids_for_names(documents) if documents else None
             if documents and not doc_ids:
                 return 0.0
-            top = self._searcher.dense(query, 1, doc_ids)
+            top = self.searcher().dense(query, 1, doc_ids)
         return top[0][1] if top else 0.0
 
     def close(self) -> None:

@@ -41,3 +41,10 @@ def convex_fusion(
             normalised = (score - lo) / span if span > 0 else 1.0
             fused[item] = fused.get(item, 0.0) + weight * normalised
     return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def fuse(method: str, dense: list[tuple[int, float]], keyword: list[tuple[int, float]]):
+    """The hybrid list by the named method (one of FUSIONS), best-first."""
+    if method == "rrf":
+        return reciprocal_rank_fusion([dense, keyword])
+    return convex_fusion(dense, keyword)

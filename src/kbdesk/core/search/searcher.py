@@ -9,7 +9,7 @@ import numpy as np
 
 from kbdesk.core.embed.base import Embedder
 from kbdesk.core.errors import InvalidSetting
-from kbdesk.core.search.fusion import FUSIONS, convex_fusion, reciprocal_rank_fusion
+from kbdesk.core.search.fusion import FUSIONS, fuse
 from kbdesk.core.search.rerank import CrossEncoderReranker
 from kbdesk.core.search.text import budgeted_match, query_terms
 from kbdesk.core.store.catalog import Catalog
@@ -117,10 +117,7 @@ class Searcher:
         else:
             pool = max(50, 4 * depth)
             dense, keyword = self.dense(query, pool, doc_ids), self.keyword(query, pool, doc_ids)
-            if options.fusion == "rrf":
-                ranked = reciprocal_rank_fusion([dense, keyword])[:depth]
-            else:
-                ranked = convex_fusion(dense, keyword)[:depth]
+            ranked = fuse(options.fusion, dense, keyword)[:depth]
         rows = self.catalog.chunks([cid for cid, _ in ranked])
         ranked = [(cid, score) for cid, score in ranked if cid in rows]
         if self.reranker is not None and ranked:
