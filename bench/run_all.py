@@ -39,6 +39,12 @@ BENCHMARKS = (
     Benchmark("answers", "bench_answers.py", ("--limit", "20")),
     Benchmark("portable_build", "bench_portable_build.py", None),
     Benchmark("model_load", "bench_model_load.py", ("--model", "small", "--rounds", "1")),
+    Benchmark("fusion", "bench_fusion.py", ("--corpora", "own")),
+    Benchmark(
+        "quality",
+        "bench_quality.py",
+        ("--corpora", "own", "--models", "small", "--limit", "20"),
+    ),
 )
 
 
