@@ -10,6 +10,8 @@ packages), refuses to go on when the file's sha256 is not the recorded one, read
 document's member out of the package (``dpkg-deb --fsys-tarfile``), and writes the PDF:
 
 * ``"convert": "pdf"``   the package ships the PDF: copied byte for byte (``.gz`` unpacked);
+  with ``"drop_pages"`` those 1-based pages are deleted first (used to leave out a copy of a
+  licence text that an independent check uses; see README.md);
 * ``"convert": "text"``  the package ships plain text (optionally after a marker line, e.g. the
   ``__LICENSE__`` data section of a Perl module): rendered to A4 pages with PyMuPDF's Story in a
   monospaced base-14 font (no ligatures, no embedded fonts), keeping the source's line breaks.
@@ -211,6 +213,17 @@ def render_text_pdf(text: str, doc: dict) -> bytes:
     return data
 
 
+def drop_pages(data: bytes, pages: list[int]) -> bytes:
+    """The PDF without the given 1-based pages (deterministic for a given PyMuPDF version)."""
+    import pymupdf
+
+    pdf = pymupdf.open("pdf", data)
+    pdf.delete_pages([p - 1 for p in pages])
+    out = pdf.tobytes(garbage=4, deflate=True, no_new_id=True)
+    pdf.close()
+    return out
+
+
 def produce(doc: dict, package: Path, registry: str) -> bytes:
     raw = read_member(package, registry, doc["member"])
     if doc["member"].endswith(".gz"):
@@ -218,6 +231,8 @@ def produce(doc: dict, package: Path, registry: str) -> bytes:
     if doc["convert"] == "pdf":
         if not raw.startswith(b"%PDF"):
             raise FetchError(f"{doc['id']}: {doc['member']} is not a PDF")
+        if doc.get("drop_pages"):
+            return drop_pages(raw, doc["drop_pages"])
         return raw
     if doc["convert"] == "text":
         return render_text_pdf(source_text(raw, doc), doc)
