@@ -206,6 +206,10 @@ class Citation:
     page: int | None
     text: str
     boxes: tuple[BBox, ...] = ()
+    # The sentence(s) of `text` that support the claims citing it, verbatim (non-adjacent ones
+    # joined by " … "), and where each is in `text`; empty in chats saved before quotes existed.
+    quote: str = ""
+    quote_spans: tuple[tuple[int, int], ...] = ()
 
     def to_json(self) -> dict:
         return {
@@ -214,6 +218,7 @@ class Citation:
             "path": self.path,
             "page": self.page,
             "text": self.text,
+            "quote": self.quote,
         }
 
 

@@ -7,6 +7,7 @@ import pytest
 from kbdesk.core.errors import Cancelled
 from kbdesk.core.generate.answerer import Answerer, AskOptions
 from kbdesk.core.generate.chats import ChatStore
+from kbdesk.core.generate.quotes import QUOTE_JOIN
 from kbdesk.core.jobs import CancelToken
 from kbdesk.core.kb import KnowledgeBase
 from kbdesk.core.types import AnswerOutcome
@@ -34,6 +35,9 @@ def test_real_answer_streams_and_its_citations_point_at_real_pages(answerer, lea
             citation.text,
         )
         assert f"[{citation.n}]" in answer.answer
+        # the supporting sentence(s), verbatim from the passage
+        pieces = [citation.text[a:b] for a, b in citation.quote_spans]
+        assert citation.quote and citation.quote == QUOTE_JOIN.join(pieces)
     assert answer.supported == bool(answer.citations and any(s.supported for s in answer.sentences))
     assert answer.outcome in (AnswerOutcome.ANSWERED, AnswerOutcome.UNVERIFIED)
     assert answer.supported == (answer.outcome is AnswerOutcome.ANSWERED)

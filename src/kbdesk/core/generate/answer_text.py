@@ -158,3 +158,20 @@ def split_sentences(answer: str) -> list[str | Sentence]:
             if len(trimmed) < len(rest):
                 pieces.append(rest[len(trimmed) :])
     return pieces
+
+
+def sentence_spans(text: str) -> list[tuple[int, int, Sentence]]:
+    """Each sentence of a passage with its (start, end) in `text`, by split_sentences' rules.
+
+    A stored passage has a line break only where a paragraph ends (a heading, a list item),
+    so lines are boundaries here as in answers. Spans are trimmed of surrounding whitespace.
+    """
+    spans: list[tuple[int, int, Sentence]] = []
+    pos = 0
+    for piece in split_sentences(text):
+        raw = piece.text if isinstance(piece, Sentence) else piece
+        if isinstance(piece, Sentence) and raw.strip():
+            start = pos + len(raw) - len(raw.lstrip())
+            spans.append((start, pos + len(raw.rstrip()), piece))
+        pos += len(raw)
+    return spans

@@ -20,6 +20,7 @@ from kbdesk.core.generate.answer_text import (
     strip_markers,
 )
 from kbdesk.core.generate.prompt import NOT_IN_DOCUMENTS, passage_text
+from kbdesk.core.generate.quotes import claims_by_source, with_quotes
 from kbdesk.core.generate.support import SupportScorer, content_terms, numbers_in
 from kbdesk.core.types import Citation, Hit, SentenceCheck
 
@@ -117,8 +118,10 @@ def check_citations(
     declined = bool(refusals) and not any(c.supported and c.citations for c in checks)
     numbers = sorted({n for c in checks for n in c.citations})
     citations = tuple(_citation(n, sources[n - 1]) for n in numbers)
+    text = "".join(rebuilt).strip()
+    citations = with_quotes(citations, claims_by_source(text), embedder, threshold)
     unsupported = sum(not c.supported for c in checks)
-    return CitedAnswer("".join(rebuilt).strip(), citations, tuple(checks), declined, unsupported)
+    return CitedAnswer(text, citations, tuple(checks), declined, unsupported)
 
 
 def _correct(

@@ -7,6 +7,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kbdesk.core.generate.citations import WORDS_ONLY_THRESHOLD
+from kbdesk.core.generate.quotes import claims_by_source, with_quotes
 from kbdesk.core.jobs import CancelToken, ProgressFn, no_progress
 from kbdesk.core.messages import language_of, say
 from kbdesk.core.search.text import has_cjk
@@ -226,4 +228,5 @@ class Summariser:
             )
             for p, n in sorted(numbers.items(), key=lambda kv: kv[1])
         )
-        return cited, citations
+        # words only: a summary is checked by no embedder, and its quotes need none either
+        return cited, with_quotes(citations, claims_by_source(cited), None, WORDS_ONLY_THRESHOLD)
