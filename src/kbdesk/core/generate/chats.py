@@ -65,9 +65,15 @@ class ChatStore:
             {
                 "question": answer.question,
                 "answer": answer.to_json(),
-                # what a viewer needs to reopen a citation later: its passage and boxes
+                # what a viewer needs to reopen a citation later: its passage, boxes and quote
                 "sources": [
-                    {"n": c.n, "chunk_id": c.chunk_id, "doc_id": c.doc_id, "boxes": c.boxes}
+                    {
+                        "n": c.n,
+                        "chunk_id": c.chunk_id,
+                        "doc_id": c.doc_id,
+                        "boxes": c.boxes,
+                        "quote_spans": c.quote_spans,
+                    }
                     for c in answer.citations
                 ],
                 "nearest": [h.to_json() | {"boxes": h.boxes} for h in answer.nearest],
@@ -112,6 +118,11 @@ class ChatStore:
                     page=c["page"],
                     text=c["text"],
                     boxes=tuple(tuple(b) for b in extra.get(c["n"], {}).get("boxes", ())),
+                    # chats saved before quotes existed have neither
+                    quote=c.get("quote", ""),
+                    quote_spans=tuple(
+                        (int(a), int(b)) for a, b in extra.get(c["n"], {}).get("quote_spans", ())
+                    ),
                 )
                 for c in data.get("citations", [])
             )
