@@ -50,3 +50,17 @@ ZH_PAGES = [
     "伤口护理：手术后十四天内不要洗澡，保持伤口干燥。每两天更换一次敷料。如果伤口发红、渗液或发热超过三十八度，请立即就医。",
     "康复锻炼：术后第二天开始在理疗师指导下进行屈膝练习。六周内避免跑步和跳跃。术后三个月复查。",
 ]
+
+# One paragraph of four lines on a page: its third sentence starts mid-line 2 and ends mid-line 3
+# (quotes highlighted within a passage's lines).
+TERMS_PARAGRAPH = (
+    "Section 9 Termination. Either party may terminate this lease by giving ninety days written "
+    "notice to the other party at its registered address. The security deposit of 25,200 dollars "
+    "is returned within 30 days after the tenant vacates the premises and hands back all keys. "
+    "Keys are handed back at the building office on the last day of the lease term."
+)
+TERMS_PARAGRAPH_ZH = (
+    "伤口护理：手术后十四天内不要洗澡，保持伤口干燥，洗澡时请用防水敷料覆盖伤口并在洗完后立即擦干。"
+    "每两天更换一次敷料，更换前后都要洗手，使用医院提供的无菌敷料和消毒棉签。"
+    "如果伤口发红、渗液或发热超过三十八度，请立即就医。"
+)

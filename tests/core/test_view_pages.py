@@ -16,9 +16,10 @@ from kbdesk.core.view import (
     find_passage,
     page_count,
     page_size,
+    quote_boxes,
     render_page,
 )
-from tests.helpers import LEASE_PAGES, ZH_PAGES, make_pdf
+from tests.helpers import LEASE_PAGES, TERMS_PARAGRAPH, TERMS_PARAGRAPH_ZH, ZH_PAGES, make_pdf
 
 
 @pytest.fixture
@@ -197,3 +198,78 @@ def test_chinese_passage_found_across_line_joins(tmp_path):
     span = find_passage(text, passage)
     assert span is not None
     assert "".join(text[span[0] : span[1]].split()) == "".join(passage.split())
+
+
+def _passage(path: Path, page: int):
+    """The real pipeline's chunk for `page` (the whole page here) and its line boxes."""
+    [chunk] = [c for c in chunk_document(load_document(path)) if c.page == page]
+    return chunk
+
+
+def _span_of(text: str, sentence: str) -> tuple[int, int]:
+    start = text.index(sentence)
+    return start, start + len(sentence)
+
+
+@pytest.mark.parametrize(
+    ("text", "cjk", "sentence"),
+    [
+        (
+            TERMS_PARAGRAPH,
+            False,
+            "The security deposit of 25,200 dollars is returned within 30 days",
+        ),
+        (TERMS_PARAGRAPH_ZH, True, "每两天更换一次敷料，更换前后都要洗手"),
+    ],
+)
+def test_quote_boxes_cover_the_quoted_part_of_each_line_only(tmp_path, text, cjk, sentence):
+    pdf = make_pdf(tmp_path / "terms.pdf", ["Cover page.", text], cjk=cjk)
+    chunk = _passage(pdf, 2)
+    assert len(chunk.boxes) >= 3  # a multi-line passage
+    start = chunk.text.index(sentence)
+    end = chunk.text.index("。" if cjk else ".", start) + 1
+    quote = chunk.text[start:end]
+    boxes = quote_boxes(pdf, 2, chunk.boxes, chunk.text, [(start, end)])
+    # MuPDF's own search for the sentence finds the same stretch of each line
+    with pymupdf.open(pdf) as doc:
+        expected = doc[1].search_for(quote)
+    assert len(boxes) == len(expected) < len(chunk.boxes)
+    for box, rect in zip(boxes, expected, strict=True):
+        assert box == pytest.approx((rect.x0, rect.y0, rect.x1, rect.y1), abs=0.2)
+    for x0, y0, x1, y1 in boxes:  # each inside one of the passage's line boxes
+        assert any(b[0] <= x0 < x1 <= b[2] and (b[1], b[3]) == (y0, y1) for b in chunk.boxes), (
+            x0,
+            y0,
+            x1,
+            y1,
+        )
+
+
+def test_quote_boxes_are_empty_when_the_quote_is_not_on_the_page(tmp_path):
+    pdf = make_pdf(tmp_path / "terms.pdf", ["Cover page.", TERMS_PARAGRAPH])
+    chunk = _passage(pdf, 2)
+    span = _span_of(chunk.text, "Keys are handed back at the building office")
+    assert quote_boxes(pdf, 2, chunk.boxes, chunk.text, [span])  # there as imported
+    changed = chunk.text.replace("building office", "front desk")
+    gone = _span_of(changed, "Keys are handed back at the front desk")
+    assert quote_boxes(pdf, 2, chunk.boxes, changed, [gone]) == ()
+    assert quote_boxes(pdf, 1, chunk.boxes, chunk.text, [span]) == ()  # another page's lines
+    assert quote_boxes(pdf, 2, (), chunk.text, [span]) == ()
+
+
+def test_faint_boxes_are_tinted_lightly_and_the_strong_ones_win(tmp_path):
+    pdf = make_pdf(tmp_path / "terms.pdf", ["Cover page.", TERMS_PARAGRAPH])
+    chunk = _passage(pdf, 2)
+    quote = quote_boxes(pdf, 2, chunk.boxes, chunk.text, [_span_of(chunk.text, "Keys are")])
+    rp = render_page(pdf, 2, 2.0, quote, chunk.boxes)
+    assert len(rp.highlight_rects) == 1 and len(rp.faint_rects) == len(chunk.boxes)
+    x0, y0, x1, y1 = rp.highlight_rects[0]
+    strong = [_rgb(rp, x, y) for y in range(y0, y1) for x in range(x0, x1)]
+    assert sum(map(_is_yellow, strong)) > 0.5 * len(strong)
+    assert strong.count((255, 237, 115)) > 0.5 * len(strong)  # paper tinted once, not twice
+    fx0, fy0, fx1, fy1 = rp.faint_rects[0]  # the first line: faint only
+    faint = [_rgb(rp, x, y) for y in range(fy0, fy1) for x in range(fx0, fx1)]
+    cream = [px for px in faint if px[0] == 255 and 235 <= px[1] < 255 and 180 <= px[2] < 230]
+    assert len(cream) > 0.5 * len(faint) and not any(map(_is_yellow, faint))
+    assert any(max(px) < 90 for px in faint)  # the ink stays dark
+    assert _rgb(rp, fx0 + 5, fy0 - 20) == (255, 255, 255)  # and the page around stays white

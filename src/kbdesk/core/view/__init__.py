@@ -12,6 +12,7 @@ from kbdesk.core.view.pages import (
     page_size,
     render_page,
 )
+from kbdesk.core.view.quotes import quote_boxes
 
 __all__ = [
     "PixelRect",
@@ -21,5 +22,6 @@ __all__ = [
     "find_passage",
     "page_count",
     "page_size",
+    "quote_boxes",
     "render_page",
 ]

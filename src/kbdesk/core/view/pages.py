@@ -26,9 +26,17 @@ MIN_ZOOM, MAX_ZOOM = 0.1, 8.0
 # A render larger than this (~120 MB of RGB) is scaled down rather than exhausting memory.
 MAX_PIXELS = 40_000_000
 # Marker-style highlight: each channel is multiplied, so paper turns yellow and ink stays dark
-# (an opaque overlay would hide the very text being cited).
-_TINT = (1.0, 0.93, 0.45)
-_TINT_TABLES = tuple(bytes(min(255, round(v * f)) for v in range(256)) for f in _TINT)
+# (an opaque overlay would hide the very text being cited). The faint tint marks the rest of a
+# passage around its quoted sentence: paper turns cream (255, 246, 204), visibly apart from both
+# the page's white and the quote's yellow (255, 237, 115).
+_TINT, _FAINT_TINT = (1.0, 0.93, 0.45), (1.0, 0.965, 0.80)
+
+
+def _tables(tint: tuple[float, float, float]) -> tuple[bytes, ...]:
+    return tuple(bytes(min(255, round(v * f)) for v in range(256)) for f in tint)
+
+
+_TINT_TABLES, _FAINT_TABLES = _tables(_TINT), _tables(_FAINT_TINT)
 
 
 @dataclass(frozen=True)
@@ -36,7 +44,8 @@ class RenderedPage:
     """One rendered page: RGB888 rows of `stride` bytes, with the highlight already drawn in.
 
     `highlight_rects` are the highlighted boxes in image pixels, in the order of the boxes
-    given (boxes entirely off the page are dropped); `zoom` is the zoom actually used.
+    given (boxes entirely off the page are dropped), `faint_rects` those of the faint boxes;
+    `zoom` is the zoom actually used.
     """
 
     width: int
@@ -47,6 +56,7 @@ class RenderedPage:
     page_count: int
     highlight_rects: tuple[PixelRect, ...] = ()
     zoom: float = 1.0
+    faint_rects: tuple[PixelRect, ...] = ()
 
 
 def _fitz() -> Any:
@@ -156,24 +166,50 @@ def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
-def _tint(samples: bytes, stride: int, rects: Sequence[PixelRect]) -> bytes:
-    """Tint the union of rects once (adjacent line boxes overlap; tinting twice would band)."""
+def _minus(spans: list[tuple[int, int]], taken: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The parts of merged `spans` that no merged span of `taken` covers."""
+    out: list[tuple[int, int]] = []
+    for a, b in spans:
+        for c, d in taken:
+            if c < b and d > a:
+                if c > a:
+                    out.append((a, c))
+                a = max(a, d)
+        if a < b:
+            out.append((a, b))
+    return out
+
+
+def _tint(
+    samples: bytes, stride: int, layers: Sequence[tuple[Sequence[PixelRect], Sequence[bytes]]]
+) -> bytes:
+    """Tint each layer's union of rects once (adjacent line boxes overlap; tinting twice would
+    band); where layers overlap, the earlier one's tint is the one applied."""
     buf = bytearray(samples)
-    for y in range(min(r[1] for r in rects), max(r[3] for r in rects)):
-        spans = _merge([(r[0], r[2]) for r in rects if r[1] <= y < r[3]])
-        for x0, x1 in spans:
-            a, b = y * stride + x0 * 3, y * stride + x1 * 3
-            row = buf[a:b]
-            for c, table in enumerate(_TINT_TABLES):
-                row[c::3] = row[c::3].translate(table)
-            buf[a:b] = row
+    every = [r for rects, _ in layers for r in rects]
+    for y in range(min(r[1] for r in every), max(r[3] for r in every)):
+        taken: list[tuple[int, int]] = []
+        for rects, tables in layers:
+            spans = _minus(_merge([(r[0], r[2]) for r in rects if r[1] <= y < r[3]]), taken)
+            taken = _merge(taken + spans)
+            for x0, x1 in spans:
+                a, b = y * stride + x0 * 3, y * stride + x1 * 3
+                row = buf[a:b]
+                for c, table in enumerate(tables):
+                    row[c::3] = row[c::3].translate(table)
+                buf[a:b] = row
     return bytes(buf)
 
 
 def render_page(
-    path: str | os.PathLike[str], page: int, zoom: float, boxes: Sequence[BBox] = ()
+    path: str | os.PathLike[str],
+    page: int,
+    zoom: float,
+    boxes: Sequence[BBox] = (),
+    faint: Sequence[BBox] = (),
 ) -> RenderedPage:
-    """Render a 1-based page (clamped into range) at `zoom` pixels per point, `boxes` tinted."""
+    """Render a 1-based page (clamped into range) at `zoom` pixels per point, `boxes` tinted,
+    `faint` tinted lightly where `boxes` do not cover them."""
     zoom = float(zoom) if math.isfinite(zoom) else 1.0
     zoom = min(max(zoom, MIN_ZOOM), MAX_ZOOM)
     fitz = _fitz()
@@ -195,9 +231,11 @@ def render_page(
         except Exception as exc:
             raise _page_failed(Path(path).name, pno, exc) from None
     rects = _pixel_rects(boxes, to_pixels, width, height, fitz)
-    if rects:
-        samples = _tint(samples, stride, rects)
-    return RenderedPage(width, height, stride, samples, pno, count, rects, zoom)
+    faint_rects = _pixel_rects(faint, to_pixels, width, height, fitz)
+    if rects or faint_rects:
+        layers = ((rects, _TINT_TABLES), (faint_rects, _FAINT_TABLES))
+        samples = _tint(samples, stride, layers)
+    return RenderedPage(width, height, stride, samples, pno, count, rects, zoom, faint_rects)
 
 
 def find_in_document(
