@@ -6,6 +6,7 @@ import os
 import threading
 from pathlib import Path
 
+import pymupdf
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -19,7 +20,7 @@ from kbdesk.gui.citation_pane import EMPTY_TEXT, CitationPane  # noqa: E402
 from kbdesk.gui.find_bar import FindBar  # noqa: E402
 from kbdesk.gui.page_controls import PageControls  # noqa: E402
 from kbdesk.gui.workers import JobRunner  # noqa: E402
-from tests.helpers import LEASE_PAGES, make_pdf  # noqa: E402
+from tests.helpers import LEASE_PAGES, TERMS_PARAGRAPH, make_pdf  # noqa: E402
 
 WAIT = 10000
 
@@ -121,11 +122,11 @@ def test_stale_renders_are_dropped(qtbot, pane, lease, monkeypatch):
     started, release = threading.Event(), threading.Event()
     real_render = cp.view.render_page
 
-    def slow_render(path, page, zoom, boxes=()):
+    def slow_render(path, page, zoom, boxes=(), faint=()):
         if page == 1:
             started.set()
             release.wait(WAIT / 1000)
-        return real_render(path, page, zoom, boxes)
+        return real_render(path, page, zoom, boxes, faint)
 
     monkeypatch.setattr(cp.view, "render_page", slow_render)
     shown: list[int] = []
@@ -199,6 +200,102 @@ def test_text_document_highlights_the_passage(qtbot, pane, tmp_path):
     with qtbot.waitSignal(pane.find_status, timeout=WAIT) as blocker:
         qtbot.keyClick(pane.find_bar.edit, Qt.Key.Key_Return)
     assert blocker.args == ["1 of 1"] and len(view.extraSelections()) == 2
+
+
+DEPOSIT = (
+    "The security deposit of 25,200 dollars is returned within 30 days after the tenant vacates "
+    "the premises and hands back all keys."
+)
+
+
+def _quoted_citation(path: Path, quote: str) -> dict:
+    """The real pipeline's passage for page 1, cited with `quote` as its supporting sentence."""
+    [chunk] = chunk_document(load_document(path))
+    start = chunk.text.index(quote)
+    return dict(
+        path=str(path),
+        document=path.name,
+        page=chunk.page,
+        boxes=chunk.boxes,
+        text=chunk.text,
+        quote_spans=((start, start + len(quote)),),
+    )
+
+
+def test_the_quoted_sentence_is_highlighted_strongly_and_the_rest_of_the_passage_faintly(
+    qtbot, pane, tmp_path
+):
+    pdf = make_pdf(tmp_path / "terms.pdf", ["\n" * 36 + TERMS_PARAGRAPH])  # low on the page
+    cite = _quoted_citation(pdf, DEPOSIT)
+    assert len(cite["boxes"]) == 4
+    _show(qtbot, pane, pane.page_shown, lambda page: page == 1, **cite)
+    image, strong, faint = pane.current_image, pane.highlight_rects, pane.faint_rects
+    assert len(faint) == 4  # the passage's lines
+    # the quote's stretch of each of its two lines, as MuPDF's own search finds the sentence
+    with pymupdf.open(pdf) as doc:
+        found = doc[0].search_for(DEPOSIT)
+    zoom = image.width() / 595
+    assert len(strong) == len(found) == 2
+    for (x0, y0, x1, y1), r in zip(strong, found, strict=True):
+        assert (x0, x1) == (pytest.approx(r.x0 * zoom, abs=2), pytest.approx(r.x1 * zoom, abs=2))
+        assert (y0 + y1) / 2 == pytest.approx((r.y0 + r.y1) / 2 * zoom, abs=2)
+    for x0, y0, x1, y1 in strong:  # inside the passage's line boxes
+        assert any(f[0] <= x0 < x1 <= f[2] and (f[1], f[3]) == (y0, y1) for f in faint)
+    # lines 1 and 4 are not quoted: faint only
+    assert {(y0, y1) for _, y0, _, y1 in strong} == {(f[1], f[3]) for f in faint[1:3]}
+    fx0, fy0, fx1, fy1 = faint[0]
+    first_line = [image.pixelColor(x, y) for y in range(fy0, fy1) for x in range(fx0, fx1, 3)]
+    assert not any(map(_yellow, first_line))
+    assert sum(c.blue() < 235 and c.red() > 250 for c in first_line) > len(first_line) / 2
+    x0, y0, x1, y1 = strong[1]
+    quoted = [image.pixelColor(x, y) for y in range(y0, y1) for x in range(x0, x1, 3)]
+    assert sum(map(_yellow, quoted)) > len(quoted) / 2
+    # the quote is scrolled into view
+    top = pane._page_view.verticalScrollBar().value() * image.devicePixelRatio()
+    assert top > 0
+    height = pane._page_view.viewport().height() * image.devicePixelRatio()
+    assert top <= strong[0][1] and strong[-1][3] <= top + height
+
+
+def test_a_quote_not_on_the_page_highlights_the_whole_passage(qtbot, pane, tmp_path):
+    pdf = make_pdf(tmp_path / "terms.pdf", [TERMS_PARAGRAPH])
+    cite = _quoted_citation(pdf, DEPOSIT)
+    cite["text"] = cite["text"].replace("security deposit", "damage deposit")  # changed since
+    _show(qtbot, pane, pane.page_shown, lambda page: page == 1, **cite)
+    assert len(pane.highlight_rects) == 4 and pane.faint_rects == ()
+
+
+def test_text_document_highlights_the_quote_strongly_and_its_passage_faintly(qtbot, pane, tmp_path):
+    notes = tmp_path / "office notes.txt"
+    paras = [
+        f"Paragraph {i}. " + "Routine office matters are described here. " * 6 for i in range(40)
+    ]
+    paras[30] = "The spare key is kept in the blue box behind reception. Ask Dana for it."
+    notes.write_text("\n\n".join(paras), encoding="utf-8")
+    chunks = chunk_document(load_document(notes), ChunkSettings(size=300, overlap=30))
+    chunk = next(c for c in chunks if "spare key" in c.text and "\n" in c.text)
+    start = chunk.text.index("Ask Dana for it.")
+    kwargs = dict(
+        path=str(notes),
+        document=notes.name,
+        page=None,
+        boxes=(),
+        text=chunk.text,
+        quote_spans=((start, start + len("Ask Dana for it.")),),
+    )
+    _show(qtbot, pane, pane.text_shown, **kwargs)
+    view = pane._text_view
+    text = view.toPlainText()
+    [(q0, q1)] = pane.quote_ranges
+    assert text[q0:q1] == "Ask Dana for it."
+    p0, p1 = pane.highlight_range
+    assert p0 < q0 < q1 <= p1
+    passage, quote = view.extraSelections()
+    assert (passage.cursor.selectionStart(), passage.cursor.selectionEnd()) == (p0, p1)
+    assert (quote.cursor.selectionStart(), quote.cursor.selectionEnd()) == (q0, q1)
+    assert passage.format.background().color() == cp._FAINT
+    assert quote.format.background().color() == cp._PASSAGE
+    assert view.viewport().rect().intersects(view.cursorRect(quote.cursor))
 
 
 def test_missing_file_shows_where_it_was_and_the_passage(qtbot, pane, tmp_path):

@@ -258,11 +258,13 @@ def test_asking_streams_a_cited_answer_and_a_click_opens_the_page(ready_window, 
     assert shown.args[0] == 3
     assert pane.current_page == 3 and pane.current_path == cited.path
     assert pane.highlight_rects
+    assert cited.quote and pane._quote_spans == cited.quote_spans  # its quote, highlighted
     # saved with the collection
     from kbdesk.core.generate.chats import ChatStore
 
     saved = ChatStore(window.session.kb().folder).answers(window.chat.chat_id)
     assert saved[0].citations[0].boxes == tuple(tuple(b) for b in cited.boxes)
+    assert saved[0].citations[0].quote_spans == cited.quote_spans
 
 
 def test_unrelated_question_is_styled_as_not_in_documents(ready_window, qtbot):

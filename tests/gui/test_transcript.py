@@ -68,3 +68,37 @@ def test_a_refused_question_is_not_called_not_in_your_documents():
     answer = Answer("q" * 5000, "The question is too long.", AnswerOutcome.REFUSED)
     html = turn_html(0, Turn("q", answer=answer))
     assert "Not in your documents" not in html and "not sent" in html
+
+
+PASSAGE = (
+    "Section 9 Termination. Either party may terminate this lease by giving ninety days written "
+    "notice. The security deposit of 25,200 dollars is returned within 30 days after the tenant "
+    "vacates the premises."
+)
+QUOTE = "The security deposit of 25,200 dollars is returned within 30 days after the tenant vacates the premises."
+QUOTED = Citation(
+    1,
+    11,
+    1,
+    "lease.pdf",
+    "/d/lease.pdf",
+    3,
+    PASSAGE,
+    quote=QUOTE,
+    quote_spans=((PASSAGE.index("The security"), len(PASSAGE)),),
+)
+
+
+def test_the_snippet_under_an_answer_is_the_quote_not_the_start_of_the_passage():
+    answer = Answer("q", "Within 30 days [1].", AnswerOutcome.ANSWERED, (QUOTED,))
+    html = turn_html(0, Turn("q", answer=answer))
+    assert f"lease.pdf, p. 3 — {QUOTE}</span>" in html  # whole: it is shorter than the limit
+    assert "Section 9" not in html and "ninety days" not in html
+    assert f'[1] lease.pdf, page 3: "{QUOTE}"' in plain_with_sources(answer)
+
+
+def test_a_citation_saved_without_a_quote_shows_the_start_of_its_passage():
+    answer = Answer("q", "Within 30 days [2].", AnswerOutcome.ANSWERED, (CITE,))
+    assert "lease.pdf, p. 3 — The deposit is returned within 30 days." in turn_html(
+        0, Turn("q", answer=answer)
+    )

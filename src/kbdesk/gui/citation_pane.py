@@ -13,6 +13,7 @@ from PySide6.QtGui import QColor, QDesktopServices, QImage, QKeySequence, QShort
 
 from kbdesk.core.errors import KbdeskError
 from kbdesk.core.view import pages as view
+from kbdesk.core.view import quote_boxes
 from kbdesk.gui.document_views import MarkedTextView, PageView
 from kbdesk.gui.find_bar import FindBar
 from kbdesk.gui.page_controls import PageControls
@@ -22,8 +23,11 @@ from kbdesk.gui.workers import Job, JobContext, JobRunner
 
 EMPTY_TEXT = "Click a citation like [1] in an answer to see the passage here."
 ZOOM_STEP, MIN_ZOOM, MAX_ZOOM = 1.25, 0.25, 6.0
-_PASSAGE, _MATCH = QColor(255, 226, 90), QColor(150, 200, 255)
-Marks = dict[int, tuple[tuple[float, float, float, float], ...]]
+# The quote (or a passage without one) strongly, the rest of its passage faintly: the text
+# view's colours match the page's tints (core/view/pages.py).
+_PASSAGE, _FAINT, _MATCH = QColor(255, 226, 90), QColor(255, 246, 204), QColor(150, 200, 255)
+Boxes = tuple[tuple[float, float, float, float], ...]
+Marks = dict[int, Boxes]
 
 
 class CitationPane(W.QWidget):
@@ -50,11 +54,15 @@ class CitationPane(W.QWidget):
         self._shown_zoom = 1.0
         self._cite_page: int | None = None
         self._cite_boxes: tuple = ()
+        self._quote_spans: tuple[tuple[int, int], ...] = ()  # of the quote in the passage text
+        self._quote_boxes: Boxes | None = None  # on the cited page; None: not looked up yet
         self._hits: tuple = ()  # the find bar's, as its last matches_changed said
         self._hit_index = -1
         self._rects: tuple = ()
+        self._faint_rects: tuple = ()
         self._image: QImage | None = None
         self._text_range: tuple[int, int] | None = None
+        self._quote_ranges: tuple[tuple[int, int], ...] = ()
         self._rendered_width = 0
         self._build()
         self.clear()
@@ -139,8 +147,14 @@ class CitationPane(W.QWidget):
 
     @property
     def highlight_rects(self) -> tuple[tuple[int, int, int, int], ...]:
-        """Highlighted boxes in the shown image's device pixels (PDF only)."""
+        """Strongly highlighted boxes in the shown image's device pixels (PDF only): the quote,
+        or the whole passage when it has none, and find matches."""
         return self._rects
+
+    @property
+    def faint_rects(self) -> tuple[tuple[int, int, int, int], ...]:
+        """The quoted passage's line boxes, faintly highlighted around the quote (PDF only)."""
+        return self._faint_rects
 
     @property
     def current_image(self) -> QImage | None:
@@ -151,11 +165,17 @@ class CitationPane(W.QWidget):
         """(start, end) of the highlighted passage in the shown text (non-PDF only)."""
         return self._text_range
 
+    @property
+    def quote_ranges(self) -> tuple[tuple[int, int], ...]:
+        """(start, end) of each quoted sentence in the shown text, highlighted strongly."""
+        return self._quote_ranges
+
     def clear(self) -> None:
         """Back to the empty state."""
         self._gen += 1
         self._path, self._page, self._count, self._is_pdf = None, None, 0, False
-        self._rects, self._image, self._text_range = (), None, None
+        self._rects, self._faint_rects, self._image = (), (), None
+        self._text_range, self._quote_ranges = None, ()
         self._hits, self._hit_index = (), -1
         self.find_bar.reset()
         self._title.setText("No citation selected")
@@ -164,10 +184,20 @@ class CitationPane(W.QWidget):
         self._update_controls()
 
     def show_citation(
-        self, *, path: str, document: str, page: int | None, boxes: tuple, text: str
+        self,
+        *,
+        path: str,
+        document: str,
+        page: int | None,
+        boxes: tuple,
+        text: str,
+        quote_spans: tuple = (),
     ) -> None:
+        """Show a passage; `quote_spans` ((start, end) in `text`) are highlighted strongly."""
         self.clear()
         self._path, self._passage = path, text
+        self._quote_spans = tuple((int(a), int(b)) for a, b in quote_spans)
+        self._quote_boxes = None
         self._document = document or Path(path).name
         self._is_pdf = path.lower().endswith(".pdf")
         self._cite_page = page if self._is_pdf else None
@@ -215,12 +245,9 @@ class CitationPane(W.QWidget):
     # --- PDF ------------------------------------------------------------------------------------
 
     def _marks(self) -> tuple[Marks, Marks]:
-        """Boxes to highlight per page, and per page the boxes to scroll to."""
+        """Find matches to highlight per page, and per page the current match to scroll to."""
         marks: dict[int, list] = {}
         focus: dict[int, tuple] = {}
-        if self._cite_page is not None and self._cite_boxes:
-            marks[self._cite_page] = list(self._cite_boxes)
-            focus[self._cite_page] = self._cite_boxes
         for i, (pg, boxes) in enumerate(self._hits):
             marks.setdefault(pg, []).extend(boxes)
             if i == self._hit_index:
@@ -236,20 +263,34 @@ class CitationPane(W.QWidget):
             return
         avail = self._available_width()
         marks, targets = self._marks()
+        cite_page, cite_boxes, passage = self._cite_page, self._cite_boxes, self._passage
+        spans, known = self._quote_spans, self._quote_boxes
+
+        def layers(pg: int, quote: Boxes, focus: bool) -> tuple[Boxes, Boxes, Boxes]:
+            """Strong boxes (scroll targets first), faint boxes, and the scroll targets."""
+            strong: Boxes = marks.get(pg, ())
+            faint: Boxes = ()
+            target: Boxes = ()
+            if pg == cite_page and cite_boxes:
+                own = quote or cite_boxes
+                strong, faint, target = own + strong, cite_boxes if quote else (), own
+            target = targets.get(pg, target) if focus else ()
+            return target + tuple(b for b in strong if b not in target), faint, target
 
         def work(ctx: JobContext):
             z = zoom if zoom is not None else avail / view.page_size(path, page)[0]
-            target = targets.get(page, ()) if focus else ()
-            # Scroll targets go first, so the first rects returned are the ones to bring in view.
-            boxes = target + tuple(b for b in marks.get(page, ()) if b not in target)
-            rp = view.render_page(path, page, z * dpr, boxes)
+            quote = known
+            if quote is None and page == cite_page:  # looked up once per citation
+                quote = quote_boxes(path, page, cite_boxes, passage, spans)
+            strong, faint, target = layers(page, quote or (), focus)
+            rp = view.render_page(path, page, z * dpr, strong, faint)
             if rp.page != page:  # clamped: the boxes belonged to a page that does not exist
-                rp = view.render_page(path, rp.page, z * dpr, marks.get(rp.page, ()))
-                target = ()
+                strong, faint, target = layers(rp.page, (), False)
+                rp = view.render_page(path, rp.page, z * dpr, strong, faint)
             img = QImage(rp.samples, rp.width, rp.height, rp.stride, QImage.Format.Format_RGB888)
             img = img.copy()  # own the pixels: the bytes object goes away with this thread
             img.setDevicePixelRatio(dpr)
-            return rp, img, rp.zoom / dpr, rp.highlight_rects[: len(target)], avail
+            return rp, img, rp.zoom / dpr, rp.highlight_rects[: len(target)], avail, quote
 
         self._render_job = self._submit("render page", work, self._on_rendered, self._serial)
 
@@ -257,10 +298,11 @@ class CitationPane(W.QWidget):
         value = self._accept(outcome)
         if value is None:
             return
-        rp, img, zoom, target, avail = value
+        rp, img, zoom, target, avail, quote = value
         new_page = rp.page != self._page
         self._page, self._count, self._shown_zoom = rp.page, rp.page_count, zoom
         self._image, self._rects, self._rendered_width = img, rp.highlight_rects, avail
+        self._faint_rects, self._quote_boxes = rp.faint_rects, quote
         # Shown before it scrolls: a hidden scroll area's viewport has a dummy size.
         self._stack.setCurrentWidget(self._page_view)
         self._title.setText(f"{self._document} — page {rp.page}")
@@ -291,13 +333,20 @@ class CitationPane(W.QWidget):
     # --- text -----------------------------------------------------------------------------------
 
     def _load_text(self) -> None:
-        path, passage = self._path, self._passage
+        path, passage, spans = self._path, self._passage, self._quote_spans
         if path is None:  # no document (cleared): nothing to load
             return
 
         def work(ctx: JobContext):
             text = view.document_text(path, cancel=ctx.cancel)
-            return text, view.find_passage(text, passage)
+            where = view.find_passage(text, passage)
+            quotes = []
+            start, end = where or (0, 0)
+            for a, b in spans if where else ():  # each quoted sentence, within the passage
+                found = view.find_passage(text[start:end], passage[a:b])
+                if found:
+                    quotes.append((start + found[0], start + found[1]))
+            return text, where, tuple(quotes)
 
         self._submit("load document text", work, self._on_text, None)
 
@@ -305,7 +354,7 @@ class CitationPane(W.QWidget):
         value = self._accept(outcome)
         if value is None:
             return
-        text, self._text_range = value
+        text, self._text_range, self._quote_ranges = value
         self.find_bar.use_text(text)
         self._text_view.setPlainText(text)
         self._stack.setCurrentWidget(self._text_view)
@@ -314,13 +363,17 @@ class CitationPane(W.QWidget):
             self._show_notice(
                 "The cited passage is not in the file as it is now: it changed after import."
             )
-        self._paint_text(self._text_range)
+        self._paint_text(self._quote_ranges[0] if self._quote_ranges else self._text_range)
         self._update_controls()
         self.text_shown.emit()
 
     def _paint_text(self, focus: tuple[int, int] | None) -> None:
-        """The passage and find matches marked in the text; scroll so `focus` is in view."""
-        ranges = [(self._text_range, _PASSAGE)] if self._text_range else []
+        """The passage (its quote strongly, the rest faintly) and find matches marked in the
+        text; scroll so `focus` is in view."""
+        ranges = []
+        if self._text_range:
+            ranges.append((self._text_range, _FAINT if self._quote_ranges else _PASSAGE))
+        ranges += [(q, _PASSAGE) for q in self._quote_ranges]
         ranges += [(hit, _MATCH) for hit in self._hits]
         self._text_view.mark(ranges, focus)
 
@@ -365,6 +418,7 @@ class CitationPane(W.QWidget):
             + (f"<p>The cited passage:</p><blockquote>{passage}</blockquote>" if passage else "")
         )
         self._page, self._count, self._rects, self._image = None, 0, (), None
+        self._faint_rects = ()
         self._title.setText(self._document)
         self._stack.setCurrentWidget(self._message)
         self._update_controls()

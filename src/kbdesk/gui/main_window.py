@@ -134,12 +134,14 @@ class MainWindow(QMainWindow):
             self._status_clear.start(ms)
 
     def show_citation(self, citation) -> None:
+        """A Citation (its quote highlighted strongly) or a nearest passage's Hit (no quote)."""
         self.citations.show_citation(
             path=citation.path,
             document=citation.document,
             page=citation.page,
             boxes=tuple(citation.boxes),
             text=citation.text,
+            quote_spans=getattr(citation, "quote_spans", ()),
         )
 
     def open_document(self, path: str) -> None:

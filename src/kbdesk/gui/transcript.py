@@ -74,6 +74,9 @@ def _place(document: str, page: int | None) -> str:
     return html.escape(document) + (f", p. {page}" if page else "")
 
 
+QUOTE_LIMIT = 280  # a quote is the evidence itself: longer than a passage's opening words
+
+
 def _snippet(text: str, limit: int = 140) -> str:
     flat = " ".join(text.split())
     return html.escape(flat if len(flat) <= limit else flat[: limit - 1] + "…")
@@ -122,9 +125,11 @@ def _answer_block(index: int, answer: Answer) -> str:
     if answer.notice:
         block.append(f'<br><span class="notice">{html.escape(answer.notice)}</span>')
     for c in answer.citations:
+        # the supporting sentence(s); chats saved before quotes existed show the passage's start
+        snippet = _snippet(c.quote, QUOTE_LIMIT) if c.quote else _snippet(c.text)
         block.append(
             f'<br><span class="src"><a class="cite" href="cite:{index}:{c.n}">[{c.n}]</a> '
-            f"{_place(c.document, c.page)} — {_snippet(c.text)}</span>"
+            f"{_place(c.document, c.page)} — {snippet}</span>"
         )
     if answer.nearest:
         block.append('<br><span class="src">Nearest passages:</span>')
@@ -150,9 +155,8 @@ def plain_with_sources(answer: Answer) -> str:
         lines.append("")
         lines.append("Sources:")
         for c in answer.citations:
-            lines.append(
-                f'[{c.n}] {source_place(c.document, c.page)}: "{" ".join(c.text.split())}"'
-            )
+            quoted = " ".join((c.quote or c.text).split())
+            lines.append(f'[{c.n}] {source_place(c.document, c.page)}: "{quoted}"')
     elif answer.nearest:
         lines.append("")
         lines.append("Nearest passages:")
