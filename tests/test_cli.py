@@ -202,3 +202,10 @@ def test_ask_continues_a_saved_chat(capsys, data_dir, docs_dir, small_model):
 
     turns = ChatStore(data_dir / "collections" / "default").load(chat)
     assert [t["question"] for t in turns] == ["How much is the deposit?", "When is it returned?"]
+    # in the terminal each source line quotes the sentence(s) supporting the answer
+    code, out, _ = run(capsys, *base, "How much is the deposit?", "--chat", chat)
+    [*_, last] = ChatStore(data_dir / "collections" / "default").answers(chat)
+    assert code == 0 and last.citations
+    for c in last.citations:
+        quote = " ".join(c.quote.split())
+        assert quote and f"[{c.n}] {c.document}, page {c.page}: {quote}\n" in out

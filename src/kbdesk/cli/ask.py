@@ -65,7 +65,7 @@ def cmd_ask(args) -> int:
         print("\nSources:")
         for c in answer.citations:
             where = source_place(c.document, c.page)
-            print(f"  [{c.n}] {where}: {' '.join(c.text.split())[:160]}")
+            print(f"  [{c.n}] {where}: {' '.join((c.quote or c.text).split())[:300]}")
     if answer.outcome is not AnswerOutcome.ANSWERED and answer.nearest:
         print("\nNearest passages in your documents:")
         for h in answer.nearest:
