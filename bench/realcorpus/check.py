@@ -165,10 +165,11 @@ def _check_question(q, docs_by_id, pages_by_doc, all_pages, errors, notes, show_
                 found_facts.add(fact)
         if show_notes:
             squashed = _squash(ev)
+            gold_pages = {(x.get("document"), x.get("page")) for x in q["gold"]}
             others = [
                 f"{d} p{i}"
                 for d, i, text in all_pages
-                if squashed in text and not (d == doc["id"] and i == g["page"])
+                if squashed in text and (d, i) not in gold_pages
             ]
             if others:
                 notes.append(f"{where}: evidence also on {', '.join(others)}")
