@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import sys
 
-from kbdesk.cli.common import EXIT_OK, open_collection, settings_for
-from kbdesk.core.types import AnswerOutcome, source_place
+from kbdesk.cli.ask_request import AskRequest
+from kbdesk.cli.common import EXIT_OK, settings_for
+from kbdesk.core.types import Answer, AnswerOutcome, source_place
 
 
 class TerminalStream:
@@ -23,7 +24,8 @@ class TerminalStream:
 def cmd_ask(args) -> int:
     from dataclasses import replace
 
-    from kbdesk.core.assistant import Assistant, ModelCache
+    from kbdesk.cli import helper
+    from kbdesk.core.paths import AppPaths
 
     overrides = {
         "model": args.model,
@@ -34,20 +36,24 @@ def cmd_ask(args) -> int:
     settings = replace(settings_for(args), **{k: v for k, v in overrides.items() if v is not None})
     if args.no_adapter:
         settings = replace(settings, adapter=None)
-    with open_collection(args, create=args.no_rag) as kb:
-        models = ModelCache(kb.paths.models_dir)
-        try:
-            stream = TerminalStream() if sys.stdout.isatty() and not args.json else None
-            reply = Assistant(kb, settings, models).ask(
-                args.question,
-                chat=args.chat,
-                use_rag=not args.no_rag,
-                documents=tuple(args.document),
-                on_token=stream,
-            )
-        finally:
-            models.close()
-    answer, chat_id = reply.answer, reply.chat_id
+    request = AskRequest(
+        data_dir=str(AppPaths.resolve(args.data_dir).data_dir),
+        settings=settings.validated(),
+        question=args.question,
+        chat=args.chat,
+        use_rag=not args.no_rag,
+        documents=tuple(args.document),
+    )
+    stream = TerminalStream() if sys.stdout.isatty() and not args.json else None
+    result = None
+    if not args.no_helper and _collection_exists(request):
+        result = helper.ask(request, on_token=stream)
+    if result is None:
+        if stream is not None and stream.printed:  # the helper stopped halfway: start over
+            print("\n\n(answering again)\n", flush=True)
+            stream = TerminalStream()
+        result = _answer_here(request, stream)
+    answer, chat_id = result
     if args.json:
         data = answer.to_json()
         if chat_id is not None:
@@ -79,3 +85,29 @@ def cmd_ask(args) -> int:
         + ")"
     )
     return EXIT_OK
+
+
+def _collection_exists(request: AskRequest) -> bool:
+    """Whether the collection is there to ask (if not, this process says so at once)."""
+    if not request.use_rag:
+        return True
+    from kbdesk.core.paths import AppPaths
+
+    try:
+        folder = AppPaths.resolve(request.data_dir).collection_dir(request.settings.collection)
+    except Exception:
+        return False
+    return (folder / "manifest.json").is_file()
+
+
+def _answer_here(request: AskRequest, stream: TerminalStream | None) -> tuple[Answer, str | None]:
+    """The answer from this process: the model and encoders load here and go with it."""
+    from kbdesk.cli.ask_request import answer
+    from kbdesk.core.assistant import ModelCache
+    from kbdesk.core.paths import AppPaths
+
+    models = ModelCache(AppPaths.resolve(request.data_dir).models_dir)
+    try:
+        return answer(request, models, on_token=stream)
+    finally:
+        models.close()
