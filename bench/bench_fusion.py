@@ -24,6 +24,7 @@ from bench.bench_quality import CORPORA, on_gold, open_collection  # noqa: E402
 from kbdesk.core.search import fusion  # noqa: E402
 
 POOL = 200
+ONE_PER_PAGE = False
 Ranked = list[tuple[int, float]]
 
 
@@ -43,9 +44,7 @@ def lists(kb, corpus) -> list[dict]:
         ids, vectors = kb.catalog.vectors_for_ids(union)
         sims = vectors @ searcher.embed_query(q.question)
         cosine = {int(c): float(s) for c, s in zip(ids, sims, strict=True)}
-        out.append(
-            {"q": q, "dense": dense, "keyword": keyword, "where": where, "cosine": cosine}
-        )
+        out.append({"q": q, "dense": dense, "keyword": keyword, "where": where, "cosine": cosine})
     return out
 
 
@@ -63,10 +62,18 @@ def methods() -> dict[str, Callable[[dict], Ranked]]:
         found[f"full-{alpha}"] = lambda x, a=alpha: full_convex(x, a)
         found[f"z-{alpha}"] = lambda x, a=alpha: zscore(x, a)
     for alpha in (0.5, 0.6):
+        for r0 in (None, 0.5, 0.6):
+            found[f"zconf-{alpha}-{r0}"] = lambda x, a=alpha, r=r0: zscore(x, a, r, confident=True)
+    for alpha in (0.5, 0.6, 0.7):
+        for r0 in (0.5, 0.6, 0.7):
+            found[f"zagree-{alpha}-{r0}"] = lambda x, a=alpha, r=r0: zscore(x, a, r)
+    for alpha in (0.5, 0.6):
         for r0 in (0.6, 0.7, 0.8):
             found[f"agree-{alpha}-{r0}"] = lambda x, a=alpha, r=r0: agreement(x, a, r)
     for name in fusion.FUSIONS:
-        found[f"kbdesk:{name}"] = lambda x, n=name: fusion.fuse(n, x["dense"], x["keyword"])
+        found[f"kbdesk:{name}"] = lambda x, n=name: fusion.fuse(
+            n, x["dense"], x["keyword"], x["cosine"]
+        )
     return found
 
 
@@ -85,7 +92,7 @@ def full_convex(x: dict, alpha: float) -> Ranked:
     return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
-def zscore(x: dict, alpha: float) -> Ranked:
+def zscore(x: dict, alpha: float, r0: float | None = None, confident: bool = False) -> Ranked:
     """Each side's scores as standard deviations above its own mean (a confident side stands out)."""
     import statistics
 
@@ -99,7 +106,23 @@ def zscore(x: dict, alpha: float) -> Ranked:
     dense = z(x["cosine"])
     keyword = z(dict(x["keyword"]))
     floor = min(keyword.values(), default=0.0)
-    fused = {c: alpha * dense[c] + (1 - alpha) * keyword.get(c, floor) for c in dense}
+    kw = 1 - alpha
+    if r0 is not None:
+        cosine = x["cosine"]
+        best = max(cosine.values(), default=0.0)
+        top = [cosine.get(c, 0.0) for c, _ in x["keyword"][:3]]
+        ratio = max(top) / best if top and best > 0 else 0.0
+        kw *= min(1.0, max(0.0, (ratio - r0) / (1.0 - r0)))
+    dw = alpha
+    if confident:  # each side weighted by how far its best passage stands out from its second
+
+        def gap(scores: dict[int, float]) -> float:
+            top = sorted(scores.values(), reverse=True)[:2]
+            return top[0] - top[1] if len(top) == 2 else 0.0
+
+        dw *= 1.0 + gap(dense)
+        kw *= 1.0 + gap(keyword)
+    fused = {c: dw * dense[c] + kw * keyword.get(c, floor) for c in dense}
     return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
@@ -122,7 +145,16 @@ def evaluate(items: list[dict]) -> dict:
     tallies: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0, 0]))
     for name, method in methods().items():
         for x in items:
-            ranked = method(x)[:5]
+            ranked = method(x)
+            if ONE_PER_PAGE:
+                seen, unique = set(), []
+                for c, s in ranked:
+                    place = x["where"].get(c)
+                    if place not in seen:
+                        seen.add(place)
+                        unique.append((c, s))
+                ranked = unique
+            ranked = ranked[:5]
             found = [on_gold(x["q"], *x["where"].get(c, ("", None))) for c, _ in ranked]
             for key in x["q"].slices():
                 t = tallies[name][key]

@@ -28,12 +28,13 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bench_answers import has_fact, resolve_model, stratified  # noqa: E402
 from kbdesk.core.kb import KnowledgeBase  # noqa: E402
+from kbdesk.core.search.fusion import DEFAULT_FUSION  # noqa: E402
 from kbdesk.core.types import AnswerOutcome  # noqa: E402
 
 OUT = ROOT / "bench" / "out" / "quality"
 RESULTS = ROOT / "bench" / "RESULTS.md"
 START, END = "<!-- bench_quality:start -->", "<!-- bench_quality:end -->"
-MODES = ("dense", "keyword", "hybrid", "hybrid-rrf")
+MODES = ("dense", "keyword", "hybrid", "hybrid-convex", "hybrid-rrf")
 DECLINED = (AnswerOutcome.NOT_IN_DOCUMENTS, AnswerOutcome.REFUSED)
 
 
@@ -94,13 +95,18 @@ def real_corpus() -> Corpus:
         raise SystemExit(f"{docs_dir} is empty: run .venv/bin/python bench/realcorpus/fetch.py")
     data = json.loads((folder / "questions.json").read_text(encoding="utf-8"))
     rows = data["questions"] if isinstance(data, dict) else data
+    listing = json.loads((folder / "documents.json").read_text(encoding="utf-8"))["documents"]
+    filenames = {d["id"]: d["filename"] for d in listing}
     questions = tuple(
         Question(
             id=str(q["id"]),
             language=q["language"],
             kind=q["kind"],
             question=q["question"],
-            gold=tuple((g["document"], g.get("page")) for g in q.get("gold") or ()),
+            gold=tuple(
+                (filenames.get(g["document"], g["document"]), g.get("page"))
+                for g in q.get("gold") or ()
+            ),
             facts=tuple(q.get("facts") or ()),
             lookalike=bool(q.get("lookalike")),
         )
@@ -135,7 +141,7 @@ def retrieval(kb: KnowledgeBase, corpus: Corpus) -> dict:
         for mode in MODES:
             name, _, fusion = mode.partition("-")
             start = time.perf_counter()
-            hits = kb.search(q.question, k=5, mode=name, fusion=fusion or "convex")
+            hits = kb.search(q.question, k=5, mode=name, fusion=fusion or DEFAULT_FUSION)
             seconds[mode] += time.perf_counter() - start
             found = [on_gold(q, h.document, h.page) for h in hits]
             for key in q.slices():

@@ -34,7 +34,7 @@ def evaluate(kb: KnowledgeBase, questions: list[dict], filenames: dict[str, str]
         for mode in MODES:
             start = time.perf_counter()
             mode_name, _, fusion = mode.partition("-")
-            hits = kb.search(q["question"], k=5, mode=mode_name, fusion=fusion or "convex")
+            hits = kb.search(q["question"], k=5, mode=mode_name, fusion=fusion or "calibrated")
             latency[mode] += time.perf_counter() - start
             found = [
                 (h.document == gold_doc and (gold_page is None or h.page == gold_page))

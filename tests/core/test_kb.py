@@ -134,3 +134,29 @@ def test_duplicates_are_skipped_with_the_original_named(kb, docs_dir, tmp_path, 
     result = kb.import_paths([copy]).results[0]
     assert result.status == FileStatus.DUPLICATE and "lease.pdf" in result.reason
     assert all(d.status == DocStatus.READY for d in kb.documents())
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "keyword"])
+def test_each_page_is_listed_once(tmp_path, mode, embedder):
+    from tests.helpers import make_pdf
+
+    pages = [
+        " ".join(
+            f"Clause {p}.{i}: the security deposit is returned within {i + p} days."
+            for i in range(12)
+        )
+        for p in range(1, 5)
+    ]
+    make_pdf(tmp_path / "docs" / "deposits.pdf", pages)
+    query = "When is the security deposit returned?"
+    small = {"chunk_size": 200, "chunk_overlap": 0, "embedder": embedder}
+    with KnowledgeBase.open(tmp_path / "kb", "small", **small) as kb:
+        assert kb.import_paths([tmp_path / "docs"]).ok
+        hits = kb.search(query, k=10, mode=mode)
+        places = [(h.document, h.page) for h in hits]
+        assert len(hits) >= 3 and len(places) == len(set(places))
+        # small passages: several of one page match, so without the rule pages would repeat
+        raw = kb.searcher().keyword(query, 30)
+        rows = kb.catalog.chunks(c for c, _ in raw)
+        pages = [(rows[c].doc_id, rows[c].page) for c, _ in raw]
+        assert len(pages) > len(set(pages))

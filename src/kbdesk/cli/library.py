@@ -7,6 +7,7 @@ import sys
 
 from kbdesk.cli.common import EXIT_FAILED, EXIT_OK, open_collection, settings_for
 from kbdesk.cli.terminal import MARK, TerminalProgress
+from kbdesk.core.kb import DEFAULT_FUSION
 from kbdesk.core.messages import Audience, explain
 from kbdesk.core.types import DocStatus, FileStatus, source_place
 
@@ -152,7 +153,13 @@ def cmd_demo(args) -> int:
     question = args.query
     for query in (question, "术后多久可以洗澡？"):
         print(f"\nSearch: {query}")
-        args.query, args.k, args.mode, args.document, args.fusion = query, 3, "hybrid", [], "convex"
+        args.query, args.k, args.mode, args.document, args.fusion = (
+            query,
+            3,
+            "hybrid",
+            [],
+            DEFAULT_FUSION,
+        )
         cmd_search(args)
     from kbdesk.cli.ask import cmd_ask
     from kbdesk.core.errors import ModelMissing

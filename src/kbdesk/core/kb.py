@@ -18,11 +18,14 @@ from kbdesk.core.errors import CollectionError, EmbedderMismatch, ErrorCode
 from kbdesk.core.ingest import ChunkSettings
 from kbdesk.core.jobs import CancelToken, ProgressFn, no_progress
 from kbdesk.core.paths import DEFAULT_COLLECTION, AppPaths, validate_collection_name
+from kbdesk.core.search.fusion import DEFAULT_FUSION, FUSIONS
 from kbdesk.core.search.rerank import CrossEncoderReranker
 from kbdesk.core.search.searcher import Searcher, SearchOptions
 from kbdesk.core.store.catalog import Catalog
 from kbdesk.core.store.vectors import VectorIndex
 from kbdesk.core.types import Document, FileResult, FileStatus, Hit, ImportReport
+
+__all__ = ["DEFAULT_FUSION", "FUSIONS", "KnowledgeBase"]  # the fusions: the CLI offers them
 
 
 class KnowledgeBase:
@@ -218,7 +221,7 @@ class KnowledgeBase:
         *,
         documents: Iterable[str] = (),
         context: int = 0,
-        fusion: str = "convex",
+        fusion: str = DEFAULT_FUSION,
     ) -> list[Hit]:
         options = SearchOptions(
             k=k, mode=mode, documents=tuple(documents), context=context, fusion=fusion

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from kbdesk.core.search.fusion import convex_fusion, reciprocal_rank_fusion
+from kbdesk.core.search.fusion import (
+    calibrated_fusion,
+    convex_fusion,
+    reciprocal_rank_fusion,
+)
 from kbdesk.core.search.text import (
     budgeted_match,
     has_cjk,
@@ -50,6 +54,28 @@ def test_convex_fusion_keeps_a_clear_winner_of_one_list_on_top():
     assert [i for i, _ in fused] == [1, 2, 3, 9]
     assert abs(fused[0][1] - 0.6) < 1e-9
     assert convex_fusion([], keyword)[0][0] == 3 and convex_fusion(dense, [])[0][0] == 1
+
+
+def test_calibrated_fusion_ignores_keyword_matches_the_dense_side_finds_unrelated():
+    # A Chinese question over English documents: the keyword side's only matches (9, 8) are
+    # stray Chinese passages the dense side scores far below its own best (1).
+    cosine = {1: 0.62, 2: 0.55, 3: 0.50, 4: 0.30, 9: 0.20, 8: 0.18}
+    keyword = [(9, 14.0), (8, 3.0)]
+    fused = [i for i, _ in calibrated_fusion(cosine, keyword)]
+    assert fused == [1, 2, 3, 4, 9, 8]
+    # convex fusion lifts the stray keyword match over a related passage (4)
+    dense = sorted(cosine.items(), key=lambda kv: -kv[1])
+    convex = [i for i, _ in convex_fusion(dense, keyword)]
+    assert convex.index(9) < convex.index(4)
+
+
+def test_calibrated_fusion_lets_a_related_keyword_match_decide():
+    # The keyword side's best passage (2) is one the dense side finds as related as its own
+    # best: an exact term match lifts it to the top.
+    cosine = {1: 0.60, 2: 0.59, 3: 0.40, 4: 0.38, 5: 0.35}
+    keyword = [(2, 20.0), (5, 2.0)]
+    assert calibrated_fusion(cosine, keyword)[0][0] == 2
+    assert calibrated_fusion(cosine, [])[0][0] == 1
 
 
 def test_budgeted_match_keeps_rare_terms_and_ands_the_common_ones():

@@ -9,7 +9,8 @@ import numpy as np
 
 from kbdesk.core.embed.base import Embedder
 from kbdesk.core.errors import InvalidSetting
-from kbdesk.core.search.fusion import FUSIONS, fuse
+from kbdesk.core.search.documents import DocumentName, describe, named_documents
+from kbdesk.core.search.fusion import DEFAULT_FUSION, FUSIONS, fuse
 from kbdesk.core.search.rerank import CrossEncoderReranker
 from kbdesk.core.search.text import budgeted_match, query_terms
 from kbdesk.core.store.catalog import Catalog
@@ -21,6 +22,12 @@ MAX_K = 200
 # Postings the keyword side may score per query (see text.budgeted_match); measured in
 # bench/bench_search_scale.py: keyword p50 at 1M chunks drops from 485 ms to ~30-40 ms.
 KEYWORD_ROW_BUDGET = 20_000
+# What naming a document adds to a passage's fused score (0..1): enough to put the named
+# document's passage before its look-alike sibling's, not enough to lift an unrelated passage
+# of it over a relevant one (bench/bench_fusion.py, "names").
+NAME_BOOST = 1.0
+NAME_HEAD_LINES = 1  # lines of a document's first passage read as its title
+PER_PAGE_SLACK = 3
 
 
 @dataclass(frozen=True)
@@ -30,7 +37,7 @@ class SearchOptions:
     documents: tuple[str, ...] = ()  # file names, paths or ids to search within
     context: int = 0  # neighbouring chunks to attach on each side
     rerank_depth: int = 50
-    fusion: str = "convex"  # how hybrid merges dense and keyword lists: "convex" or "rrf"
+    fusion: str = DEFAULT_FUSION  # how hybrid merges the dense and keyword lists (FUSIONS)
 
     def __post_init__(self):
         if self.fusion not in FUSIONS:
@@ -60,6 +67,51 @@ class Searcher:
         self.embedder = embedder
         self.reranker = reranker
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._names: tuple[int, list[DocumentName]] = (-1, [])  # (catalog generation, names)
+
+    def document_names(self) -> list[DocumentName]:
+        """Every ready document's name field, rebuilt when the catalog changes."""
+        generation = self.catalog.generation
+        if self._names[0] != generation:
+            names = [
+                describe(doc_id, name, " ".join(head.split("\n")[:NAME_HEAD_LINES])[:160])
+                for doc_id, name, head in self.catalog.document_heads()
+            ]
+            self._names = (generation, names)
+        return self._names[1]
+
+    def hybrid(
+        self, query: str, pool: int, doc_ids: list[int] | None, fusion: str
+    ) -> list[tuple[int, float]]:
+        """Dense and keyword lists fused; passages of a document the question names come first
+        among equals, and are searched for even when neither list found them."""
+        dense, keyword = self.dense(query, pool, doc_ids), self.keyword(query, pool, doc_ids)
+        named = {} if doc_ids else named_documents(query, self.document_names())
+        if named:
+            chosen = [d for d, strength in named.items() if strength == 1.0]
+            dense = _merge(dense, self.dense(query, pool // 4, chosen))
+            keyword = _merge(keyword, self.keyword(query, pool // 4, chosen))
+        ranked = fuse(fusion, dense, keyword, self.cosines(query, dense, keyword))
+        if not named:
+            return ranked
+        owner = {cid: row.doc_id for cid, row in self.catalog.chunks(c for c, _ in ranked).items()}
+        boosted = [
+            (cid, score + NAME_BOOST * named.get(owner.get(cid, -1), 0.0)) for cid, score in ranked
+        ]
+        return sorted(boosted, key=lambda kv: (-kv[1], kv[0]))
+
+    def cosines(
+        self, query: str, dense: list[tuple[int, float]], keyword: list[tuple[int, float]]
+    ) -> dict[int, float]:
+        """The dense similarity of every candidate of either list (the keyword side's too)."""
+        scores = dict(dense)
+        missing = [cid for cid, _ in keyword if cid not in scores]
+        if missing:
+            ids, vectors = self.catalog.vectors_for_ids(missing)
+            if len(ids):
+                found = vectors @ self.embed_query(query)
+                scores.update(zip((int(c) for c in ids), (float(s) for s in found), strict=True))
+        return scores
 
     def embed_query(self, query: str) -> np.ndarray:
         cached = self._query_cache.get(query)
@@ -110,16 +162,17 @@ class Searcher:
             if not doc_ids:
                 return []
         depth = max(options.k, options.rerank_depth if self.reranker else 0)
+        # Passages of one page are one place to look: a few extra make up for those dropped.
+        wider = PER_PAGE_SLACK * depth
         if options.mode == "dense":
-            ranked = self.dense(query, depth, doc_ids)
+            ranked = self.dense(query, wider, doc_ids)
         elif options.mode == "keyword":
-            ranked = self.keyword(query, depth, doc_ids)
+            ranked = self.keyword(query, wider, doc_ids)
         else:
-            pool = max(50, 4 * depth)
-            dense, keyword = self.dense(query, pool, doc_ids), self.keyword(query, pool, doc_ids)
-            ranked = fuse(options.fusion, dense, keyword)[:depth]
+            ranked = self.hybrid(query, max(50, 4 * depth), doc_ids, options.fusion)
         rows = self.catalog.chunks([cid for cid, _ in ranked])
-        ranked = [(cid, score) for cid, score in ranked if cid in rows]
+        ranked = one_per_page([(cid, score) for cid, score in ranked if cid in rows], rows)
+        ranked = ranked[:depth]
         if self.reranker is not None and ranked:
             scores = self.reranker.scores(query, [rows[cid].text for cid, _ in ranked])
             ranked = sorted(zip((c for c, _ in ranked), scores, strict=True), key=lambda t: -t[1])
@@ -148,3 +201,30 @@ class Searcher:
                 )
             )
         return hits
+
+
+def _merge(
+    first: list[tuple[int, float]], second: list[tuple[int, float]]
+) -> list[tuple[int, float]]:
+    """One best-first list of both, each passage once with its better score."""
+    best = dict(first)
+    for cid, score in second:
+        best[cid] = max(score, best.get(cid, score))
+    return sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def one_per_page(ranked: list[tuple[int, float]], rows: dict) -> list[tuple[int, float]]:
+    """The best passage of each page (of each unpaged document's passage), best-first.
+
+    Results are places to look: a second passage of a page already listed would push another
+    page out of the top k (bench/bench_fusion.py: hit@5 on a gold page rises with it).
+    """
+    seen: set[tuple[int, int | None, int | None]] = set()
+    kept = []
+    for cid, score in ranked:
+        row = rows[cid]
+        place = (row.doc_id, row.page, None if row.page is not None else cid)
+        if place not in seen:
+            seen.add(place)
+            kept.append((cid, score))
+    return kept

@@ -321,6 +321,16 @@ class Catalog:
         rows = self.con.execute("SELECT chunk_id FROM embeddings ORDER BY chunk_id").fetchall()
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
+    def document_heads(self, chars: int = 160) -> list[tuple[int, str, str]]:
+        """(id, file name, start of its first passage) of every ready document: what a
+        document-name search matches against (the first passage usually opens with the title)."""
+        rows = self.con.execute(
+            "SELECT d.id, d.name, substr(c.text, 1, ?) FROM documents d"
+            " LEFT JOIN chunks c ON c.doc_id = d.id AND c.ordinal = 0 WHERE d.status = ?",
+            (chars, DocStatus.READY),
+        )
+        return [(int(r[0]), r[1], r[2] or "") for r in rows]
+
     def chunk_ids_of_documents(self, doc_ids: list[int]) -> list[int]:
         marks = ",".join("?" * len(doc_ids))
         rows = self.con.execute(f"SELECT id FROM chunks WHERE doc_id IN ({marks})", doc_ids)

@@ -1,0 +1,126 @@
+"""Which documents a question names: file names, titles and version numbers as a field of their own.
+
+"Under version 2 of the licence…" or "in the maintainers' guide…" names a document; its
+look-alike sibling (version 1, the other guide) shares most of its words, so passage search alone
+often ranks the sibling first. Here each document's name and title are matched against the
+question, words weighted by how rare they are among the collection's document names, and a
+version number the question gives must agree with the document's.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from kbdesk.core.search.text import STOPWORDS, has_cjk, query_terms
+
+# "version 2", "v2.0", "release 1.1", "2nd edition", "第2版", "2.0版", "版本 3"
+_VERSION_IN_QUESTION = re.compile(
+    r"(?:\b(?:version|ver\.?|v|release|revision|rev\.?|edition)\s*(\d+(?:\.\d+)*)\b)"
+    r"|(?:\b(\d+)(?:st|nd|rd|th)\s+(?:edition|version|release|revision)\b)"
+    r"|(?:第\s*(\d+(?:\.\d+)*)\s*版)|(?:(\d+(?:\.\d+)*)\s*版)|(?:版本\s*(\d+(?:\.\d+)*))",
+    re.IGNORECASE,
+)
+_DOTTED = re.compile(r"(?<![\d.])(\d+\.\d+(?:\.\d+)*)(?![\d.])")
+_VERSION_IN_NAME = re.compile(r"(?:^|[^a-z0-9])v?(\d+(?:\.\d+)*)(?=$|[^0-9])", re.IGNORECASE)
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+# Words every file name may carry that say nothing about which document it is.
+# Measured (bench/bench_fusion.py): words of a name alone mislead as often as they help (a
+# question about "the lease" is not about a file called lease.pdf rather than another lease);
+# a version number the question gives is what tells look-alike documents apart.
+REQUIRE_VERSION = True
+_GENERIC = frozenset({"pdf", "doc", "docx", "txt", "md", "html", "htm", "epub", "final", "copy"})
+
+
+@dataclass(frozen=True)
+class DocumentName:
+    doc_id: int
+    terms: frozenset[str]  # distinctive words of the file name and title, lower-cased
+    versions: frozenset[str]  # version numbers in the file name or title: "2", "2.0"
+
+
+def _stem(word: str) -> str:
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
+def _words(text: str) -> set[str]:
+    spaced = _CAMEL.sub(" ", re.sub(r"[_\-.]+", " ", text))
+    terms = set(query_terms(spaced))
+    return {_stem(t) for t in terms if t not in _GENERIC and not t.isdigit()}
+
+
+def _normal_version(number: str) -> str:
+    parts = number.split(".")
+    while len(parts) > 1 and parts[-1] == "0":  # "2.0" and "2" are the same version
+        parts.pop()
+    return ".".join(str(int(p)) for p in parts)
+
+
+def describe(doc_id: int, file_name: str, title: str = "") -> DocumentName:
+    """A document's name field: the words and version numbers of its file name and title."""
+    stem = Path(file_name).stem
+    versions = {
+        _normal_version(m.group(1))
+        for text in (stem, title)
+        for m in _VERSION_IN_NAME.finditer(text)
+        if len(m.group(1)) <= 6
+        and not (len(m.group(1)) == 4 and m.group(1).startswith(("19", "20")))
+    }
+    versions |= {_normal_version(m.group(1)) for m in _DOTTED.finditer(title)}
+    return DocumentName(doc_id, frozenset(_words(stem) | _words(title)), frozenset(versions))
+
+
+def question_versions(question: str) -> set[str]:
+    found = {
+        _normal_version(next(g for g in m.groups() if g))
+        for m in _VERSION_IN_QUESTION.finditer(question)
+    }
+    found |= {_normal_version(m.group(1)) for m in _DOTTED.finditer(question)}
+    return found
+
+
+def named_documents(question: str, names: Iterable[DocumentName]) -> dict[int, float]:
+    """How strongly the question names each document, 0..1 (absent: not named at all).
+
+    A document is named when the question carries rare words of its name or title (rare among
+    the collection's documents: a word every name shares says nothing), scored by the share of
+    the best-matching document's weight; a version number in the question keeps only documents
+    of that version among the ones whose words it names.
+    """
+    names = list(names)
+    if not names:
+        return {}
+    asked = {_stem(t) for t in query_terms(question) if t not in STOPWORDS}
+    if not has_cjk(question):
+        asked = {t for t in asked if not t.isdigit()}
+    versions = question_versions(question)
+    df: dict[str, int] = {}
+    for name in names:
+        for term in name.terms:
+            df[term] = df.get(term, 0) + 1
+    n = len(names)
+
+    def idf(term: str) -> float:
+        return math.log(1 + n / df[term])
+
+    rare = math.log(1 + n / max(2, n / 2))  # a word in at most half of the documents
+    raw: dict[int, float] = {}
+    for name in names:
+        shared = [t for t in name.terms if t in asked or any(t in a for a in asked if has_cjk(a))]
+        if not shared or max(idf(t) for t in shared) < rare:
+            continue
+        raw[name.doc_id] = sum(idf(t) for t in shared)
+    if versions:
+        by_id = {name.doc_id: name for name in names}
+        agreeing = {d for d in raw if by_id[d].versions & versions}
+        if agreeing:
+            raw = {d: s for d, s in raw.items() if d in agreeing}
+    elif REQUIRE_VERSION:
+        return {}
+    if not raw:
+        return {}
+    best = max(raw.values())
+    return {d: s / best for d, s in raw.items()}
