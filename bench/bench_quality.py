@@ -35,7 +35,9 @@ OUT = ROOT / "bench" / "out" / "quality"
 RESULTS = ROOT / "bench" / "RESULTS.md"
 START, END = "<!-- bench_quality:start -->", "<!-- bench_quality:end -->"
 MODES = ("dense", "keyword", "hybrid", "hybrid-convex", "hybrid-rrf")
-DECLINED = (AnswerOutcome.NOT_IN_DOCUMENTS, AnswerOutcome.REFUSED)
+# A quotation of the closest passage is not an answer: it counts as declining, and is also
+# reported on its own (how often one was given, and whether it held the gold facts).
+DECLINED = (AnswerOutcome.NOT_IN_DOCUMENTS, AnswerOutcome.REFUSED, AnswerOutcome.QUOTED)
 
 
 @dataclass(frozen=True)
@@ -187,6 +189,7 @@ def answers(kb: KnowledgeBase, corpus: Corpus, model: str, limit: int | None, lo
                 "outcome": answer.outcome.value,
                 "declined": answer.outcome in DECLINED,
                 "unverified": answer.outcome is AnswerOutcome.UNVERIFIED,
+                "quoted": answer.outcome is AnswerOutcome.QUOTED,
                 "facts_ok": all(has_fact(answer.answer, f) for f in q.facts) if q.facts else None,
                 "page_ok": any(on_gold(q, c.document, c.page) for c in answer.citations),
                 "seconds": round(time.perf_counter() - start, 2),
@@ -233,6 +236,11 @@ def summarise(records: list[dict]) -> dict:
             "declined_unanswerable": share(una, lambda r: r["declined"]),
             "false_declines": share(ans, lambda r: r["declined"]),
             "unverified": share(rows, lambda r: r["unverified"]),
+            "quoted": share(rows, lambda r: r["quoted"]),
+            "model_facts": share(
+                [r for r in ans if r["facts_ok"] is not None],
+                lambda r: r["facts_ok"] and not r["quoted"],
+            ),
             "s_per_answer": round(sum(r["seconds"] for r in rows) / len(rows), 1),
         }
     return table
@@ -261,9 +269,11 @@ def markdown(report: dict) -> str:
             cols = (
                 "n",
                 "gold_facts",
+                "model_facts",
                 "right_page",
                 "declined_unanswerable",
                 "false_declines",
+                "quoted",
                 "unverified",
                 "s_per_answer",
             )

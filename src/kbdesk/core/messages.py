@@ -42,6 +42,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The documents do not contain the answer to this question.",
         "文档中没有找到这个问题的答案。",
     ),
+    "closest_passage": (
+        "The model did not find an answer; the closest passage says:",
+        "模型没有找到答案；最接近的段落写道：",
+    ),
+    "quoted_notice": (
+        "This is a quotation from your documents, not an answer: check that it answers your "
+        "question.",
+        "这是文档原文的引用，不是回答：请确认它是否回答了您的问题。",
+    ),
     "nothing_close": (
         "No passage is close enough to the question.",
         "没有与问题足够接近的段落。",

@@ -241,6 +241,7 @@ class AnswerOutcome(StrEnum):
     NOT_IN_DOCUMENTS = "not_in_documents"  # the documents do not contain the answer
     REFUSED = "refused"  # not asked at all: empty or over-long question, no documents, no room
     WITHOUT_DOCUMENTS = "without_documents"  # answered by the model alone, as asked (no RAG)
+    QUOTED = "quoted"  # the model declined, but one passage sentence matches closely: quoted
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ STYLE = """
   .unvtitle { font-weight: bold; color: #a50e0e; }
   .ref { background: #f1f3f4; color: #303030; border-left: 4px solid #80868b; padding: 6px 10px; }
   .reftitle { font-weight: bold; color: #5f6368; }
+  .quote { background: #f3f0fb; color: #2a1d4d; border-left: 4px solid #7e57c2; padding: 6px 10px; }
+  .quotetitle { font-weight: bold; color: #5e35b1; }
   .nodocs { background: #eef3fd; color: #17264d; border-left: 4px solid #5b7fd6; padding: 6px 10px; }
   .nodocstitle { font-weight: bold; color: #3452a4; }
   .notice { color: #6b6b6b; font-size: 9pt; }
@@ -108,6 +110,7 @@ OUTCOME_BOX = {
     AnswerOutcome.UNVERIFIED: ("unv", "Not verified against your documents"),
     AnswerOutcome.REFUSED: ("ref", "Question not sent to the model"),
     AnswerOutcome.WITHOUT_DOCUMENTS: ("nodocs", "Answered without your documents"),
+    AnswerOutcome.QUOTED: ("quote", "No answer found; the closest passage, quoted"),
 }
 
 

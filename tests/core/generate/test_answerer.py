@@ -176,9 +176,29 @@ def test_summarise_a_named_document_reads_all_of_it_with_progress(answerer, leas
     ],
 )
 def test_empty_or_malformed_model_output_still_gives_an_honest_answer(lease_kb, output):
-    answer = Answerer(lease_kb, FixedModel(output)).ask("When is the security deposit returned?")
+    # The documents do not say where the tenant may park: nothing to quote, an honest decline.
+    answer = Answerer(lease_kb, FixedModel(output)).ask("Where may the tenant park a second car?")
     assert answer.supported is False and answer.citations == ()
     assert answer.answer == "The documents do not contain the answer to this question."
     assert answer.nearest and answer.nearest[0].document == "lease.pdf"
     assert answer.outcome is AnswerOutcome.NOT_IN_DOCUMENTS
     assert set(answer.to_json()) == {"answer", "outcome", "citations", "supported"}
+
+
+@pytest.mark.parametrize("output", ["", "The documents do not contain the answer.", "[1][2]"])
+def test_a_declined_question_whose_answer_a_passage_states_gets_that_sentence_quoted(
+    lease_kb, output
+):
+    answer = Answerer(lease_kb, FixedModel(output)).ask("When is the security deposit returned?")
+    assert answer.outcome is AnswerOutcome.QUOTED and answer.supported is False
+    (cited,) = answer.citations
+    assert (cited.document, cited.page) == ("lease.pdf", 3)
+    assert "returned within 30 days" in cited.quote and cited.quote in cited.text
+    ((a, b),) = cited.quote_spans
+    assert cited.text[a:b] == cited.quote
+    assert answer.answer.startswith("The model did not find an answer; the closest passage says:")
+    assert f"“{cited.quote}” [1]" in answer.answer and "quotation" in answer.notice
+    chinese = Answerer(lease_kb, FixedModel(output)).ask("押金什么时候退还？")
+    assert chinese.outcome in (AnswerOutcome.QUOTED, AnswerOutcome.NOT_IN_DOCUMENTS)
+    if chinese.outcome is AnswerOutcome.QUOTED:
+        assert chinese.answer.startswith("模型没有找到答案")

@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from kbdesk.core.embed import create_embedder, relevance_floor
 from kbdesk.core.errors import InvalidSetting, KbdeskError
 from kbdesk.core.generate.adapters import adapter_name, resolve_adapter  # resolve_ re-exported
-from kbdesk.core.generate.citations import check_citations, strip_markers
+from kbdesk.core.generate.answer_text import sentence_spans
+from kbdesk.core.generate.citations import check_citations, citation_of, strip_markers
 from kbdesk.core.generate.host import LlamaHost
 from kbdesk.core.generate.prompt import (
     NOT_IN_DOCUMENTS,
@@ -20,12 +21,19 @@ from kbdesk.core.generate.prompt import (
     rewrite_messages,
 )
 from kbdesk.core.generate.summarise import Summariser, find_document_task
+from kbdesk.core.generate.support import SupportScorer
 from kbdesk.core.jobs import CancelToken, ProgressFn, no_progress
 from kbdesk.core.messages import join_notices, language_of, say
 from kbdesk.core.settings import check_passages, check_temperature
 from kbdesk.core.types import Answer, AnswerOutcome, DocStatus, Hit
 
 MAX_QUESTION_CHARS = 4000
+# The closest-passage quotation when the model declines: sentences of the top passages scored
+# against the question (support.py's word + meaning score). Set where no unanswerable question
+# of either corpus got a quotation (bench/RESULTS.md, "Quality on real documents": at 0.6 one
+# in five answerable questions of the real corpus would, 0 of 40 unanswerable ones).
+QUOTE_THRESHOLD = 0.6
+QUOTE_PASSAGES = 3
 NEAREST = 3
 
 
@@ -127,6 +135,9 @@ class Answerer:
         raw = self._generate(self.host.format_chat(plan.messages), options, on_token, cancel)
         checked = check_citations(raw, plan.sources, self.checker)
         if checked.declined or not _has_content(checked.text):
+            quoted = self._closest_quote(question, hits)
+            if quoted is not None:
+                return quoted
             notice = None if checked.declined else say("no_usable_answer", lang)
             return self._not_in_documents(question, hits, notice=notice)
         extra: str | None
@@ -190,6 +201,39 @@ class Answerer:
             model=self.host.model_name,
             adapter=self._adapter_name(),
             notice=say("without_documents", lang),
+        )
+
+    def _closest_quote(self, question: str, hits: Sequence[Hit]) -> Answer | None:
+        """The best-matching sentence of the top passages, quoted and labelled as a quotation,
+        when it matches the question closely enough; None otherwise.
+
+        A small model declines many questions whose answer it was shown (bench/RESULTS.md,
+        "Quality on real documents"); the sentence that shares the question's words and meaning
+        usually holds the answer, and a reader can judge a quotation at a glance.
+        """
+        units = [
+            (hit, a, b) for hit in hits[:QUOTE_PASSAGES] for a, b, _ in sentence_spans(hit.text)
+        ]
+        if not units:
+            return None
+        scorer = SupportScorer([hit.text[a:b] for hit, a, b in units], self.checker)
+        row = scorer.score([question])[0]
+        best = int(row.argmax())
+        if float(row[best]) < QUOTE_THRESHOLD:
+            return None
+        hit, a, b = units[best]
+        quote = hit.text[a:b]
+        lang = language_of(question)
+        citation = replace(citation_of(1, hit), quote=quote, quote_spans=((a, b),))
+        return Answer(
+            question=question,
+            answer=f"{say('closest_passage', lang)} “{quote}” [1]",
+            outcome=AnswerOutcome.QUOTED,
+            citations=(citation,),
+            nearest=tuple(hits[:NEAREST]),
+            model=self.host.model_name,
+            adapter=self._adapter_name(),
+            notice=say("quoted_notice", lang),
         )
 
     def _not_in_documents(self, question: str, hits: Sequence[Hit], notice: str | None) -> Answer:

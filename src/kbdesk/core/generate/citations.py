@@ -117,7 +117,7 @@ def check_citations(
 
     declined = bool(refusals) and not any(c.supported and c.citations for c in checks)
     numbers = sorted({n for c in checks for n in c.citations})
-    citations = tuple(_citation(n, sources[n - 1]) for n in numbers)
+    citations = tuple(citation_of(n, sources[n - 1]) for n in numbers)
     text = "".join(rebuilt).strip()
     citations = with_quotes(citations, claims_by_source(text), embedder, threshold)
     unsupported = sum(not c.supported for c in checks)
@@ -184,7 +184,8 @@ def _rewrite(text: str, keep: dict[int, int | None], add: Sequence[int]) -> str:
     return body
 
 
-def _citation(n: int, hit: Hit) -> Citation:
+def citation_of(n: int, hit: Hit) -> Citation:
+    """Source n of a prompt as a citation (its quote is filled in later)."""
     return Citation(
         n, hit.chunk_id, hit.doc_id, hit.document, hit.path, hit.page, hit.text, hit.boxes
     )
