@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bench_quality import CORPORA, on_gold, open_collection  # noqa: E402
 from kbdesk.core.search import fusion  # noqa: E402
+from kbdesk.core.search.text import query_terms  # noqa: E402
 
 POOL = 200
 ONE_PER_PAGE = False
@@ -41,10 +42,21 @@ def lists(kb, corpus) -> list[dict]:
         union = sorted({c for c, _ in dense} | {c for c, _ in keyword})
         rows = kb.catalog.chunks(union)
         where = {c: (r.document, r.page) for c, r in rows.items()}
+        texts = {c: r.text.lower() for c, r in rows.items()}
         ids, vectors = kb.catalog.vectors_for_ids(union)
         sims = vectors @ searcher.embed_query(q.question)
         cosine = {int(c): float(s) for c, s in zip(ids, sims, strict=True)}
-        out.append({"q": q, "dense": dense, "keyword": keyword, "where": where, "cosine": cosine})
+        out.append(
+            {
+                "q": q,
+                "dense": dense,
+                "keyword": keyword,
+                "where": where,
+                "cosine": cosine,
+                "texts": texts,
+                "terms": query_terms(q.question),
+            }
+        )
     return out
 
 
@@ -70,6 +82,9 @@ def methods() -> dict[str, Callable[[dict], Ranked]]:
     for alpha in (0.5, 0.6):
         for r0 in (0.6, 0.7, 0.8):
             found[f"agree-{alpha}-{r0}"] = lambda x, a=alpha, r=r0: agreement(x, a, r)
+    for cover in (0.6, 0.75, 0.9):
+        for low in (0.3, 0.4):
+            found[f"cover-{cover}-{low}"] = lambda x, c=cover, a=low: covered(x, c, a)
     for name in fusion.FUSIONS:
         found[f"kbdesk:{name}"] = lambda x, n=name: fusion.fuse(
             n, x["dense"], x["keyword"], x["cosine"]
@@ -139,6 +154,17 @@ def agreement(x: dict, alpha: float, r0: float) -> Ranked:
     kw = (1 - alpha) * trust
     fused = {c: alpha * dense[c] + kw * keyword.get(c, 0.0) for c in dense}
     return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def covered(x: dict, cover: float, low: float) -> Ranked:
+    """Calibrated fusion, but the dense share drops to `low` when the keyword side's best
+    passage holds at least `cover` of the question's terms (an exact-wording lookup)."""
+    terms = x["terms"]
+    top = x["keyword"][0][0] if x["keyword"] else None
+    text = x["texts"].get(top, "") if top is not None else ""
+    share = sum(1 for t in terms if t in text) / len(terms) if terms and text else 0.0
+    alpha = low if share >= cover else fusion.DENSE_WEIGHT
+    return fusion.calibrated_fusion(x["cosine"], x["keyword"], alpha)
 
 
 def evaluate(items: list[dict]) -> dict:
