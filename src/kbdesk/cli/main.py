@@ -19,6 +19,7 @@ from kbdesk.cli.library import (
     cmd_search,
 )
 from kbdesk.core.errors import Cancelled, KbdeskError
+from kbdesk.core.kb import DEFAULT_FUSION, FUSIONS
 from kbdesk.core.messages import Audience, explain
 
 
@@ -56,8 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=["hybrid", "dense", "keyword"], default="hybrid")
     p.add_argument(
         "--fusion",
-        choices=["convex", "rrf"],
-        default="convex",
+        choices=FUSIONS,
+        default=DEFAULT_FUSION,
         help="how hybrid merges the two lists (default: %(default)s)",
     )
     p.add_argument(
