@@ -146,3 +146,36 @@ def test_stop_strings_are_cut_and_never_shown(small_host):
     assert _split_at_stop("abc[END]x", ["[END]"]) == ("abc", "", True)
     assert _split_at_stop("answer [E", ["[END]", "\n\n"]) == ("answer ", "[E", False)
     assert _split_at_stop("answer", ["[END]"]) == ("answer", "", False)
+
+
+SPIN_CHECK = """
+import os, sys
+from kbdesk.core.generate.host import LlamaHost
+assert "llama_cpp" not in sys.modules  # libgomp has not read its environment yet
+host = LlamaHost(sys.argv[1], n_ctx=512)
+print(host.complete(host.format_chat([{"role": "user", "content": "Say yes."}]), max_tokens=2))
+with open("/proc/self/maps") as fh:
+    loaded = "libgomp" in fh.read()
+print(os.environ.get("GOMP_SPINCOUNT"), loaded)
+"""
+
+
+@pytest.mark.parametrize("preset", [None, "5"])
+def test_llama_cpps_openmp_threads_spin_briefly_unless_the_user_chose(small_model, preset):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "GOMP_SPINCOUNT"}
+    if preset is not None:
+        env["GOMP_SPINCOUNT"] = preset
+    out = subprocess.run(
+        [sys.executable, "-c", SPIN_CHECK, str(small_model)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert out[-2] == (preset or "1000")
+    if sys.platform == "linux":
+        assert out[-1] == "True"  # the bundled llama.cpp is the OpenMP build this is for

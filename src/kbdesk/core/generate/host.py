@@ -31,10 +31,22 @@ class PromptTooLong(KbdeskError):
     code = ErrorCode.PROMPT_TOO_LONG
 
 
+# llama.cpp's CPU backend runs its threads under OpenMP (libgomp), and they meet at a barrier
+# after every step of every layer. libgomp lets a thread that arrives first spin for ~3 ms
+# (300,000 spins) before it sleeps; when another program keeps one of two cores busy, that
+# spinning holds the core its partner needs. `kbdesk ask` with the 1.5B model on 2 cores shared
+# with another busy process (measured 2026-12-01 with a stage breakdown script not yet in bench/):
+# decoding 60.7 s -> 3.1 s, prompt evaluation 65 s -> 44 s. 1,000 spins (~10 us) still catch the
+# short waits of an idle machine. libgomp reads it once, as it loads with llama_cpp; a value the
+# user set stands.
+OPENMP_SPIN = ("GOMP_SPINCOUNT", "1000")
+
+
 def _llama_cpp():
     """The llama_cpp module, loaded only once the CPU passed the build's instruction-set floor:
     on a CPU below it, llama.cpp's code would die with "Illegal instruction" instead."""
     check_cpu()
+    os.environ.setdefault(*OPENMP_SPIN)
     import llama_cpp
 
     return llama_cpp
