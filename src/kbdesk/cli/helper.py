@@ -128,7 +128,11 @@ def receive(sock: socket.socket) -> tuple:
     (size,) = struct.unpack(">I", _exactly(sock, 4))
     if size > MAX_FRAME:
         raise ConnectionError(f"a {size:,}-byte message from the helper")
-    message = pickle.loads(_exactly(sock, size))
+    data = _exactly(sock, size)
+    try:
+        message = pickle.loads(data)
+    except Exception as exc:  # a class this side lacks, a truncated pickle: no use either way
+        raise ConnectionError(f"an unreadable message from the helper ({exc!r})") from exc
     if not isinstance(message, tuple) or not message:
         raise ConnectionError("a malformed message from the helper")
     return message
@@ -192,7 +196,7 @@ def stop(data_dir: str | os.PathLike) -> bool:
         try:
             send(sock, ("stop",))
             receive(sock)
-        except (OSError, ConnectionError, EOFError, pickle.UnpicklingError):
+        except (OSError, struct.error):
             pass
     return True
 
@@ -209,7 +213,7 @@ def _connect(where: HelperPlace) -> socket.socket | None:
             raise ConnectionError("the helper's socket belongs to another user")
         send(sock, ("hello", PROTOCOL, fingerprint()))
         reply = receive(sock)
-    except (OSError, ConnectionError, EOFError, pickle.UnpicklingError, struct.error) as exc:
+    except (OSError, struct.error) as exc:
         # Refused: a helper died and left its socket file; the next helper replaces it.
         log.info("the helper at %s did not answer (%s)", where.socket, exc)
         sock.close()
@@ -285,6 +289,6 @@ def _exchange(
             else:  # "crash" (a bug in the helper) or nonsense: this process shows what happens
                 log.warning("the warm helper failed; answering in this process: %s", message)
                 return None
-    except (OSError, ConnectionError, EOFError, pickle.UnpicklingError, struct.error) as exc:
+    except (OSError, struct.error) as exc:
         log.warning("the warm helper stopped answering (%s); answering in this process", exc)
         return None
