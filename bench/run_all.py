@@ -39,6 +39,11 @@ BENCHMARKS = (
     Benchmark("answers", "bench_answers.py", ("--limit", "20")),
     Benchmark("portable_build", "bench_portable_build.py", None),
     Benchmark("model_load", "bench_model_load.py", ("--model", "small", "--rounds", "1")),
+    Benchmark(
+        "ask_latency",
+        "bench_ask_latency.py",
+        ("--model", "small", "--questions", "2", "--rounds", "1"),
+    ),
     Benchmark("fusion", "bench_fusion.py", ("--corpora", "own")),
     Benchmark(
         "quality",

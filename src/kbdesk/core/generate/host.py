@@ -35,7 +35,7 @@ class PromptTooLong(KbdeskError):
 # after every step of every layer. libgomp lets a thread that arrives first spin for ~3 ms
 # (300,000 spins) before it sleeps; when another program keeps one of two cores busy, that
 # spinning holds the core its partner needs. `kbdesk ask` with the 1.5B model on 2 cores shared
-# with another busy process (measured 2026-12-01 with a stage breakdown script not yet in bench/):
+# with another busy process (measured 2026-12-01, bench/bench_ask_latency.py --busy 1):
 # decoding 60.7 s -> 3.1 s, prompt evaluation 65 s -> 44 s. 1,000 spins (~10 us) still catch the
 # short waits of an idle machine. libgomp reads it once, as it loads with llama_cpp; a value the
 # user set stands.
