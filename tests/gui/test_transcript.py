@@ -24,6 +24,13 @@ def test_valid_markers_become_links_and_others_stay_text():
     assert "lease.pdf, p. 3" in html and "copy:0" in html
 
 
+def test_an_answer_says_which_adapter_produced_it():
+    plain = Answer("q", "Within 30 days [2].", AnswerOutcome.ANSWERED, (CITE,))
+    adapted = Answer("q", "Within 30 days [2].", AnswerOutcome.ANSWERED, (CITE,), adapter="leases")
+    assert "adapter" not in turn_html(0, Turn("q", answer=plain))
+    assert "Answered with the adapter “leases”." in turn_html(0, Turn("q", answer=adapted))
+
+
 def test_not_in_documents_is_styled_with_nearest_passages():
     hit = Hit(1, 0.3, 5, 1, "lease.pdf", "/d/lease.pdf", 2, "Rent is 8,400 dollars.")
     answer = Answer(

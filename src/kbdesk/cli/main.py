@@ -7,6 +7,7 @@ import logging
 import sys
 
 from kbdesk import __version__
+from kbdesk.cli import tune
 from kbdesk.cli.ask import cmd_ask
 from kbdesk.cli.common import EXIT_FAILED, EXIT_USAGE
 from kbdesk.cli.library import (
@@ -107,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
 
     sub.add_parser("models", help="list embedding models (and, later, chat models)")
+    tune.add_parsers(sub)
     p = sub.add_parser("demo", help="import the bundled sample documents and run a search")
     p.add_argument("query", nargs="?", default="How long do the duties of confidentiality last?")
     return parser
@@ -163,6 +165,7 @@ COMMANDS = {
     "collections": cmd_collections,
     "models": cmd_models,
     "demo": cmd_demo,
+    **tune.COMMANDS,
 }
 
 if __name__ == "__main__":

@@ -132,6 +132,7 @@ class Stage(StrEnum):
     SUMMARISING = "summarising"  # reading a whole document for a summary
     LOADING_MODEL = "loading_model"  # reading the answer model from disk
     SEARCHING = "searching"  # the model is ready; retrieval and the answer follow
+    EVALUATING = "evaluating"  # answering held-out questions, one arm after another
 
 
 @dataclass(frozen=True)
@@ -267,4 +268,6 @@ class Answer:
             "outcome": self.outcome.value,
             "citations": [c.to_json() for c in self.citations],
             "supported": self.supported,
+            "model": self.model,
+            "adapter": self.adapter,  # None when no adapter shaped the answer
         }

@@ -116,6 +116,14 @@ class MainWindow(QMainWindow):
         self._action(chat, "&New chat", self.chat.new_chat, "Ctrl+N")
         self._action(chat, "&Send", self.chat.send, None, "Send the question (Ctrl+Enter)")
         self._action(chat, "S&top answer", self.chat.stop, None, "Stop the answer (Esc)")
+        chat.addSeparator()
+        self._action(
+            chat,
+            "&Adapters…",
+            self.open_adapters,
+            None,
+            "Train an adapter on this collection and compare it with answering from the documents",
+        )
 
         view = bar.addMenu("&View")
         self._action(view, "&Find in document", self.citations.focus_find, "Ctrl+F")
@@ -156,6 +164,11 @@ class MainWindow(QMainWindow):
                 self.session.update_settings(**dialog.values())
             except KbdeskError as exc:
                 self.notify(str(exc))
+
+    def open_adapters(self) -> None:
+        from kbdesk.gui.adapters_dialog import AdaptersDialog
+
+        AdaptersDialog(self.session, self).exec()
 
     def open_logs(self) -> None:
         self.session.paths.log_dir.mkdir(parents=True, exist_ok=True)

@@ -240,6 +240,22 @@ class Session(QObject):
 
         return self.runner.submit("ask", run, serial_key=GENERATION_KEY)
 
+    def evaluate(self, adapter: str) -> Job:
+        """The four-way evaluation of an adapter on the warm answer model; the result is the
+        evaluation dict (also written beside the adapter). Questions wait behind it."""
+        from kbdesk.core.evaluate.run import run_evaluation
+
+        kb, model, passages = self.kb(), self.settings.model, self.settings.passages
+
+        def run(ctx: JobContext):
+            host = self.models().host(model, ctx.progress, ctx.cancel)
+            result, _report = run_evaluation(
+                kb, host, adapter, passages=passages, progress=ctx.progress, cancel=ctx.cancel
+            )
+            return result
+
+        return self.runner.submit("evaluate", run, serial_key=GENERATION_KEY)
+
     # -- closing -------------------------------------------------------------------------------
 
     def close(self) -> bool:

@@ -127,6 +127,11 @@ def _answer_block(index: int, answer: Answer) -> str:
         ]
     if answer.notice:
         block.append(f'<br><span class="notice">{html.escape(answer.notice)}</span>')
+    if answer.adapter:
+        block.append(
+            f'<br><span class="notice">Answered with the adapter “{html.escape(answer.adapter)}”.'
+            "</span>"
+        )
     for c in answer.citations:
         # the supporting sentence(s); chats saved before quotes existed show the passage's start
         snippet = _snippet(c.quote, QUOTE_LIMIT) if c.quote else _snippet(c.text)

@@ -182,7 +182,14 @@ def test_empty_or_malformed_model_output_still_gives_an_honest_answer(lease_kb, 
     assert answer.answer == "The documents do not contain the answer to this question."
     assert answer.nearest and answer.nearest[0].document == "lease.pdf"
     assert answer.outcome is AnswerOutcome.NOT_IN_DOCUMENTS
-    assert set(answer.to_json()) == {"answer", "outcome", "citations", "supported"}
+    assert set(answer.to_json()) == {
+        "answer",
+        "outcome",
+        "citations",
+        "supported",
+        "model",
+        "adapter",
+    }
 
 
 @pytest.mark.parametrize("output", ["", "The documents do not contain the answer.", "[1][2]"])

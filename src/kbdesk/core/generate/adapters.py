@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from kbdesk.core.errors import ModelMissing, Remedy
+from kbdesk.core.store.fileio import sha256_file
 
 ADAPTER_FILE = "adapter.gguf"  # beside it, meta.json (base model, data, settings, evaluation)
+META_FILE = "meta.json"
 
 
 @dataclass(frozen=True)
@@ -27,7 +31,8 @@ def list_adapters(adapters_dir: str | os.PathLike) -> list[AdapterInfo]:
     found = [
         AdapterInfo(sub.name, sub / ADAPTER_FILE)
         for sub in folder.iterdir()
-        if sub.is_dir() and (sub / ADAPTER_FILE).is_file()
+        # hidden folders are adapters being installed, replaced or removed
+        if sub.is_dir() and not sub.name.startswith(".") and (sub / ADAPTER_FILE).is_file()
     ]
     return sorted(found, key=lambda a: a.name)
 
@@ -61,3 +66,56 @@ def adapter_name(path: str | os.PathLike) -> str:
     the file's own name for an explicit .gguf path."""
     path = Path(path)
     return path.parent.name if path.name == ADAPTER_FILE else path.stem
+
+
+def read_meta(adapter_path: str | os.PathLike) -> dict:
+    """The meta.json beside an adapter file ({} for a loose .gguf without one)."""
+    meta = Path(adapter_path).with_name(META_FILE)
+    if not meta.is_file():
+        return {}
+    try:
+        data = json.loads(meta.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+@cache
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    return sha256_file(path)
+
+
+def model_sha256(model_path: str | os.PathLike) -> str:
+    """The model file's SHA-256: a built-in's recorded one (checked when it was assembled), or
+    hashed once per process for a given size and time stamp."""
+    from kbdesk.core.generate.models import BUILTIN_MODELS
+
+    path = Path(model_path)
+    stat = path.stat()
+    for spec in BUILTIN_MODELS.values():
+        if spec.file == path.name and spec.size == stat.st_size:
+            return spec.sha256
+    return _sha256(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+def check_base(adapter_path: str | os.PathLike, model_path: str | os.PathLike) -> None:
+    """Refuses an adapter trained on another base model, saying which model it belongs to.
+
+    Adapters without meta.json (brought by the user) are left to llama.cpp, which refuses
+    tensors whose shapes do not fit.
+    """
+    base = read_meta(adapter_path).get("base") or {}
+    expected = base.get("sha256")
+    if not expected:
+        return
+    model_path = Path(model_path)
+    if base.get("size") not in (None, model_path.stat().st_size) or (
+        model_sha256(model_path) != expected
+    ):
+        raise ModelMissing(
+            f"The adapter '{adapter_name(adapter_path)}' belongs to the model "
+            f"{base.get('name') or base.get('file') or 'it was trained on'}, not to "
+            f"{model_path.name}.",
+            hint="Choose that model to answer with this adapter, or answer without it.",
+            remedy=Remedy.CHOOSE_ADAPTER,
+        )

@@ -41,6 +41,14 @@ _REFUSALS = re.compile(
             r"\bi (?:cannot|can't|can not|am unable to|could not|couldn't|was unable to) "
             r"(?:find|answer|determine|locate)\b.{0,60}\b(?:documents?|sources?|passages?|"
             r"context|provided)",
+            # a named document instead of "the documents" ("The FHS does not explicitly state
+            # where ..."; "The Guide does not contain the answer"): only with "the answer" or a
+            # question word after it, since "does not mention X" can be a real answer
+            r"\b(?:do|does|did)\s*(?:n[o']t|not)\s+(?:explicitly |directly |clearly )?"
+            r"(?:contain|provide|give|include)\s+(?:the|an|any) answer",
+            r"\b(?:do|does|did)\s*(?:n[o']t|not)\s+(?:explicitly |directly |clearly )?"
+            r"(?:state|say|specify|mention|describe|explain)\s+(?:where|what|which|how|when|who|"
+            r"whom|whether|why)\b",
             r"(?:文档|资料|文件|来源|材料|上下文|段落)(?:中|里|内)?(?:并)?(?:没有|未|不|均未|并未)"
             r"(?:提及|提到|包含|涉及|说明|找到|给出|记载|相关|有关)",
             r"无法(?:从|根据|在|依据)(?:所?提供的|给定的|现有的)?(?:资料|文档|文件|来源|材料|信息)",

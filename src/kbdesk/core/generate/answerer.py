@@ -10,7 +10,11 @@ from pathlib import Path
 
 from kbdesk.core.embed import create_embedder, relevance_floor
 from kbdesk.core.errors import InvalidSetting, KbdeskError
-from kbdesk.core.generate.adapters import adapter_name, resolve_adapter  # resolve_ re-exported
+from kbdesk.core.generate.adapters import (  # resolve_adapter re-exported
+    adapter_name,
+    check_base,
+    resolve_adapter,
+)
 from kbdesk.core.generate.answer_text import sentence_spans
 from kbdesk.core.generate.citations import check_citations, citation_of, strip_markers
 from kbdesk.core.generate.host import LlamaHost
@@ -258,9 +262,12 @@ class Answerer:
     # -- adapters ------------------------------------------------------------------------------
 
     def _apply_adapter(self, adapter: str | None) -> None:
-        self.host.set_adapter(
-            resolve_adapter(self.kb.paths.adapters_dir, adapter) if adapter else None
-        )
+        if not adapter:
+            self.host.set_adapter(None)
+            return
+        path = resolve_adapter(self.kb.paths.adapters_dir, adapter)
+        check_base(path, self.host.model_path)
+        self.host.set_adapter(path)
 
     def _adapter_name(self) -> str | None:
         current = self.host.adapter

@@ -23,11 +23,13 @@ MAX_HISTORY_EXCHANGES = 2
 # the rules, repeated after the question, drew the model to it even when source [1] held the
 # answer (64% of answerable questions declined); asking for a plain sentence instead answered
 # them and still declined unanswerable ones. The sentinel is still recognised if a model emits it.
-SYSTEM_PROMPT = """You answer questions using only the numbered sources the user provides. \
+# What the model says when the sources do not answer; adapters are trained to say the same.
+DECLINE_SENTENCE = {"en": "The documents do not contain the answer.", "zh": "文档中没有找到答案。"}
+SYSTEM_PROMPT = f"""You answer questions using only the numbered sources the user provides. \
 Cite each sentence with the number of the source it uses, like [2] (several: [1][3]). Never \
 invent facts, numbers or names that the sources do not state. Answer in the language of the \
-question. Be concise. If the sources do not answer the question, say so in one sentence: "The \
-documents do not contain the answer." (in Chinese: "文档中没有找到答案。")."""
+question. Be concise. If the sources do not answer the question, say so in one sentence: \
+"{DECLINE_SENTENCE["en"]}" (in Chinese: "{DECLINE_SENTENCE["zh"]}")."""
 
 NO_RAG_SYSTEM_PROMPT = """You are a helpful assistant. Answer concisely and accurately, in the \
 language of the question. If you are not sure of something, say so instead of guessing."""
@@ -65,7 +67,7 @@ def source_block(n: int, hit: Hit) -> str:
     return f"[{n}] {where}:\n{passage_text(hit)}"
 
 
-def _user_message(question: str, blocks: Sequence[str]) -> str:
+def user_message(question: str, blocks: Sequence[str]) -> str:
     sources = "\n\n".join(blocks) if blocks else "(none)"
     return f"Sources:\n{sources}\n\nQuestion: {question.strip()}"
 
@@ -115,7 +117,7 @@ def build_messages(
     system_msg = {"role": "system", "content": system or SYSTEM_PROMPT}
 
     def render(blocks: Sequence[str], past: Sequence[Message]) -> list[Message]:
-        last = {"role": "user", "content": _user_message(question, blocks)}
+        last = {"role": "user", "content": user_message(question, blocks)}
         return [system_msg, *past, last]
 
     base = count_messages(render([], []), count_tokens)

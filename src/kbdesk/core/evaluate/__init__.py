@@ -1,0 +1,1 @@
+"""Evaluations of answers: metrics, the four-way comparison of RAG and adapters, reports."""

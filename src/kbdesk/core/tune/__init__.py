@@ -1,0 +1,1 @@
+"""Adapters: training data from a collection, LoRA training in its own process, export, registry."""

@@ -1,0 +1,378 @@
+"""The Adapters dialog: train an adapter (in its own process), follow, stop and resume it, evaluate
+it four ways, read the report, choose it for the chat, rename or remove it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QTimer, QUrl
+from PySide6.QtGui import QImage, QTextDocument
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from kbdesk.core.errors import KbdeskError
+from kbdesk.core.messages import Audience, explain
+from kbdesk.core.tune import job as jobs
+from kbdesk.core.tune.registry import entries, remove_adapter, rename_adapter
+from kbdesk.core.tune.settings import TuneSettings
+
+POLL_MS = 1000
+CHART = "chart.png"
+COLUMNS = ("Name", "For model", "Collection", "Trained on", "Final loss", "Evaluation")
+
+
+class AdaptersDialog(QDialog):
+    def __init__(self, session, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Adapters")
+        self.resize(980, 720)
+        self.session = session
+        self.paths = session.paths
+        self.process: subprocess.Popen | None = None
+        self.job_dir: Path | None = None
+        self.evaluation = None  # the running evaluation Job
+        self.model_ok = False  # an answer model to train for is set up
+
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setAccessibleName("Adapters")
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
+        self.table.itemSelectionChanged.connect(self._selection_changed)
+
+        self.use_button = QPushButton("Use for the chat")
+        self.evaluate_button = QPushButton("Evaluate…")
+        self.evaluate_button.setToolTip(
+            "Answer the held-out questions four ways: model alone, documents, adapter, both"
+        )
+        self.rename_button = QPushButton("Rename…")
+        self.remove_button = QPushButton("Remove…")
+        self.use_button.clicked.connect(self.use_selected)
+        self.evaluate_button.clicked.connect(self.evaluate_selected)
+        self.rename_button.clicked.connect(self.rename_selected)
+        self.remove_button.clicked.connect(self.remove_selected)
+        row = QHBoxLayout()
+        for b in (self.use_button, self.evaluate_button, self.rename_button, self.remove_button):
+            row.addWidget(b)
+        row.addStretch(1)
+
+        self.report = QTextBrowser()
+        self.report.setAccessibleName("Evaluation report")
+        self.report.setOpenExternalLinks(False)
+
+        self.name = QLineEdit()
+        self.name.setPlaceholderText(f"{session.collection}-adapter")
+        self.passages = QSpinBox()
+        self.passages.setRange(1, 100_000)
+        self.passages.setValue(jobs.DEFAULT_PASSAGES)
+        self.passages.setToolTip(
+            "Passages of the collection the model writes practice questions for"
+        )
+        self.steps = QSpinBox()
+        self.steps.setRange(0, 100_000)
+        self.steps.setSpecialValueText("automatic (two passes)")
+        self.estimate = QLabel()
+        self.passages.valueChanged.connect(self._update_estimate)
+        self.steps.valueChanged.connect(self._update_estimate)
+        self.train_button = QPushButton("Train")
+        self.stop_button = QPushButton("Stop")
+        self.resume_button = QPushButton("Resume")
+        self.train_button.clicked.connect(self.train)
+        self.stop_button.clicked.connect(self.stop)
+        self.resume_button.clicked.connect(self.resume)
+        self.progress = QProgressBar()
+        self.progress.setAccessibleName("Training progress")
+        self.state = QLabel()
+        self.state.setWordWrap(True)
+        self.state.setAccessibleName("Training state")
+        form = QFormLayout()
+        form.addRow("Adapter name:", self.name)
+        form.addRow("Passages to learn from:", self.passages)
+        form.addRow("Training steps:", self.steps)
+        form.addRow("Expected duration:", self.estimate)
+        buttons = QHBoxLayout()
+        for b in (self.train_button, self.stop_button, self.resume_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        training = QGroupBox(f"Train a new adapter on “{session.collection}”")
+        box = QVBoxLayout(training)
+        box.addLayout(form)
+        box.addLayout(buttons)
+        box.addWidget(self.progress)
+        box.addWidget(self.state)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.table, 2)
+        layout.addLayout(row)
+        layout.addWidget(self.report, 3)
+        layout.addWidget(training)
+
+        self.timer = QTimer(self)
+        self.timer.setInterval(POLL_MS)
+        self.timer.timeout.connect(self._poll)
+        self.refresh()
+        self._update_estimate()
+        self._show_unfinished()
+
+    # -- the list ------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        self.entries = entries(self.paths.adapters_dir)
+        self.table.setRowCount(len(self.entries))
+        chosen = self.session.settings.adapter
+        for r, e in enumerate(self.entries):
+            counts = e.meta.get("counts") or {}
+            training = e.meta.get("training") or {}
+            verdict = ((e.meta.get("evaluation") or {}).get("recommendation") or {}).get("text")
+            loss = training.get("final_loss")
+            cells = (
+                e.name + ("  (in use)" if e.name == chosen else ""),
+                e.base_name,
+                e.meta.get("collection") or "—",
+                f"{counts.get('training_conversations', '?')} conversations, "
+                f"{training.get('steps', '?')} steps",
+                f"{loss:.3f}" if isinstance(loss, float) else "—",
+                verdict or "not evaluated yet",
+            )
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)
+                self.table.setItem(r, c, item)
+        if self.entries and not self.table.selectedItems():
+            self.table.selectRow(0)
+        self._selection_changed()
+
+    def selected(self):
+        rows = self.table.selectionModel().selectedRows()
+        return self.entries[rows[0].row()] if rows else None
+
+    def _selection_changed(self) -> None:
+        entry = self.selected()
+        busy = self.evaluation is not None
+        for b in (self.use_button, self.rename_button, self.remove_button):
+            b.setEnabled(entry is not None)
+        self.evaluate_button.setEnabled(entry is not None and not busy)
+        self.show_report(entry)
+
+    def show_report(self, entry) -> None:
+        if entry is None:
+            self.report.setHtml("<p>No adapters yet. Train one below.</p>")
+            return
+        path = entry.path.with_name("evaluation.json")
+        if not path.is_file():
+            self.report.setHtml(
+                f"<p>“{entry.name}” has not been evaluated yet. <b>Evaluate…</b> answers its "
+                "held-out questions four ways and recommends one for this collection.</p>"
+            )
+            return
+        from kbdesk.core.evaluate.report import chart_png, html_report
+
+        result = json.loads(path.read_text(encoding="utf-8"))
+        image = QImage.fromData(QByteArray(chart_png(result)))
+        document = self.report.document()
+        document.addResource(QTextDocument.ResourceType.ImageResource, QUrl(CHART), image)
+        self.report.setHtml(html_report(result, image_src=CHART))
+
+    # -- actions on an adapter -----------------------------------------------------------------
+
+    def use_selected(self) -> None:
+        entry = self.selected()
+        if entry is not None:
+            self.session.update_settings(adapter=entry.name)
+            self.refresh()
+
+    def rename_selected(self) -> None:
+        entry = self.selected()
+        if entry is None:
+            return
+        new, ok = QInputDialog.getText(self, "Rename adapter", "New name:", text=entry.name)
+        if ok and new.strip() and new.strip() != entry.name:
+            self._try(lambda: rename_adapter(self.paths.adapters_dir, entry.name, new.strip()))
+            if self.session.settings.adapter == entry.name:
+                self.session.update_settings(adapter=new.strip())
+            self.refresh()
+
+    def remove_selected(self) -> None:
+        entry = self.selected()
+        if entry is None:
+            return
+        answer = QMessageBox.question(
+            self, "Remove adapter", f"Remove the adapter “{entry.name}” and its evaluation?"
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self._try(lambda: remove_adapter(self.paths.adapters_dir, entry.name))
+            if self.session.settings.adapter == entry.name:
+                self.session.update_settings(adapter=None)
+            self.refresh()
+
+    def evaluate_selected(self) -> None:
+        entry = self.selected()
+        if entry is None:
+            return
+        job = self.session.evaluate(entry.name)
+        self.evaluation = job
+        self._selection_changed()
+        self.state.setText(f"Evaluating “{entry.name}”: loading the answer model…")
+        job.progress.connect(
+            lambda p: self.state.setText(
+                f"Evaluating “{entry.name}”: {p.item}, {p.done} of {p.total}"
+            )
+        )
+        job.result.connect(lambda _r: self.state.setText(f"Evaluation of “{entry.name}” done."))
+        job.failed.connect(lambda exc: self.state.setText(explain(exc, Audience.WINDOW)))
+        job.finished.connect(self._evaluation_finished)
+
+    def _evaluation_finished(self) -> None:
+        self.evaluation = None
+        self.refresh()
+
+    def _try(self, fn) -> bool:
+        try:
+            fn()
+            return True
+        except KbdeskError as exc:
+            QMessageBox.warning(self, "Adapters", explain(exc, Audience.WINDOW))
+            return False
+
+    # -- training ------------------------------------------------------------------------------
+
+    def _model(self):
+        from kbdesk.core.generate.models import ModelRegistry
+
+        registry = ModelRegistry(self.paths.models_dir)
+        model = self.session.settings.model
+        return registry.verify(registry.get(model) if model else registry.default())
+
+    def _update_estimate(self) -> None:
+        try:
+            model = self._model()
+        except KbdeskError as exc:
+            self.estimate.setText(explain(exc, Audience.WINDOW))
+            self.model_ok = False
+            self._buttons()
+            return
+        self.model_ok = True
+        seconds = jobs.estimate_seconds(
+            model.path, self.passages.value(), self.steps.value() or None, TuneSettings().batch
+        )
+        self.estimate.setText(
+            f"about {jobs.format_duration(seconds)} for {model.name} on this computer; "
+            "the window stays usable, and a stopped training resumes where it was"
+        )
+
+    def train(self) -> None:
+        from kbdesk.core.generate.adapters import model_sha256
+
+        if self._running():
+            return
+        name = self.name.text().strip() or self.name.placeholderText()
+
+        def create():
+            model = self._model()
+            request = jobs.TuneRequest(
+                name=name,
+                collection=self.session.collection,
+                model=model.path,
+                model_name=model.name,
+                model_sha256=model.sha256 or model_sha256(model.path),
+                settings=TuneSettings(steps=self.steps.value() or TuneSettings().steps),
+                auto_steps=self.steps.value() == 0,
+                passages=self.passages.value(),
+            )
+            self.job_dir = jobs.create_job(self.paths, request)
+
+        if self._try(create):
+            self._start()
+
+    def resume(self) -> None:
+        waiting = jobs.unfinished_jobs(self.paths)
+        if self._running() or not waiting:
+            return
+        self.job_dir = waiting[0].folder
+        self._start()
+
+    def _start(self) -> None:
+        assert self.job_dir is not None
+        self.process = jobs.start(self.job_dir)
+        self.timer.start()
+        self._poll()
+
+    def _running(self) -> bool:
+        if self.process is not None and self.process.poll() is None:
+            return True
+        return self.job_dir is not None and jobs.running_pid(self.job_dir) is not None
+
+    def stop(self) -> None:
+        if self.job_dir is not None and jobs.request_stop(self.job_dir):
+            self.state.setText("Stopping at the next checkpoint…")
+
+    def _poll(self) -> None:
+        if self.job_dir is None:
+            return
+        running = self._running()
+        status = jobs.status(self.job_dir, running=running)
+        self.state.setText(status.describe())
+        self.progress.setRange(0, max(status.total, 1))
+        self.progress.setValue(status.done)
+        self.progress.setFormat(
+            {"examples": "writing questions %v/%m", "train": "step %v/%m"}.get(status.stage, "%p%")
+        )
+        if not running:
+            self.timer.stop()
+            self.process = None
+            if status.state == "done":
+                self.refresh()
+        self._buttons()
+
+    def _show_unfinished(self) -> None:
+        """A training started earlier (still running, or stopped) shows when the dialog opens."""
+        running = jobs.running_jobs(self.paths)
+        if running:
+            self.job_dir = running[0]
+            self.timer.start()
+            self._poll()
+            return
+        waiting = jobs.unfinished_jobs(self.paths)
+        if waiting:
+            self.job_dir = waiting[0].folder
+            self.state.setText(waiting[0].describe())
+        self._buttons()
+
+    def _buttons(self) -> None:
+        running = self._running()
+        self.train_button.setEnabled(not running and self.model_ok)
+        self.stop_button.setEnabled(running)
+        self.resume_button.setEnabled(not running and bool(jobs.unfinished_jobs(self.paths)))
+
+    def closeEvent(self, event) -> None:
+        # Training goes on in its own process; the next time the dialog opens it shows the job.
+        self.timer.stop()
+        super().closeEvent(event)
+
+    def done(self, result: int) -> None:
+        self.timer.stop()
+        super().done(result)
