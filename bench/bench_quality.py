@@ -9,7 +9,7 @@ temperature 0): gold facts (every fact in the answer), a citation on a gold page
 questions declined, false declines (answerable questions declined), unverified answers, seconds.
 Collections are kept in bench/out/quality/ and re-imported incrementally (--fresh rebuilds them).
 Usage: .venv/bin/python bench/bench_quality.py [--corpora real own] [--retrieval-only]
-       [--models small large] [--limit N] [--log DIR] [--write-results] [--json]
+       [--models small large] [--limit N] [--passages N] [--log DIR] [--write-results] [--json]
 """
 
 from __future__ import annotations
@@ -165,7 +165,14 @@ def retrieval(kb: KnowledgeBase, corpus: Corpus) -> dict:
     }
 
 
-def answers(kb: KnowledgeBase, corpus: Corpus, model: str, limit: int | None, log: Path | None):
+def answers(
+    kb: KnowledgeBase,
+    corpus: Corpus,
+    model: str,
+    limit: int | None,
+    log: Path | None,
+    passages: int | None = None,
+):
     from kbdesk.core.generate.answerer import Answerer, AskOptions
     from kbdesk.core.generate.host import LlamaHost
 
@@ -175,6 +182,8 @@ def answers(kb: KnowledgeBase, corpus: Corpus, model: str, limit: int | None, lo
     host.load()
     answerer.checker.warm_up()
     options = AskOptions(temperature=0.0)
+    if passages:
+        options = AskOptions(temperature=0.0, passages=passages)
     records = []
     sink = log.open("w", encoding="utf-8") if log else None
     try:
@@ -307,6 +316,7 @@ def main() -> int:
     parser.add_argument("--retrieval-only", action="store_true")
     parser.add_argument("--models", nargs="+", default=["small", "large"])
     parser.add_argument("--limit", type=int, help="answer every k-th question, N in all")
+    parser.add_argument("--passages", type=int, help="passages per answer (default: the app's)")
     parser.add_argument("--log", type=Path, help="folder for one JSON line per answer")
     parser.add_argument("--fresh", action="store_true", help="re-import the collections")
     parser.add_argument("--write-results", action="store_true")
@@ -331,7 +341,9 @@ def main() -> int:
                         args.log.mkdir(parents=True, exist_ok=True)
                         log = args.log / f"{name}-{model}.jsonl"
                     print(f"{name}: answering with {model}", file=sys.stderr, flush=True)
-                    result["answers"].append(answers(kb, corpus, model, args.limit, log))
+                    result["answers"].append(
+                        answers(kb, corpus, model, args.limit, log, args.passages)
+                    )
         report["corpora"][name] = result
     text = markdown(report)
     if args.write_results:

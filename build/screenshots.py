@@ -74,8 +74,15 @@ def main() -> int:
         "--question",
         default="How much rent does the dental practice pay each month in the first year?",
     )
+    parser.add_argument(
+        "--adapters",
+        type=Path,
+        help="an adapters folder with trained, evaluated adapters: only take 11-adapters.png",
+    )
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
+    if args.adapters:
+        return adapters_dialog(args.adapters, Path(args.model))
 
     from bench.corpus import build
     from bench.synth import make_long_pdf
@@ -174,6 +181,39 @@ def main() -> int:
         window.close()
         loading_the_model(paths, Path(args.model), args.question)
         processor_below_floor(paths)
+    return 0
+
+
+def adapters_dialog(adapters: Path, model: Path) -> int:
+    """The Adapters dialog over copies of real adapters, the evaluated one selected."""
+    import shutil
+
+    from kbdesk.core.paths import AppPaths
+    from kbdesk.core.settings import SettingsStore
+    from kbdesk.gui.adapters_dialog import AdaptersDialog
+    from kbdesk.gui.main_window import app_icon
+    from kbdesk.gui.session import Session
+
+    app = QApplication(sys.argv[:1])
+    app.setWindowIcon(app_icon())
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = AppPaths.resolve(Path(tmp) / "data")
+        shutil.copytree(adapters, paths.adapters_dir)
+        store = SettingsStore(paths.config_dir)
+        store.save(replace(store.load(), model=str(model), collection="Client files"))
+        dialog = AdaptersDialog(Session(paths))
+        dialog.resize(1100, 860)
+        evaluated = [
+            i for i, e in enumerate(dialog.entries) if e.path.with_name("evaluation.json").is_file()
+        ]
+        if evaluated:
+            dialog.table.selectRow(evaluated[0])
+        dialog.show()
+        wait(800)
+        dialog.grab().save(str(OUT / "11-adapters.png"))
+        print("saved", OUT / "11-adapters.png")
+        dialog.close()
+    app.quit()
     return 0
 
 

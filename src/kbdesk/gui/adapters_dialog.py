@@ -59,6 +59,7 @@ class AdaptersDialog(QDialog):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
@@ -106,6 +107,7 @@ class AdaptersDialog(QDialog):
         self.resume_button.clicked.connect(self.resume)
         self.progress = QProgressBar()
         self.progress.setAccessibleName("Training progress")
+        self.progress.setVisible(False)  # shown while a training is followed
         self.state = QLabel()
         self.state.setWordWrap(True)
         self.state.setAccessibleName("Training state")
@@ -336,6 +338,7 @@ class AdaptersDialog(QDialog):
         running = self._running()
         status = jobs.status(self.job_dir, running=running)
         self.state.setText(status.describe())
+        self.progress.setVisible(True)
         self.progress.setRange(0, max(status.total, 1))
         self.progress.setValue(status.done)
         self.progress.setFormat(

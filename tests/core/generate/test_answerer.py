@@ -209,3 +209,44 @@ def test_a_declined_question_whose_answer_a_passage_states_gets_that_sentence_qu
     assert chinese.outcome in (AnswerOutcome.QUOTED, AnswerOutcome.NOT_IN_DOCUMENTS)
     if chinese.outcome is AnswerOutcome.QUOTED:
         assert chinese.answer.startswith("模型没有找到答案")
+
+
+class ScriptedModel(FixedModel):
+    """Replies with each text in turn: a decline first, then what the re-ask gets."""
+
+    def __init__(self, *texts):
+        super().__init__(texts[0])
+        self.texts = list(texts)
+        self.prompts = []
+
+    def format_chat(self, messages):
+        self.prompts.append(messages)
+        return super().format_chat(messages)
+
+    def stream(self, prompt, **kw):
+        self.text = self.texts.pop(0) if self.texts else ""
+        yield from super().stream(prompt, **kw)
+
+
+def test_a_decline_is_asked_again_with_the_closest_passage_and_kept_when_it_is_supported(lease_kb):
+    model = ScriptedModel(
+        "The documents do not contain the answer.",
+        "The security deposit is returned within 30 days after the tenant vacates [1].",
+    )
+    answer = Answerer(lease_kb, model).ask("When is the security deposit returned?")
+    assert answer.outcome is AnswerOutcome.ANSWERED and answer.supported
+    ((cited),) = answer.citations
+    assert (cited.document, cited.page) == ("lease.pdf", 3)
+    system, user = model.prompts[-1][0]["content"], model.prompts[-1][-1]["content"]
+    assert "cannot" not in system and "do not contain" not in system  # no way out this time
+    assert user.count("\n[") == 1 and "[2]" not in user  # the one closest passage
+
+
+def test_a_re_asked_answer_the_passage_does_not_back_is_thrown_away(lease_kb):
+    model = ScriptedModel(
+        "The documents do not contain the answer.",
+        "Tenants may park two electric cars in the basement garage free of charge [1].",
+    )
+    answer = Answerer(lease_kb, model).ask("Where may the tenant park a second car?")
+    assert answer.outcome in (AnswerOutcome.NOT_IN_DOCUMENTS, AnswerOutcome.QUOTED)
+    assert "electric cars" not in answer.answer

@@ -20,6 +20,7 @@ from kbdesk.core.generate.citations import check_citations, citation_of, strip_m
 from kbdesk.core.generate.host import LlamaHost
 from kbdesk.core.generate.prompt import (
     NOT_IN_DOCUMENTS,
+    REASK_SYSTEM_PROMPT,
     build_messages,
     no_rag_messages,
     rewrite_messages,
@@ -38,6 +39,7 @@ MAX_QUESTION_CHARS = 4000
 # in five answerable questions of the real corpus would, 0 of 40 unanswerable ones).
 QUOTE_THRESHOLD = 0.6
 QUOTE_PASSAGES = 3
+REASK_TOKENS = 160  # one or two sentences
 NEAREST = 3
 
 
@@ -139,9 +141,14 @@ class Answerer:
         raw = self._generate(self.host.format_chat(plan.messages), options, on_token, cancel)
         checked = check_citations(raw, plan.sources, self.checker)
         if checked.declined or not _has_content(checked.text):
-            quoted = self._closest_quote(question, hits)
-            if quoted is not None:
-                return quoted
+            closest = self._closest_sentence(question, hits)
+            if closest is not None:
+                reasked = self._reask(question, closest[0], options, cancel)
+                if reasked is not None:
+                    checked, plan = reasked
+                elif closest[3] >= QUOTE_THRESHOLD:
+                    return self._quote(question, hits, closest)
+        if checked.declined or not _has_content(checked.text):
             notice = None if checked.declined else say("no_usable_answer", lang)
             return self._not_in_documents(question, hits, notice=notice)
         extra: str | None
@@ -207,14 +214,11 @@ class Answerer:
             notice=say("without_documents", lang),
         )
 
-    def _closest_quote(self, question: str, hits: Sequence[Hit]) -> Answer | None:
-        """The best-matching sentence of the top passages, quoted and labelled as a quotation,
-        when it matches the question closely enough; None otherwise.
-
-        A small model declines many questions whose answer it was shown (bench/RESULTS.md,
-        "Quality on real documents"); the sentence that shares the question's words and meaning
-        usually holds the answer, and a reader can judge a quotation at a glance.
-        """
+    def _closest_sentence(
+        self, question: str, hits: Sequence[Hit]
+    ) -> tuple[Hit, int, int, float] | None:
+        """The sentence of the top passages that matches the question best: its passage, span
+        and score (support.py's word + meaning score); None when the passages have no text."""
         units = [
             (hit, a, b) for hit in hits[:QUOTE_PASSAGES] for a, b, _ in sentence_spans(hit.text)
         ]
@@ -223,9 +227,45 @@ class Answerer:
         scorer = SupportScorer([hit.text[a:b] for hit, a, b in units], self.checker)
         row = scorer.score([question])[0]
         best = int(row.argmax())
-        if float(row[best]) < QUOTE_THRESHOLD:
-            return None
         hit, a, b = units[best]
+        return hit, a, b, float(row[best])
+
+    def _reask(self, question: str, hit: Hit, options: AskOptions, cancel):
+        """After a decline, one more try with the passage closest to the question alone and a
+        prompt that cannot decline; kept only when the citation checker finds it supported.
+
+        A small model declines many questions whose answer it was shown, among six long
+        passages (bench/RESULTS.md, "Quality on real documents"); one passage and no way out
+        make it answer, and the checker throws the answer away when the passage does not back it.
+        """
+        try:
+            plan = build_messages(
+                question,
+                [hit],
+                count_tokens=self.host.count_tokens,
+                context_window=self.host.n_ctx,
+                answer_budget=REASK_TOKENS,
+                system=REASK_SYSTEM_PROMPT,
+            )
+        except InvalidSetting:
+            return None
+        raw = self._generate(
+            self.host.format_chat(plan.messages),
+            replace(options, max_answer_tokens=REASK_TOKENS),
+            None,
+            cancel,
+        )
+        checked = check_citations(raw, plan.sources, self.checker)
+        if checked.declined or not checked.supported or checked.unsupported:
+            return None
+        if not _has_content(checked.text):
+            return None
+        return checked, plan
+
+    def _quote(self, question: str, hits: Sequence[Hit], closest) -> Answer:
+        """The closest sentence, quoted and labelled as a quotation, not an answer: a reader
+        judges a quotation at a glance."""
+        hit, a, b, _ = closest
         quote = hit.text[a:b]
         lang = language_of(question)
         citation = replace(citation_of(1, hit), quote=quote, quote_spans=((a, b),))

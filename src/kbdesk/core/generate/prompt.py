@@ -31,6 +31,12 @@ invent facts, numbers or names that the sources do not state. Answer in the lang
 question. Be concise. If the sources do not answer the question, say so in one sentence: \
 "{DECLINE_SENTENCE["en"]}" (in Chinese: "{DECLINE_SENTENCE["zh"]}")."""
 
+# The re-ask after a decline (answerer.py): one passage, and no way to decline; the citation
+# checker decides whether the reply stands (bench/RESULTS.md, "Quality on real documents").
+REASK_SYSTEM_PROMPT = """You answer a question from the numbered source the user provides. \
+Answer in one or two sentences with the source's own names, numbers and terms, and cite it like \
+[1]. Answer in the language of the question."""
+
 NO_RAG_SYSTEM_PROMPT = """You are a helpful assistant. Answer concisely and accurately, in the \
 language of the question. If you are not sure of something, say so instead of guessing."""
 
