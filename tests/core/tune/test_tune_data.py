@@ -204,3 +204,22 @@ def test_training_settings_are_validated_with_their_limits():
     with pytest.raises(InvalidSetting, match="unknown: lm_head"):
         TuneSettings(modules=("q_proj", "lm_head"))
     assert TuneSettings.from_json({"rank": 4, "modules": ["v_proj"], "extra": 1}).rank == 4
+
+
+def test_a_written_unanswerable_question_is_kept_only_when_no_passage_comes_close():
+    from kbdesk.core.tune.examples import write_unanswerable
+
+    chunk = SimpleNamespace(id=7, text=PASSAGE, document="lease.pdf", page=2)
+    reply = json.dumps({"question": "May the tenant sublet the premises under the lease?"})
+    seen: set[str] = set()
+    kept = write_unanswerable(ScriptedHost([reply]), chunk, lambda q: 0.3, seen)
+    assert kept == {
+        "question": "May the tenant sublet the premises under the lease?",
+        "document": "lease.pdf",
+        "page": 2,
+    }
+    assert write_unanswerable(ScriptedHost([reply]), chunk, lambda q: 0.3, seen) is None  # repeat
+    other = json.dumps({"question": "When is the deposit returned under the lease?"})
+    assert write_unanswerable(ScriptedHost([other]), chunk, lambda q: 0.8, seen) is None
+    leaning = json.dumps({"question": "What does this passage not say?"})
+    assert write_unanswerable(ScriptedHost([leaning]), chunk, lambda q: 0.1, seen) is None

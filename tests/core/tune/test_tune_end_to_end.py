@@ -126,6 +126,7 @@ def test_the_adapter_records_its_base_model_data_and_split(tuned):
     assert [q["question"] for q in meta["split"]["user_questions"]] == [
         p["question"] for p in PAIRS
     ]
+    assert meta["counts"]["unanswerable_questions"] == len(meta["split"]["unanswerable"])
     held = {e["chunk_id"] for e in meta["split"]["held_out"]}
     assert not held & {e["chunk_id"] for e in meta["split"]["train"]}
 

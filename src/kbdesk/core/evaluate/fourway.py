@@ -61,7 +61,7 @@ class EvalQuestion:
     reference: str  # "" when the documents do not answer it
     document: str | None = None
     page: int | None = None
-    origin: str = "held-out"  # or "user"
+    origin: str = "held-out"  # or "written-unanswerable", "user"
 
     @property
     def answerable(self) -> bool:
@@ -69,10 +69,15 @@ class EvalQuestion:
 
 
 def questions_from_split(split: dict) -> list[EvalQuestion]:
-    """The held-out questions saved with an adapter, then the user's own."""
+    """The held-out questions saved with an adapter, the unanswerable ones written for it, then
+    the user's own."""
     out = [
         EvalQuestion(e["question"], e["answer"], e["document"], e["page"])
         for e in split.get("held_out", [])
+    ]
+    out += [
+        EvalQuestion(u["question"], "", origin="written-unanswerable")
+        for u in split.get("unanswerable", [])
     ]
     out += [
         EvalQuestion(p["question"], p["answer"], origin="user")

@@ -40,6 +40,20 @@ Reply as JSON: {{"question": "...", "answer": "...", "quote": "..."}}"""
 
 LANGUAGE_NAMES = {"en": "English", "zh": "Chinese (简体中文)"}
 
+UNANSWERABLE_USER = """Passage from {document}{where}:
+\"\"\"
+{text}
+\"\"\"
+
+Write one question about the same subject that a reader might ask but that this passage does \
+NOT answer (a detail, number or case it does not mention). The question must stand on its own: \
+name the subject instead of saying "this passage". Write it in {language}.
+Reply as JSON: {{"question": "..."}}"""
+# A written "unanswerable" question is kept only when no sentence of the collection's closest
+# passages matches it this well (the answerer's quotation threshold: a match that close usually
+# holds an answer).
+UNANSWERABLE_CEILING = 0.6
+
 
 class Dropped:
     """Why a written example was not kept (one reason per example, checked in this order)."""
@@ -141,6 +155,33 @@ def writer_messages(text: str, document: str, page: int | None) -> list[dict]:
     where = f", page {page}" if page is not None else ""
     user = WRITER_USER.format(document=document, where=where, text=text.strip(), language=language)
     return [{"role": "system", "content": WRITER_SYSTEM}, {"role": "user", "content": user}]
+
+
+def unanswerable_messages(text: str, document: str, page: int | None) -> list[dict]:
+    language = LANGUAGE_NAMES.get(language_of(text), "English")
+    where = f", page {page}" if page is not None else ""
+    user = UNANSWERABLE_USER.format(
+        document=document, where=where, text=text.strip(), language=language
+    )
+    return [{"role": "system", "content": WRITER_SYSTEM}, {"role": "user", "content": user}]
+
+
+def write_unanswerable(host, chunk, closest_match, seen: set[str]) -> dict | None:
+    """An on-topic question the collection does not answer, or None.
+
+    `closest_match(question)` is the best support score of any sentence of the collection's
+    closest passages; the question is dropped when that is high (the documents may answer it).
+    """
+    prompt = host.format_chat(unanswerable_messages(chunk.text, chunk.document, chunk.page))
+    parsed = parse_reply(host.complete(prompt, max_tokens=96, temperature=0.3))
+    question = parsed.get("question") if parsed else None
+    if not isinstance(question, str) or not question.strip() or _LEANING.search(question):
+        return None
+    question = question.strip()
+    if squash(question) in seen or closest_match(question) >= UNANSWERABLE_CEILING:
+        return None
+    seen.add(squash(question))
+    return {"question": question, "document": chunk.document, "page": chunk.page}
 
 
 def write_examples(

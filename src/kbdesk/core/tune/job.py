@@ -23,7 +23,7 @@ from kbdesk.core.paths import AppPaths
 from kbdesk.core.store.fileio import atomic_write_text
 from kbdesk.core.tune.export import check_architecture
 from kbdesk.core.tune.pairs import read_pairs
-from kbdesk.core.tune.pipeline import PAIRS_EVAL, PAIRS_TRAIN
+from kbdesk.core.tune.pipeline import PAIRS_EVAL, PAIRS_TRAIN, read_jsonl
 from kbdesk.core.tune.registry import validate_adapter_name
 from kbdesk.core.tune.settings import TuneSettings
 from kbdesk.core.tune.trainer import JOB_FILE, PID_FILE, PROGRESS_FILE
@@ -258,16 +258,7 @@ def cancel(process: subprocess.Popen, wait: float = 120.0) -> int:
 
 
 def events(job_dir: Path) -> list[dict]:
-    path = job_dir / PROGRESS_FILE
-    if not path.is_file():
-        return []
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            continue
-    return out
+    return read_jsonl(job_dir / PROGRESS_FILE)
 
 
 def status(job_dir: Path, running: bool | None = None) -> JobStatus:

@@ -39,6 +39,7 @@ from kbdesk.core.tune.examples import (
     candidate_passages,
     squash,
     write_examples,
+    write_unanswerable,
 )
 from kbdesk.core.tune.pairs import Pair
 from kbdesk.core.types import DocStatus
@@ -51,6 +52,7 @@ EPOCHS = 2  # when the number of steps is left to kbdesk
 
 
 def read_jsonl(path: Path) -> list[dict]:
+    """The rows of a file appended one JSON line at a time, up to a line a kill cut short."""
     if not path.is_file():
         return []
     rows = []
@@ -164,11 +166,44 @@ class Pipeline:
             return json.loads(path.read_text(encoding="utf-8"))
         split = split_by_passage(examples, share=self.job["held_out_share"], seed=self.job["seed"])
         data = split.to_json()
+        data["unanswerable"] = self._unanswerable(split, {squash(e.question) for e in examples})
         data["user_questions"] = [p.__dict__ for p in read_pairs_file(self.job_dir / PAIRS_EVAL)]
         data["filter"] = self.report.to_json()
         atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=1))
         self.emit(event="split", train=len(split.train), held_out=len(split.held_out))
         return data
+
+    def _unanswerable(self, split: Split, seen: set[str]) -> list[dict]:
+        """On-topic questions the collection does not answer, written about held-out passages
+        (one per two of them): the evaluation checks that each way of answering declines them."""
+        from kbdesk.core.embed import create_embedder
+        from kbdesk.core.generate.answer_text import sentence_spans
+        from kbdesk.core.generate.support import SupportScorer
+
+        passages = sorted({e.chunk_id for e in split.held_out})[::2]
+        if not passages:
+            return []
+        checker = create_embedder("use-multilingual")  # the citation checker's encoder
+
+        def closest_match(question: str) -> float:
+            hits = self.kb.search(question, k=3)
+            sentences = [h.text[a:b] for h in hits for a, b, _ in sentence_spans(h.text)]
+            if not sentences:
+                return 0.0
+            return float(SupportScorer(sentences, checker).score([question])[0].max())
+
+        chunks = self.kb.catalog.chunks(passages)
+        written = []
+        for chunk_id in passages:
+            if _stopping():
+                break
+            chunk = chunks.get(chunk_id)
+            if chunk is not None:
+                found = write_unanswerable(self.host, chunk, closest_match, seen)
+                if found is not None:
+                    written.append(found)
+        self.emit(event="unanswerable", written=len(written), of=len(passages))
+        return written
 
     def data(self, split: Split) -> int:
         path = self.job_dir / trainer.TRAIN_FILE

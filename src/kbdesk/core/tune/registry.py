@@ -120,6 +120,7 @@ def meta_of(job_dir: Path, job: dict) -> dict:
             "dropped": split["filter"]["dropped"],
             "train_questions": len(split["train"]),
             "held_out_questions": len(split["held_out"]),
+            "unanswerable_questions": len(split.get("unanswerable", [])),
             "user_questions": len(split.get("user_questions", [])),
             "training_conversations": sum(1 for line in train_lines if line.strip()),
         },
