@@ -50,6 +50,26 @@ BENCHMARKS = (
         "bench_quality.py",
         ("--corpora", "own", "--models", "small", "--limit", "20"),
     ),
+    Benchmark(
+        "answer_variants",
+        "bench_answer_variants.py",
+        (
+            "--model",
+            "small",
+            "--answerable",
+            "6",
+            "--unanswerable",
+            "2",
+            "--variants",
+            "p6",
+            "p6-force",
+        ),
+    ),
+    Benchmark(
+        "tune",
+        "bench_tune.py",
+        ("--model", "small", "--passages", "6", "--steps", "3", "--stop-after", "1"),
+    ),
 )
 
 
