@@ -98,6 +98,7 @@ def test_writing_counts_what_was_kept_and_why_the_rest_was_dropped():
     assert report.to_json() == {
         "written": 3,
         "kept": 1,
+        "quote_repaired": 0,
         "dropped": {Dropped.UNREADABLE: 1, Dropped.DUPLICATE: 1},
     }
     assert "1 of 3 examples kept" in report.summary()
@@ -223,3 +224,37 @@ def test_a_written_unanswerable_question_is_kept_only_when_no_passage_comes_clos
     assert write_unanswerable(ScriptedHost([other]), chunk, lambda q: 0.8, seen) is None
     leaning = json.dumps({"question": "What does this passage not say?"})
     assert write_unanswerable(ScriptedHost([leaning]), chunk, lambda q: 0.1, seen) is None
+
+
+def test_a_paraphrased_quote_is_replaced_by_the_passage_sentence_that_supports_the_answer():
+    from kbdesk.core.embed import create_embedder
+    from kbdesk.core.generate.citations import SUPPORT_THRESHOLD
+    from kbdesk.core.generate.support import SupportScorer
+    from kbdesk.core.tune.examples import supporting_sentence
+
+    checker = create_embedder("use-multilingual")
+    repair = supporting_sentence(lambda s: SupportScorer(s, checker), SUPPORT_THRESHOLD)
+    chunk = SimpleNamespace(id=7, text=PASSAGE, document="lease.pdf", page=2)
+    paraphrased = json.dumps(
+        {
+            "question": "When does the landlord give the deposit back?",
+            "answer": "The deposit is returned within 30 days after the keys are handed back.",
+            "quote": "Deposits come back a month after the keys are returned.",
+        }
+    )
+    unrelated = json.dumps(
+        {
+            "question": "Who cleans the stairwell of the building?",
+            "answer": "The caretaker cleans the stairwell every Monday.",
+            "quote": "The caretaker cleans it.",
+        }
+    )
+    report = FilterReport()
+    kept = list(
+        write_examples(ScriptedHost([paraphrased, unrelated]), [chunk] * 2, report, repair=repair)
+    )
+    assert [e.quote for e in kept] == [
+        "The deposit is returned within 30 days after the keys are handed back."
+    ]
+    assert report.repaired == 1 and report.dropped == {Dropped.QUOTE: 1}
+    assert "1 with the passage's own sentence as quote" in report.summary()

@@ -6,7 +6,7 @@ import json
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 
 from kbdesk.core.jobs import CancelToken
@@ -94,13 +94,22 @@ class FilterReport:
     kept: int = 0
     dropped: Counter = field(default_factory=Counter)
     last_reason: str = ""  # of the latest example dropped
+    repaired: int = 0  # kept with the passage's own sentence in place of a paraphrased quote
 
     def to_json(self) -> dict:
-        return {"written": self.written, "kept": self.kept, "dropped": dict(self.dropped)}
+        return {
+            "written": self.written,
+            "kept": self.kept,
+            "quote_repaired": self.repaired,
+            "dropped": dict(self.dropped),
+        }
 
     def summary(self) -> str:
         why = "; ".join(f"{n} {reason}" for reason, n in self.dropped.most_common())
-        return f"{self.kept} of {self.written} examples kept" + (f" ({why})" if why else "")
+        fixed = (
+            f", {self.repaired} with the passage's own sentence as quote" if self.repaired else ""
+        )
+        return f"{self.kept} of {self.written} examples kept{fixed}" + (f" ({why})" if why else "")
 
 
 def squash(text: str) -> str:
@@ -192,11 +201,14 @@ def write_examples(
     seen: set[str] | None = None,
     cancel: CancelToken | None = None,
     temperature: float = 0.3,
+    repair: Callable[[str, str], str | None] | None = None,
 ) -> Iterator[Example]:
     """One written and filtered example per passage (a catalog ChunkRow), as they come.
 
     `report` counts what was written, kept and dropped; `seen` (normalised questions) carries
-    duplicates across calls, so a resumed run does not repeat itself.
+    duplicates across calls, so a resumed run does not repeat itself. `repair(answer, passage)`,
+    when given, replaces a quote that is not in the passage with the passage's own sentence that
+    supports the answer (or None): small models paraphrase when asked to copy.
     """
     seen = set() if seen is None else seen
     for chunk in passages:
@@ -207,6 +219,13 @@ def write_examples(
         report.written += 1
         parsed = parse_reply(reply)
         reason = check_example(parsed, chunk.text, seen)
+        repaired = False
+        if reason == Dropped.QUOTE and repair is not None and parsed is not None:
+            found = repair(str(parsed["answer"]), chunk.text)
+            if found:
+                parsed = {**parsed, "quote": found}
+                reason = check_example(parsed, chunk.text, seen)
+                repaired = reason is None
         if reason is not None:
             report.dropped[reason] += 1
             report.last_reason = reason
@@ -215,6 +234,7 @@ def write_examples(
         question = str(parsed["question"]).strip()
         seen.add(squash(question))
         report.kept += 1
+        report.repaired += repaired
         yield Example(
             question=question,
             answer=str(parsed["answer"]).strip(),
@@ -234,3 +254,19 @@ def candidate_passages(chunks: Iterable) -> list:
 def text_weight(text: str) -> int:
     text = text.strip()
     return len(text) + len(_CJK.findall(text))
+
+
+def supporting_sentence(scorer_factory, threshold: float) -> Callable[[str, str], str | None]:
+    """A `repair` for write_examples: the passage's sentence that best supports the answer, when
+    it scores at least `threshold` (the citation checker's own support score and threshold)."""
+    from kbdesk.core.generate.answer_text import sentence_spans
+
+    def repair(answer: str, passage: str) -> str | None:
+        sentences = [passage[a:b] for a, b, _ in sentence_spans(passage)]
+        if not sentences or not answer.strip():
+            return None
+        row = scorer_factory(sentences).score([answer])[0]
+        best = int(row.argmax())
+        return sentences[best] if float(row[best]) >= threshold else None
+
+    return repair

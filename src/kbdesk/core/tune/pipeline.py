@@ -38,6 +38,7 @@ from kbdesk.core.tune.examples import (
     FilterReport,
     candidate_passages,
     squash,
+    supporting_sentence,
     write_examples,
     write_unanswerable,
 )
@@ -88,6 +89,7 @@ class Pipeline:
         self.job = json.loads((job_dir / trainer.JOB_FILE).read_text(encoding="utf-8"))
         self._kb = None
         self._host = None
+        self._repair = None
 
     # -- shared resources ------------------------------------------------------------------
     @property
@@ -109,6 +111,21 @@ class Pipeline:
             self._host.load()
         return self._host
 
+    @property
+    def repair(self):
+        """Replaces a paraphrased quote with the passage's sentence that supports the answer,
+        judged like a citation (the citation checker's encoder, score and threshold)."""
+        if self._repair is None:
+            from kbdesk.core.embed import create_embedder
+            from kbdesk.core.generate.citations import SUPPORT_THRESHOLD
+            from kbdesk.core.generate.support import SupportScorer
+
+            checker = create_embedder("use-multilingual")
+            self._repair = supporting_sentence(
+                lambda sentences: SupportScorer(sentences, checker), SUPPORT_THRESHOLD
+            )
+        return self._repair
+
     def close(self) -> None:
         if self._host is not None:
             self._host.close()
@@ -129,6 +146,7 @@ class Pipeline:
             report.written += 1
             if r.get("example"):
                 report.kept += 1
+                report.repaired += bool(r.get("repaired"))
                 seen.add(squash(r["example"]["question"]))
             else:
                 report.dropped[r["reason"]] += 1
@@ -146,10 +164,14 @@ class Pipeline:
                 for chunk in todo:
                     if _stopping():
                         break
-                    written = list(write_examples(self.host, [chunk], report, seen=seen))
+                    repaired_before = report.repaired
+                    written = list(
+                        write_examples(self.host, [chunk], report, seen=seen, repair=self.repair)
+                    )
                     row: dict = {"chunk_id": chunk.id}
                     if written:
                         row["example"] = written[0].to_json()
+                        row["repaired"] = report.repaired > repaired_before
                     else:
                         row["reason"] = report.last_reason
                     sink.write(json.dumps(row, ensure_ascii=False) + "\n")

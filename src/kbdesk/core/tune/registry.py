@@ -117,6 +117,7 @@ def meta_of(job_dir: Path, job: dict) -> dict:
         "counts": {
             "examples_written": split["filter"]["written"],
             "examples_kept": split["filter"]["kept"],
+            "quote_repaired": split["filter"].get("quote_repaired", 0),
             "dropped": split["filter"]["dropped"],
             "train_questions": len(split["train"]),
             "held_out_questions": len(split["held_out"]),
