@@ -30,11 +30,12 @@ from kbdesk.core.tune.trainer import JOB_FILE, PID_FILE, PROGRESS_FILE
 
 LOG_FILE = "pipeline.log"
 DEFAULT_PASSAGES = 200
-# Peak memory of training ~ this many times the GGUF's size plus a fixed part (the weights are
-# dequantised to float32, plus gradients of the adapter and activations of one example):
-# measured in bench/bench_tune.py (RESULTS: "Adapters").
-MEMORY_PER_MODEL_BYTE = 9.0
-MEMORY_FIXED = 1 << 30
+# Peak memory of training ~ this many times the GGUF's size plus a fixed part: the weights are
+# dequantised to bfloat16 where the processor computes it natively (AVX-512), float32 elsewhere
+# (twice the memory), plus the adapter's gradients and one example's recomputed activations
+# (bench/bench_tune.py; RESULTS: "Adapters").
+MEMORY_PER_MODEL_BYTE = {"bfloat16": 8.0, "float32": 18.0}
+MEMORY_FIXED = 3 << 29  # 1.5 GB: the encoder, the collection, Python
 # Seconds per GB of GGUF file on 2 cores, for the duration shown before training starts:
 # loading the model for training, writing one example, one training conversation forward and
 # backward (bench/bench_tune.py; RESULTS: "Adapters").
@@ -123,8 +124,19 @@ def gguf_architecture(path: Path) -> str:
     return "unknown"
 
 
+def training_precision() -> str:
+    """What trainer.base_dtype() will choose, read from the processor's flags (no torch import:
+    this runs in the window's thread)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return "float32"
+    return "bfloat16" if "avx512bw" in flags else "float32"
+
+
 def memory_needed(model: Path) -> int:
-    return int(MEMORY_PER_MODEL_BYTE * model.stat().st_size + MEMORY_FIXED)
+    factor = MEMORY_PER_MODEL_BYTE[training_precision()]
+    return int(factor * model.stat().st_size + MEMORY_FIXED)
 
 
 def check_memory(model: Path, available: int | None = None) -> None:
