@@ -37,11 +37,13 @@ DEFAULT_PASSAGES = 200
 MEMORY_PER_MODEL_BYTE = {"bfloat16": 8.0, "float32": 18.0}
 MEMORY_FIXED = 3 << 29  # 1.5 GB: the encoder, the collection, Python
 # Seconds per GB of GGUF file on 2 cores, for the duration shown before training starts:
-# loading the model for training, writing one example, one training conversation forward and
-# backward (bench/bench_tune.py; RESULTS: "Adapters").
+# loading the model for training, writing one example (with its checks), one training
+# conversation forward and backward. From bench/bench_tune.py with the 0.5B model on a shared
+# machine (RESULTS: "Adapters": 25.8 s per example, 44 s per step of 4); the 1.5B is assumed
+# to scale with its file size until it is measured.
 LOAD_SECONDS_PER_GB = 120.0
-EXAMPLE_SECONDS_PER_GB = 10.0
-EXAMPLE_STEP_SECONDS_PER_GB = 20.0
+EXAMPLE_SECONDS_PER_GB = 50.0
+EXAMPLE_STEP_SECONDS_PER_GB = 22.0
 
 
 @dataclass(frozen=True)
