@@ -50,6 +50,14 @@ def test_a_reply_is_read_as_the_first_json_object_even_inside_chatter():
         ),
         ({"question": "上文提到的押金是多少？", "answer": "a", "quote": "b"}, Dropped.LEANING),
         (
+            {"question": "押金为4500欧元。", "answer": "押金为4500欧元。", "quote": "b"},
+            Dropped.NOT_A_QUESTION,
+        ),
+        (
+            {"question": "Deposit rules", "answer": "EUR 4,500.", "quote": "EUR 4,500"},
+            Dropped.NOT_A_QUESTION,
+        ),
+        (
             {"question": "How large is the deposit?", "answer": "EUR 4,500.", "quote": "EUR 5,000"},
             Dropped.QUOTE,
         ),
@@ -228,12 +236,12 @@ def test_a_written_unanswerable_question_is_kept_only_when_no_passage_comes_clos
 
 def test_a_paraphrased_quote_is_replaced_by_the_passage_sentence_that_supports_the_answer():
     from kbdesk.core.embed import create_embedder
-    from kbdesk.core.generate.citations import SUPPORT_THRESHOLD
     from kbdesk.core.generate.support import SupportScorer
     from kbdesk.core.tune.examples import supporting_sentence
+    from kbdesk.core.tune.pipeline import REPAIR_THRESHOLD
 
     checker = create_embedder("use-multilingual")
-    repair = supporting_sentence(lambda s: SupportScorer(s, checker), SUPPORT_THRESHOLD)
+    repair = supporting_sentence(lambda s: SupportScorer(s, checker), REPAIR_THRESHOLD)
     chunk = SimpleNamespace(id=7, text=PASSAGE, document="lease.pdf", page=2)
     paraphrased = json.dumps(
         {

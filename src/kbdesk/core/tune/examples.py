@@ -61,6 +61,7 @@ class Dropped:
     UNREADABLE = "reply was not the JSON asked for"
     EMPTY = "question, answer or quote missing"
     LEANING = "question does not stand alone"
+    NOT_A_QUESTION = "question is not a question, or the answer repeats it"
     QUOTE = "quote not found word for word in the passage"
     DUPLICATE = "same question as an earlier one"
 
@@ -148,9 +149,11 @@ def check_example(parsed: dict | None, passage: str, seen: set[str]) -> str | No
     values = [parsed.get(k) for k in ("question", "answer", "quote")]
     if not all(isinstance(v, str) and v.strip() for v in values):
         return Dropped.EMPTY
-    question, _, quote = (str(v).strip() for v in values)
+    question, answer, quote = (str(v).strip() for v in values)
     if _LEANING.search(question):
         return Dropped.LEANING
+    if not question.rstrip().endswith(("?", "？")) or squash(answer) == squash(question):
+        return Dropped.NOT_A_QUESTION
     # Line breaks and hyphenation of the PDF's layout are not the model's to reproduce.
     if _no_space(quote.strip("\"'“”")) not in _no_space(passage):
         return Dropped.QUOTE
