@@ -36,9 +36,8 @@ from bench.bench_answers import has_fact, resolve_model, stratified  # noqa: E40
 from bench.bench_quality import on_gold, open_collection, real_corpus  # noqa: E402
 from kbdesk.core.embed import relevance_floor  # noqa: E402
 from kbdesk.core.generate import prompt as prompt_module  # noqa: E402
-from kbdesk.core.generate.answer_text import sentence_spans  # noqa: E402
 from kbdesk.core.generate.citations import check_citations  # noqa: E402
-from kbdesk.core.generate.support import SupportScorer  # noqa: E402
+from kbdesk.core.generate.support import closest_sentence  # noqa: E402
 
 OPEN_PROMPT = """You answer questions using only the numbered sources the user provides. \
 Find the sentences of the sources that answer the question and answer from them in one to three \
@@ -118,11 +117,8 @@ def generate(host, checker, question: str, hits, variant: Variant, system: str |
 
 
 def closest_passage(question: str, hits, checker):
-    units = [(h, a, b) for h in hits for a, b, _ in sentence_spans(h.text)]
-    if not units:
-        return None
-    row = SupportScorer([h.text[a:b] for h, a, b in units], checker).score([question])[0]
-    return units[int(row.argmax())][0]
+    found = closest_sentence([h.text for h in hits], question, checker)
+    return hits[found[0]] if found else None
 
 
 def record_of(q, checked, seconds: float, tokens: int) -> dict:

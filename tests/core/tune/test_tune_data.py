@@ -236,12 +236,11 @@ def test_a_written_unanswerable_question_is_kept_only_when_no_passage_comes_clos
 
 def test_a_paraphrased_quote_is_replaced_by_the_passage_sentence_that_supports_the_answer():
     from kbdesk.core.embed import create_embedder
-    from kbdesk.core.generate.support import SupportScorer
     from kbdesk.core.tune.examples import supporting_sentence
     from kbdesk.core.tune.pipeline import REPAIR_THRESHOLD
 
     checker = create_embedder("use-multilingual")
-    repair = supporting_sentence(lambda s: SupportScorer(s, checker), REPAIR_THRESHOLD)
+    repair = supporting_sentence(checker, REPAIR_THRESHOLD)
     chunk = SimpleNamespace(id=7, text=PASSAGE, document="lease.pdf", page=2)
     paraphrased = json.dumps(
         {

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kbdesk.core.evaluate.metrics import (
@@ -199,10 +199,7 @@ def forgetting(answerer: Answerer, adapter: str, options: AskOptions) -> dict:
     for arm, name in (("base", None), ("adapter", adapter)):
         right = 0
         for question, fact in GENERAL_QUESTIONS:
-            answer = answerer.ask(
-                question,
-                options=AskOptions(**{**asdict(options), "use_rag": False, "adapter": name}),
-            )
+            answer = answerer.ask(question, options=replace(options, use_rag=False, adapter=name))
             right += bool(re.search(fact, answer.answer, re.IGNORECASE))
         results[arm] = {"right": right, "of": len(GENERAL_QUESTIONS)}
     return results
@@ -225,10 +222,8 @@ def evaluate(
     rows: dict[str, list[dict]] = {}
     total, done = len(ARMS) * len(questions), 0
     for arm in ARMS:
-        arm_options = AskOptions(
-            passages=passages,
-            max_answer_tokens=max_answer_tokens,
-            temperature=0.0,
+        arm_options = replace(
+            options,
             use_rag=arm.startswith("rag"),
             adapter=adapter if arm.endswith("adapter") else None,
         )

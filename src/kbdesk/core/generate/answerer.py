@@ -15,7 +15,6 @@ from kbdesk.core.generate.adapters import (  # resolve_adapter re-exported
     check_base,
     resolve_adapter,
 )
-from kbdesk.core.generate.answer_text import sentence_spans
 from kbdesk.core.generate.citations import check_citations, citation_of, strip_markers
 from kbdesk.core.generate.host import LlamaHost
 from kbdesk.core.generate.prompt import (
@@ -26,7 +25,7 @@ from kbdesk.core.generate.prompt import (
     rewrite_messages,
 )
 from kbdesk.core.generate.summarise import Summariser, find_document_task
-from kbdesk.core.generate.support import SupportScorer
+from kbdesk.core.generate.support import closest_sentence
 from kbdesk.core.jobs import CancelToken, ProgressFn, no_progress
 from kbdesk.core.messages import join_notices, language_of, say
 from kbdesk.core.settings import check_passages, check_temperature
@@ -219,16 +218,12 @@ class Answerer:
     ) -> tuple[Hit, int, int, float] | None:
         """The sentence of the top passages that matches the question best: its passage, span
         and score (support.py's word + meaning score); None when the passages have no text."""
-        units = [
-            (hit, a, b) for hit in hits[:QUOTE_PASSAGES] for a, b, _ in sentence_spans(hit.text)
-        ]
-        if not units:
+        top = hits[:QUOTE_PASSAGES]
+        found = closest_sentence([hit.text for hit in top], question, self.checker)
+        if found is None:
             return None
-        scorer = SupportScorer([hit.text[a:b] for hit, a, b in units], self.checker)
-        row = scorer.score([question])[0]
-        best = int(row.argmax())
-        hit, a, b = units[best]
-        return hit, a, b, float(row[best])
+        i, a, b, score = found
+        return top[i], a, b, score
 
     def _reask(self, question: str, hit: Hit, options: AskOptions, cancel):
         """After a decline, one more try with the passage closest to the question alone and a

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kbdesk.core.embed.base import Embedder
-from kbdesk.core.generate.answer_text import Sentence, split_sentences
+from kbdesk.core.generate.answer_text import Sentence, sentence_spans, split_sentences
 from kbdesk.core.search.text import has_cjk, query_terms
 
 # A number is what a wrong citation or an invented fact most often gets wrong, so a matching
@@ -233,3 +233,17 @@ class SupportScorer:
                     shared.append((-overlap, len(shared), part))
             parts = [part for *_, part in sorted(shared)]
         return [flat, *parts[:_MAX_UNITS]]
+
+
+def closest_sentence(
+    texts: Sequence[str], query: str, embedder: Embedder | None
+) -> tuple[int, int, int, float] | None:
+    """The sentence of `texts` that matches `query` best by the support score: (index of its
+    text, start, end, score); None when the texts hold no sentence."""
+    units = [(i, a, b) for i, text in enumerate(texts) for a, b, _ in sentence_spans(text)]
+    if not units:
+        return None
+    row = SupportScorer([texts[i][a:b] for i, a, b in units], embedder).score([query])[0]
+    best = int(row.argmax())
+    i, a, b = units[best]
+    return i, a, b, float(row[best])

@@ -259,17 +259,18 @@ def text_weight(text: str) -> int:
     return len(text) + len(_CJK.findall(text))
 
 
-def supporting_sentence(scorer_factory, threshold: float) -> Callable[[str, str], str | None]:
+def supporting_sentence(embedder, threshold: float) -> Callable[[str, str], str | None]:
     """A `repair` for write_examples: the passage's sentence that best supports the answer, when
-    it scores at least `threshold` (the citation checker's own support score and threshold)."""
-    from kbdesk.core.generate.answer_text import sentence_spans
+    it scores at least `threshold` (the citation checker's support score)."""
+    from kbdesk.core.generate.support import closest_sentence
 
     def repair(answer: str, passage: str) -> str | None:
-        sentences = [passage[a:b] for a, b, _ in sentence_spans(passage)]
-        if not sentences or not answer.strip():
+        if not answer.strip():
             return None
-        row = scorer_factory(sentences).score([answer])[0]
-        best = int(row.argmax())
-        return sentences[best] if float(row[best]) >= threshold else None
+        found = closest_sentence([passage], answer, embedder)
+        if found is None:
+            return None
+        _, a, b, score = found
+        return passage[a:b] if score >= threshold else None
 
     return repair

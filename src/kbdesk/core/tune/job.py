@@ -23,7 +23,7 @@ from kbdesk.core.paths import AppPaths
 from kbdesk.core.store.fileio import atomic_write_text
 from kbdesk.core.tune.export import check_architecture
 from kbdesk.core.tune.pairs import read_pairs
-from kbdesk.core.tune.pipeline import PAIRS_EVAL, PAIRS_TRAIN, read_jsonl
+from kbdesk.core.tune.pipeline import PAIRS_EVAL, PAIRS_TRAIN, auto_steps, read_jsonl
 from kbdesk.core.tune.registry import validate_adapter_name
 from kbdesk.core.tune.settings import TuneSettings
 from kbdesk.core.tune.trainer import JOB_FILE, PID_FILE, PROGRESS_FILE
@@ -251,7 +251,7 @@ def estimate_seconds(model: Path, passages: int, steps: int | None, batch: int) 
     (bench/bench_tune.py)."""
     gigabytes = model.stat().st_size / 1e9
     if steps is None:
-        steps = max(10, min(2000, round(2 * 1.3 * passages / batch)))
+        steps = auto_steps(round(1.3 * passages), batch)
     return (
         LOAD_SECONDS_PER_GB * gigabytes
         + passages * EXAMPLE_SECONDS_PER_GB * gigabytes
@@ -275,6 +275,10 @@ def events(job_dir: Path) -> list[dict]:
     return read_jsonl(job_dir / PROGRESS_FILE)
 
 
+# The events that end a run, and the state each leaves; any other event means it ran.
+ENDED_BY = {"installed": "done", "error": "failed", "cancelled": "cancelled"}
+
+
 def status(job_dir: Path, running: bool | None = None) -> JobStatus:
     """The job's state from its progress lines; `running` None: ask the process table."""
     if running is None:
@@ -288,16 +292,10 @@ def status(job_dir: Path, running: bool | None = None) -> JobStatus:
         elif kind in ("started", "resumed", "step"):
             stage, done, total = "train", e.get("step", 0), e.get("steps", 0)
             loss, eta = e.get("loss", loss), e.get("eta_s", eta)
-        elif kind == "installed":
-            state = "done"
         elif kind == "error":
-            state, message = "failed", e.get("message", "")
-        elif kind == "cancelled":
-            state = "cancelled"
-        if kind not in ("installed", "error", "cancelled") and state != "new":
-            state = "running"
-        if state == "new" and kind:
-            state = "running"
+            message = e.get("message", "")
+        if kind:
+            state = ENDED_BY.get(kind, "running")
     if state == "running" and not running:
         state = "interrupted"
     return JobStatus(name, job_dir, state, stage, done, total, loss, eta, message)

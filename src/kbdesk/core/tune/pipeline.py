@@ -56,6 +56,11 @@ EPOCHS = 2  # when the number of steps is left to kbdesk
 REPAIR_THRESHOLD = 0.6
 
 
+def auto_steps(conversations: int, batch: int) -> int:
+    """Training steps when the user leaves them to kbdesk: EPOCHS passes, 10-2000 steps."""
+    return max(10, min(2000, math.ceil(EPOCHS * conversations / batch)))
+
+
 def read_jsonl(path: Path) -> list[dict]:
     """The rows of a file appended one JSON line at a time, up to a line a kill cut short."""
     if not path.is_file():
@@ -121,11 +126,9 @@ class Pipeline:
         scored like a citation (the citation checker's encoder and score)."""
         if self._repair is None:
             from kbdesk.core.embed import create_embedder
-            from kbdesk.core.generate.support import SupportScorer
 
-            checker = create_embedder("use-multilingual")
             self._repair = supporting_sentence(
-                lambda sentences: SupportScorer(sentences, checker), REPAIR_THRESHOLD
+                create_embedder("use-multilingual"), REPAIR_THRESHOLD
             )
         return self._repair
 
@@ -202,8 +205,7 @@ class Pipeline:
         """On-topic questions the collection does not answer, written about held-out passages
         (one per two of them): the evaluation checks that each way of answering declines them."""
         from kbdesk.core.embed import create_embedder
-        from kbdesk.core.generate.answer_text import sentence_spans
-        from kbdesk.core.generate.support import SupportScorer
+        from kbdesk.core.generate.support import closest_sentence
 
         passages = sorted({e.chunk_id for e in split.held_out})[::2]
         if not passages:
@@ -212,10 +214,8 @@ class Pipeline:
 
         def closest_match(question: str) -> float:
             hits = self.kb.search(question, k=3)
-            sentences = [h.text[a:b] for h in hits for a, b, _ in sentence_spans(h.text)]
-            if not sentences:
-                return 0.0
-            return float(SupportScorer(sentences, checker).score([question])[0].max())
+            found = closest_sentence([h.text for h in hits], question, checker)
+            return found[3] if found else 0.0
 
         chunks = self.kb.catalog.chunks(passages)
         written = []
@@ -283,9 +283,7 @@ class Pipeline:
         """Fills in the number of steps when the user left it to kbdesk."""
         if not self.job.get("auto_steps"):
             return
-        batch = self.job["settings"]["batch"]
-        steps = max(10, min(2000, math.ceil(EPOCHS * conversations / batch)))
-        self.job["settings"]["steps"] = steps
+        self.job["settings"]["steps"] = auto_steps(conversations, self.job["settings"]["batch"])
         self.job["auto_steps"] = False
         atomic_write_text(self.job_dir / trainer.JOB_FILE, json.dumps(self.job, indent=1))
 

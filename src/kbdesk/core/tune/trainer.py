@@ -10,6 +10,7 @@ after a kill, it resumes from the last checkpoint. SIGTERM (cancel; pipeline.py 
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -216,6 +217,7 @@ def train(job_dir: Path) -> int:
         dropped_too_long=len(conversations) - len(encoded),
     )
 
+    @functools.cache  # one shuffle per pass, not one per example
     def order(epoch: int) -> list[int]:
         idx = list(range(len(encoded)))
         random.Random(settings.seed + epoch).shuffle(idx)
