@@ -16,6 +16,15 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("KBDESK_HELPER", "0")
 
 
+@pytest.fixture(autouse=True)
+def own_user_folders(tmp_path: Path, monkeypatch) -> Path:
+    """The per-user data folder (where models are also looked for) is the test's own: a model a
+    developer assembled with `make run` must not change what a test sees."""
+    folder = tmp_path / "xdg-data"
+    monkeypatch.setenv("XDG_DATA_HOME", str(folder))
+    return folder
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     d = tmp_path / "kbdata"

@@ -190,11 +190,21 @@ def test_ask_honours_the_saved_settings_and_its_flags_override_them(
     assert code == 1 and "nowhere.gguf" in err and "--model" in err and "Settings" not in err
 
 
-def test_ask_continues_a_saved_chat(capsys, data_dir, docs_dir, small_model):
-    _save_settings(data_dir, model=str(small_model), temperature=0.0)
+def test_ask_on_a_fresh_data_folder_finds_the_per_user_model_and_continues_a_chat(
+    capsys, data_dir, docs_dir, small_model, own_user_folders
+):
+    """`make run` assembles the default model into the per-user folder: a new --data-dir (a
+    case kept on an encrypted drive) answers with it, without any setting."""
+    per_user = own_user_folders / "kbdesk" / "models"
+    per_user.mkdir(parents=True)
+    (per_user / small_model.name).symlink_to(small_model)
+    _save_settings(data_dir, temperature=0.0)
     run(capsys, "--data-dir", str(data_dir), "ingest", str(docs_dir))
+    code, out, _ = run(capsys, "--data-dir", str(data_dir), "models")
+    assert f"{per_user}  (per-user)" in out and f"{per_user / small_model.name}  (default)" in out
     base = ["--data-dir", str(data_dir), "ask"]
     code, out, _ = run(capsys, *base, "How much is the deposit?", "--chat", "new", "--json")
+    assert code == 0 and json.loads(out)["model"] == small_model.stem
     chat = json.loads(out)["chat"]
     code, out, _ = run(capsys, *base, "When is it returned?", "--chat", chat, "--json")
     assert code == 0 and json.loads(out)["chat"] == chat

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 
 from kbdesk.core.errors import InvalidSetting
-from kbdesk.core.paths import AppPaths, validate_collection_name
+from kbdesk.core.paths import AppPaths, describe_model_dirs, validate_collection_name
 
 
 def test_precedence_of_data_dir_env_and_default(tmp_path, monkeypatch):
@@ -35,3 +36,19 @@ def test_bad_collection_names_are_refused(bad):
 
 def test_unicode_collection_names_are_fine():
     assert validate_collection_name(" 诉讼案件 2024 ") == "诉讼案件 2024"
+
+
+def test_models_are_looked_for_in_the_installation_then_per_user_then_the_data_folder(
+    tmp_path, monkeypatch, own_user_folders
+):
+    paths = AppPaths.resolve(tmp_path / "case")
+    per_user = own_user_folders / "kbdesk" / "models"
+    assert paths.model_dirs == (per_user, paths.models_dir)  # a checkout has no installation
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "opt" / "kbdesk" / "kbdesk"))
+    assert paths.model_dirs == (tmp_path / "opt" / "kbdesk" / "models", per_user, paths.models_dir)
+    roles = list(describe_model_dirs(paths).values())
+    assert roles[0].startswith("this installation") and roles[1].startswith("per-user")
+    assert "recorded here" in roles[2]
+    # With the default data folder, the per-user folder and the data folder are one.
+    assert AppPaths.resolve().model_dirs[1:] == (per_user,)

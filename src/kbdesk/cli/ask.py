@@ -106,7 +106,7 @@ def _answer_here(request: AskRequest, stream: TerminalStream | None) -> tuple[An
     from kbdesk.core.assistant import ModelCache
     from kbdesk.core.paths import AppPaths
 
-    models = ModelCache(AppPaths.resolve(request.data_dir).models_dir)
+    models = ModelCache(AppPaths.resolve(request.data_dir).model_dirs)
     try:
         return answer(request, models, on_token=stream)
     finally:

@@ -78,7 +78,7 @@ class Helper:
         self.where = where
         self.idle_s = idle_s
         self.code = code  # the fingerprint of the code this process runs
-        self.models = ModelCache(AppPaths.resolve(where.data_dir).models_dir)
+        self.models = ModelCache(AppPaths.resolve(where.data_dir).model_dirs)
         self.answering = threading.Lock()  # one question at a time: they share the model
         self.busy = 0  # connections open now
         self.last_active = time.monotonic()

@@ -121,12 +121,13 @@ def cmd_models(args) -> int:
     from kbdesk.core.embed import DEFAULT_EMBEDDER, describe_embedders
     from kbdesk.core.errors import ModelMissing
     from kbdesk.core.generate.models import ModelRegistry
-    from kbdesk.core.paths import AppPaths
+    from kbdesk.core.paths import AppPaths, describe_model_dirs
 
     print("Embedding models:")
     for name, text in describe_embedders().items():
         print(f"  {name:<18} {text}{'  (default)' if name == DEFAULT_EMBEDDER else ''}")
-    registry = ModelRegistry(AppPaths.resolve(args.data_dir).models_dir)
+    paths = AppPaths.resolve(args.data_dir)
+    registry = ModelRegistry(paths.model_dirs)
     try:
         default = registry.default().name
     except ModelMissing as exc:
@@ -138,6 +139,9 @@ def cmd_models(args) -> int:
         for m in models:
             tag = "  (default)" if m.name == default else ""
             print(f"  {m.name:<34} {m.size / 1e9:.2f} GB  {m.path}{tag}")
+    print("\nModels folders, in the order they are searched:")
+    for folder, role in describe_model_dirs(paths).items():
+        print(f"  {folder}  ({role})")
     return EXIT_OK
 
 

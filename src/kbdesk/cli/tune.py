@@ -15,7 +15,7 @@ def _model_info(args):
     from kbdesk.core.generate.models import ModelRegistry
     from kbdesk.core.paths import AppPaths
 
-    registry = ModelRegistry(AppPaths.resolve(args.data_dir).models_dir)
+    registry = ModelRegistry(AppPaths.resolve(args.data_dir).model_dirs)
     choice = args.model or settings_for(args).model
     info = registry.get(choice) if choice else registry.default()
     return registry.verify(info)
@@ -113,7 +113,7 @@ def cmd_eval(args) -> int:
         )
         return EXIT_FAILED
     kb = open_collection(args, create=False)
-    models = ModelCache(AppPaths.resolve(args.data_dir).models_dir)
+    models = ModelCache(AppPaths.resolve(args.data_dir).model_dirs)
     try:
         host = models.host(args.model or settings.model)
 

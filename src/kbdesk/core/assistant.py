@@ -8,16 +8,15 @@ Answer in both. Search, import and listing stay with KnowledgeBase.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from kbdesk.core.errors import KbdeskError
 from kbdesk.core.generate.answerer import Answerer, AskOptions, open_host
 from kbdesk.core.generate.chats import ChatStore
 from kbdesk.core.generate.host import LlamaHost
+from kbdesk.core.generate.models import ModelFolders
 from kbdesk.core.generate.prompt import NOT_IN_DOCUMENTS
 from kbdesk.core.jobs import CancelToken, ProgressFn, no_progress
 from kbdesk.core.settings import Settings
@@ -61,8 +60,8 @@ class ModelCache:
     safe to call from worker threads.
     """
 
-    def __init__(self, models_dir: str | os.PathLike):
-        self.models_dir = Path(models_dir)
+    def __init__(self, folders: ModelFolders):
+        self.folders = folders
         self._host: LlamaHost | None = None
         self._key: str | None = None
         self._lock = threading.Lock()
@@ -80,7 +79,7 @@ class ModelCache:
                 self._host.close()
                 self._host = None
             if self._host is None:
-                self._host = open_host(self.models_dir, model)
+                self._host = open_host(self.folders, model)
                 self._key = key
             host = self._host
         host.load(progress, cancel)

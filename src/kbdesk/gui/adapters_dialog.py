@@ -265,7 +265,7 @@ class AdaptersDialog(QDialog):
     def _model(self):
         from kbdesk.core.generate.models import ModelRegistry
 
-        registry = ModelRegistry(self.paths.models_dir)
+        registry = ModelRegistry(self.paths.model_dirs)
         model = self.session.settings.model
         return registry.verify(registry.get(model) if model else registry.default())
 

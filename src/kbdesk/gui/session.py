@@ -200,7 +200,7 @@ class Session(QObject):
         if self._models is None:
             from kbdesk.core.assistant import ModelCache
 
-            self._models = ModelCache(self.paths.models_dir)
+            self._models = ModelCache(self.paths.model_dirs)
         return self._models
 
     def load_model(self) -> Job:

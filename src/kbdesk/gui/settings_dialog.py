@@ -34,7 +34,7 @@ class SettingsDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.paths = paths
-        self.registry = ModelRegistry(paths.models_dir)
+        self.registry = ModelRegistry(paths.model_dirs)
         self.error = QLabel()
         self.error.setStyleSheet("QLabel { color: #b3261e; }")
         self.error.setWordWrap(True)

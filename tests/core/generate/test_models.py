@@ -99,6 +99,28 @@ def test_default_prefers_the_large_model(tmp_path):
     ]
 
 
+def test_the_first_models_folder_holding_a_builtin_wins_and_added_models_go_to_the_last(tmp_path):
+    install, per_user, data = tmp_path / "opt", tmp_path / "user", tmp_path / "case" / "models"
+    registry = ModelRegistry([install, per_user, data])
+    with pytest.raises(ModelMissing) as err:
+        registry.default()
+    assert all(str(f) in str(err.value) for f in (install, per_user, data))
+    small = fake_gguf(per_user / BUILTIN_MODELS["small"].file)
+    assert registry.default().path == small  # a fresh data folder does not hide it
+    fake_gguf(data / BUILTIN_MODELS["small"].file)
+    large = fake_gguf(install / BUILTIN_MODELS["large"].file)
+    assert [m.path for m in registry.list()] == [large, small]
+    mine = registry.add(fake_gguf(tmp_path / "mine.gguf"))
+    assert [m["name"] for m in json.loads((data / "models.json").read_text())["models"]] == ["mine"]
+    assert not (install / "models.json").exists() and not (per_user / "models.json").exists()
+    # A model added under the per-user folder shows up in every data folder.
+    fake_gguf(tmp_path / "theirs.gguf")
+    ModelRegistry(per_user).add(tmp_path / "theirs.gguf")
+    assert [m.name for m in registry.list()][2:] == ["theirs", "mine"]
+    registry.remove("theirs")
+    assert [m.name for m in registry.list()][2:] == [mine.name]
+
+
 def test_truncated_builtin_fails_verify_naming_file_and_fix(tmp_path):
     path = fake_gguf(tmp_path / BUILTIN_MODELS["small"].file, size=1000)
     registry = ModelRegistry(tmp_path)

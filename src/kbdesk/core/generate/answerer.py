@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from kbdesk.core.embed import create_embedder, relevance_floor
 from kbdesk.core.errors import InvalidSetting, KbdeskError
@@ -17,6 +15,7 @@ from kbdesk.core.generate.adapters import (  # resolve_adapter re-exported
 )
 from kbdesk.core.generate.citations import check_citations, citation_of, strip_markers
 from kbdesk.core.generate.host import LlamaHost
+from kbdesk.core.generate.models import ModelFolders, ModelRegistry
 from kbdesk.core.generate.prompt import (
     NOT_IN_DOCUMENTS,
     REASK_SYSTEM_PROMPT,
@@ -309,11 +308,9 @@ class Answerer:
         return adapter_name(current[0]) if current else None
 
 
-def open_host(models_dir: os.PathLike, model: str | None = None) -> LlamaHost:
+def open_host(folders: ModelFolders, model: str | None = None) -> LlamaHost:
     """The host for the chosen model (by name or path), or the default one."""
-    from kbdesk.core.generate.models import ModelRegistry
-
-    registry = ModelRegistry(Path(models_dir))
+    registry = ModelRegistry(folders)
     info = registry.get(model) if model else registry.default()
     registry.verify(info)
     return LlamaHost(info.path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,30 +97,58 @@ def check_gguf(path: Path) -> Path:
     return path.resolve()
 
 
+# One models folder, or the search order (AppPaths.model_dirs).
+ModelFolders = str | os.PathLike | Sequence[str | os.PathLike]
+
+
+def _folders(where: ModelFolders) -> tuple[Path, ...]:
+    if isinstance(where, (str, os.PathLike)):
+        return (Path(where),)
+    folders = tuple(Path(f) for f in where)
+    if not folders:
+        raise ValueError("ModelRegistry needs at least one models folder.")
+    return folders
+
+
 class ModelRegistry:
-    """Built-ins present in `models_dir` plus user models recorded by path in models.json."""
+    """Built-ins found in the models folders plus user models recorded by path in models.json.
 
-    def __init__(self, models_dir: str | os.PathLike):
-        self.models_dir = Path(models_dir)
+    `where` is one folder or the search order (AppPaths.model_dirs): the first folder holding a
+    built-in wins; models a user adds are recorded in the last folder's index.
+    """
 
-    def _builtin_info(self, spec: BuiltinModel) -> ModelInfo:
+    def __init__(self, where: ModelFolders):
+        self.folders = _folders(where)
+        self.models_dir = self.folders[-1]
+
+    def _builtin_path(self, spec: BuiltinModel) -> Path | None:
+        return next((f / spec.file for f in self.folders if (f / spec.file).is_file()), None)
+
+    def _builtin_info(self, spec: BuiltinModel, path: Path) -> ModelInfo:
         return ModelInfo(
-            name=spec.name,
-            path=self.models_dir / spec.file,
-            size=spec.size,
-            sha256=spec.sha256 or None,
-            builtin=True,
+            name=spec.name, path=path, size=spec.size, sha256=spec.sha256 or None, builtin=True
         )
 
+    def _missing(self, spec: BuiltinModel) -> str:
+        if len(self.folders) == 1:
+            return f"{self.folders[0] / spec.file} is missing"
+        looked = ", ".join(str(f) for f in self.folders)
+        return f"{spec.file} is in none of the models folders ({looked})"
+
     def _user_entries(self) -> list[dict]:
-        return [m for m in read_index(self.models_dir)["models"] if not m.get("builtin")]
+        entries: list[dict] = []
+        for folder in self.folders:
+            for m in read_index(folder)["models"]:
+                if not m.get("builtin") and all(m.get("path") != e.get("path") for e in entries):
+                    entries.append(m)
+        return entries
 
     def list(self) -> list[ModelInfo]:
-        found = [
-            self._builtin_info(spec)
-            for key in DEFAULT_ORDER
-            if (self.models_dir / (spec := BUILTIN_MODELS[key]).file).is_file()
-        ]
+        found = []
+        for key in DEFAULT_ORDER:
+            spec = BUILTIN_MODELS[key]
+            if (path := self._builtin_path(spec)) is not None:
+                found.append(self._builtin_info(spec, path))
         for entry in self._user_entries():
             found.append(
                 ModelInfo(
@@ -135,11 +164,10 @@ class ModelRegistry:
     def default(self) -> ModelInfo:
         for key in DEFAULT_ORDER:
             spec = BUILTIN_MODELS[key]
-            if (self.models_dir / spec.file).is_file():
-                return self._builtin_info(spec)
-        expected = self.models_dir / BUILTIN_MODELS["large"].file
+            if (path := self._builtin_path(spec)) is not None:
+                return self._builtin_info(spec, path)
         raise ModelMissing(
-            f"No answer model is set up: {expected} is missing.",
+            f"No answer model is set up: {self._missing(BUILTIN_MODELS['large'])}.",
             remedy=Remedy.RESTORE_BUILTIN_MODELS,
         )
 
@@ -151,8 +179,7 @@ class ModelRegistry:
         for spec in BUILTIN_MODELS.values():
             if key == spec.name:
                 raise ModelMissing(
-                    f"The built-in model {spec.name} is not set up: {self.models_dir / spec.file} "
-                    "is missing.",
+                    f"The built-in model {spec.name} is not set up: {self._missing(spec)}.",
                     remedy=Remedy.RESTORE_BUILTIN_MODELS,
                 )
         candidate = Path(key).expanduser()
@@ -184,15 +211,20 @@ class ModelRegistry:
         return info
 
     def remove(self, name: str) -> None:
-        """Forgets a user model; the file itself is the user's and stays where it is."""
+        """Forgets a user model, in every folder's index that records it; the file itself is the
+        user's and stays where it is."""
         if any(spec.name == name for spec in BUILTIN_MODELS.values()):
             raise InvalidSetting(f"'{name}' is built in and cannot be removed.")
-        data = read_index(self.models_dir)
-        kept = [m for m in data["models"] if m.get("builtin") or m.get("name") != name]
-        if len(kept) == len(data["models"]):
+        removed = False
+        for folder in self.folders:
+            data = read_index(folder)
+            kept = [m for m in data["models"] if m.get("builtin") or m.get("name") != name]
+            if len(kept) != len(data["models"]):
+                data["models"] = kept
+                write_index(folder, data)
+                removed = True
+        if not removed:
             raise ModelMissing(f"There is no user model called '{name}'.")
-        data["models"] = kept
-        write_index(self.models_dir, data)
 
     def verify(self, info: ModelInfo, *, check_hash: bool = False) -> ModelInfo:
         fix = Remedy.RESTORE_BUILTIN_MODELS if info.builtin else Remedy.CHOOSE_ANSWER_MODEL
