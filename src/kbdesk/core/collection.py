@@ -7,7 +7,7 @@ import os
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import IO
 
@@ -35,7 +35,7 @@ class Manifest:
         path = folder / MANIFEST
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            return cls(
+            manifest = cls(
                 schema_version=int(data["schema_version"]),
                 embedder=str(data["embedder"]),
                 dim=int(data["dim"]),
@@ -48,6 +48,21 @@ class Manifest:
                 f"The collection manifest {path} is missing or damaged ({exc}).",
                 hint="Restore it from a backup, or delete the collection folder and import again.",
             ) from exc
+        if manifest.schema_version > SCHEMA_VERSION:
+            raise CollectionError(
+                f"Collection '{folder.name}' was written by a newer kbdesk "
+                f"(schema {manifest.schema_version}; this one reads up to {SCHEMA_VERSION}).",
+                hint="Update kbdesk to open this collection.",
+            )
+        return manifest
+
+    def upgraded(self, folder: Path) -> Manifest:
+        """The manifest of a collection whose catalog has just been brought up to date."""
+        if self.schema_version >= SCHEMA_VERSION:
+            return self
+        manifest = replace(self, schema_version=SCHEMA_VERSION)
+        manifest.save(folder)
+        return manifest
 
     def save(self, folder: Path) -> None:
         data = asdict(self)

@@ -35,9 +35,9 @@ class KnowledgeBase:
         self.paths = paths
         self.name = name
         self.folder = paths.collection_dir(name)
-        self.manifest = manifest
         self.settings = ChunkSettings(manifest.chunk_size, manifest.chunk_overlap)
-        self.catalog = Catalog(self.folder / CATALOG)
+        self.catalog = Catalog(self.folder / CATALOG)  # upgrades an older catalog
+        self.manifest = manifest.upgraded(self.folder)
         self._embedder: Embedder | None = None
         self._index: VectorIndex | None = None
         self._index_lock = threading.RLock()

@@ -17,6 +17,9 @@ from kbdesk.core.paths import DEFAULT_COLLECTION
 from kbdesk.core.store.fileio import atomic_write_text
 
 SETTINGS_FILE = "settings.json"
+# Written into the file so a later release can tell which shape it reads. A file without one is
+# version 1; fields are read one by one, so a file from a newer release keeps what this one knows.
+SETTINGS_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -114,4 +117,5 @@ class SettingsStore:
 
     def save(self, settings: Settings) -> None:
         settings.validated()
-        atomic_write_text(self.path, json.dumps(asdict(settings), ensure_ascii=False, indent=2))
+        data = {"version": SETTINGS_VERSION} | asdict(settings)
+        atomic_write_text(self.path, json.dumps(data, ensure_ascii=False, indent=2))

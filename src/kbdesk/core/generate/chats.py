@@ -13,6 +13,10 @@ from kbdesk.core.errors import KbdeskError
 from kbdesk.core.store.fileio import atomic_write_text
 from kbdesk.core.types import Answer, AnswerOutcome, Citation, Hit
 
+# Written into each chat file. A file without one is version 1; fields added later are read with
+# defaults (chats saved before quotes existed load without them).
+CHAT_VERSION = 1
+
 
 @dataclass(frozen=True)
 class ChatSummary:
@@ -86,7 +90,11 @@ class ChatStore:
         title = turns[0]["question"][:80]
         atomic_write_text(
             self._path(chat_id),
-            json.dumps({"title": title, "turns": turns}, ensure_ascii=False, indent=1),
+            json.dumps(
+                {"version": CHAT_VERSION, "title": title, "turns": turns},
+                ensure_ascii=False,
+                indent=1,
+            ),
         )
 
     def list(self) -> list[ChatSummary]:

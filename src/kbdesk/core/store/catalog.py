@@ -19,7 +19,7 @@ import numpy as np
 
 from kbdesk.core.errors import CollectionError
 from kbdesk.core.store.connections import ThreadConnections
-from kbdesk.core.store.schema import SCHEMA, SCHEMA_VERSION
+from kbdesk.core.store.schema import SCHEMA, SCHEMA_VERSION, catalog_version, migrate
 from kbdesk.core.types import ChunkDraft, DocStatus, Document
 
 
@@ -74,17 +74,18 @@ class Catalog:
         self._write_lock = threading.RLock()
         try:
             con = self.con
+            found = catalog_version(con)
+            if found is not None and found > SCHEMA_VERSION:
+                raise CollectionError(
+                    f"{self.path} was written by a newer kbdesk (schema {found}).",
+                    hint="Update kbdesk to open this collection.",
+                )
+            migrate(con)  # an older catalog first, step by step
             con.executescript(SCHEMA)  # idempotent DDL; executescript manages its own transaction
             con.execute(
                 "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?), ('generation', '0')",
                 (str(SCHEMA_VERSION),),
             )
-            found = con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-            if int(found[0]) > SCHEMA_VERSION:
-                raise CollectionError(
-                    f"{self.path} was written by a newer kbdesk (schema {found[0]}).",
-                    hint="Update kbdesk to open this collection.",
-                )
         except sqlite3.DatabaseError as exc:
             raise CollectionError(
                 f"The catalog {self.path} cannot be opened: {exc}.",

@@ -1,6 +1,18 @@
-"""The catalog's SQL schema and its version."""
+"""The catalog's SQL schema, its version and the steps that upgrade an older catalog."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+
+# MIGRATIONS[v]: the statements that take a catalog from schema v - 1 to v (v = 2, 3, ...).
+# A change to SCHEMA below bumps SCHEMA_VERSION and adds its step here; tests/core/test_upgrade.py
+# opens a collection written by an earlier release (tests/fixtures/) to prove the steps.
+MIGRATIONS: dict[int, tuple[str, ...]] = {}
 
 # The keyword index tokenizer (porter stemming for English; jieba splits Chinese before it).
 FTS_TOKENIZE = "porter unicode61 remove_diacritics 2"
@@ -48,3 +60,31 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     body, tokenize = '{FTS_TOKENIZE}'
 );
 """
+
+
+def catalog_version(con: sqlite3.Connection) -> int | None:
+    """The schema version a catalog records; None for a new, empty file."""
+    if not con.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone():
+        return None
+    row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row else None
+
+
+def migrate(con: sqlite3.Connection) -> None:
+    """Upgrade an older catalog step by step, each step and its version bump in one
+    transaction, so a killed upgrade leaves the last complete version."""
+    found = catalog_version(con)
+    while found is not None and found < SCHEMA_VERSION:
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            found = catalog_version(con)  # another process may have upgraded it meanwhile
+            if found is not None and found < SCHEMA_VERSION:
+                found += 1
+                for statement in MIGRATIONS[found]:
+                    con.execute(statement)
+                con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(found),))
+                log.info("catalog upgraded to schema %d", found)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
