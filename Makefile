@@ -5,11 +5,11 @@ VENV   := .venv
 STAMP  := $(VENV)/.kbdesk-setup
 BIN    := $(VENV)/bin
 
-.PHONY: setup run test lint bench bench-quick clean-venv
+.PHONY: setup run test lint lock bench bench-quick clean-venv
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml build/setup.sh build/llama_wheel.sh src/kbdesk/core/generate/cpu_floor.py
+$(STAMP): pyproject.toml requirements.lock build/setup.sh build/llama_wheel.sh src/kbdesk/core/generate/cpu_floor.py
 	PYTHON=$(PYTHON) bash build/setup.sh
 	touch $(STAMP)
 
@@ -22,6 +22,10 @@ test: setup
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
+
+# Rewrites requirements.lock after a change to pyproject.toml (UPGRADE=1: newest allowed releases).
+lock:
+	PYTHON=$(PYTHON) bash build/lock.sh
 
 lint: setup
 	$(BIN)/ruff check src tests bench build

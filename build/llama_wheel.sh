@@ -5,11 +5,16 @@
 #                                          compares the two; never installed into the app)
 # The folder is named after the build flags, because pip's own wheel cache ignores CMAKE_ARGS
 # (hence --no-cache-dir): a changed floor builds a new wheel instead of reusing the old one.
+# The version and the source archive's sha256 come from requirements.lock.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY="$1"
-LLAMA_VERSION=0.3.36
+LOCK=requirements.lock
+# The lock's llama-cpp-python entry: its "name==version \" line and the hash lines under it.
+LOCKED="$(awk '/^llama-cpp-python==/{on=1; print; next} on && /^ +--hash/{print; next} {on=0}' "$LOCK")"
+LLAMA_VERSION="$(sed -n '1s/^llama-cpp-python==\([^ ]*\).*/\1/p' <<<"$LOCKED")"
+[ -n "$LLAMA_VERSION" ] || { echo "llama-cpp-python is not in $LOCK" >&2; exit 1; }
 FLOOR_PY=src/kbdesk/core/generate/cpu_floor.py
 WHEELS="${KBDESK_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kbdesk/wheels}"
 
@@ -25,10 +30,14 @@ DIR="$WHEELS/llama-cpp-python-$LLAMA_VERSION-$TAG"
 
 if ! ls "$DIR"/llama_cpp_python-"$LLAMA_VERSION"-*.whl >/dev/null 2>&1; then
     echo "==> building llama-cpp-python $LLAMA_VERSION for $TAG (one time, a few minutes)" >&2
-    rm -rf "$DIR.partial" && mkdir -p "$DIR.partial"
+    rm -rf "$DIR.partial" && mkdir -p "$DIR.partial/source"
+    # The source archive is checked against the lock's hash before anything is built from it.
+    "$PY" -m pip --disable-pip-version-check download --quiet --no-deps --require-hashes \
+        --no-binary :all: -d "$DIR.partial/source" -r /dev/stdin <<<"$LOCKED" >&2
     CMAKE_ARGS="$ARGS" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc 2>/dev/null || echo 2)" \
         "$PY" -m pip --disable-pip-version-check wheel --quiet --no-cache-dir --no-deps \
-        -w "$DIR.partial" "llama-cpp-python==$LLAMA_VERSION" >&2
+        -w "$DIR.partial" "$DIR.partial/source"/llama_cpp_python-"$LLAMA_VERSION".tar.gz >&2
+    rm -rf "$DIR.partial/source"
     echo "$ARGS" >"$DIR.partial/CMAKE_ARGS"
     rm -rf "$DIR" && mv "$DIR.partial" "$DIR"
 fi

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 PYTHON="${PYTHON:-python3.11}"
 VENV=.venv
-TORCH_VERSION=2.13.0
+LOCK=requirements.lock  # exact versions + hashes of everything (build/lock.sh, `make lock`)
 
 command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 "$PYTHON" -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version' 2>/dev/null || {
@@ -21,12 +21,6 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
 
-# torch first, at the exact pin: this resolves to the CPU build; an unpinned torch pulls CUDA.
-if ! "$VENV/bin/python" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$TORCH_VERSION')" 2>/dev/null; then
-    echo "==> installing torch==$TORCH_VERSION (CPU)"
-    "${PIP[@]}" install --quiet "torch==$TORCH_VERSION"
-fi
-
 # llama-cpp-python compiles from source (~3 min on 2 cores) for a fixed instruction-set floor, never
 # for this machine's own (src/kbdesk/core/generate/cpu_floor.py); build/llama_wheel.sh keeps the
 # wheel in a folder named after the flags. The venv records which build it holds, so a changed
@@ -39,8 +33,19 @@ if [ "$(cat "$LLAMA_MARK" 2>/dev/null)" != "$LLAMA_WHEELS" ] \
     echo "$LLAMA_WHEELS" >"$LLAMA_MARK"
 fi
 
-echo "==> installing kbdesk and its dependencies"
-"${PIP[@]}" install --quiet --find-links "$LLAMA_WHEELS" -e ".[gui,dev]"
+# Everything else exactly as locked, each file checked against its hash; no resolver runs, so a
+# set-up months from now installs the same versions. torch is the CPU build (2.13.0+cpu): an
+# unlocked torch would pull a CUDA build of several GB. llama-cpp-python, installed above from
+# the wheel built here, is already satisfied.
+LOCK_MARK="$VENV/.lock-sha256"
+if [ "$(cat "$LOCK_MARK" 2>/dev/null)" != "$(sha256sum <"$LOCK")" ]; then
+    echo "==> installing the locked dependencies ($LOCK)"
+    "${PIP[@]}" install --quiet --require-hashes --no-deps -r "$LOCK"
+    sha256sum <"$LOCK" >"$LOCK_MARK"
+fi
+echo "==> installing kbdesk"
+"${PIP[@]}" install --quiet --no-deps --no-build-isolation -e .
+"${PIP[@]}" check >/dev/null || { "${PIP[@]}" check >&2; exit 1; }
 
 bash build/system-deps.sh || true
 
