@@ -16,5 +16,5 @@ if [ ! -x "$TOOLS/bin/pip-compile" ]; then
     "$TOOLS/bin/pip" install --quiet "pip-tools==$PIP_TOOLS_VERSION"
 fi
 "$TOOLS/bin/pip-compile" --quiet --generate-hashes --allow-unsafe --strip-extras \
-    --extra gui --extra dev --no-emit-index-url --no-emit-find-links \
+    --extra gui --extra dev --extra package --no-emit-index-url --no-emit-find-links \
     ${UPGRADE:+--upgrade} --output-file requirements.lock pyproject.toml

@@ -69,3 +69,37 @@ def test_the_window_opens_and_a_term_signal_closes_it_cleanly(tmp_path):
     assert "closing on a signal" in text and "kbdesk closed" in text
     assert "Traceback" not in out
     assert (tmp_path / "config" / "settings.json").is_file()  # layout saved on the way out
+
+
+def test_open_with_kbdesk_imports_the_files_and_the_smoke_probe_saves_the_window(tmp_path):
+    """`kbdesk FILE` (a file manager's "Open with kbdesk") opens the window and imports FILE;
+    the installer's smoke test variable makes it report when it painted, save itself and close."""
+    import json
+
+    from kbdesk.cli.main import files_to_open
+    from tests.helpers import LEASE_PAGES, make_pdf
+
+    pdf = make_pdf(tmp_path / "in" / "lease.pdf", LEASE_PAGES)
+    assert files_to_open([str(pdf)]) == [str(pdf.resolve())]
+    assert files_to_open(["ask", "x"]) == files_to_open(["--data-dir", str(tmp_path)]) == []
+    assert files_to_open([str(pdf), str(tmp_path / "absent.pdf")]) == []
+    shot = tmp_path / "window.png"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", KBDESK_SMOKE_SCREENSHOT=str(shot))
+    env["KBDESK_HOME"] = str(tmp_path / "data")
+    done = subprocess.run(
+        [sys.executable, "-m", "kbdesk", str(pdf)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "kbdesk-window-ready " in done.stdout and shot.stat().st_size > 10_000
+    from kbdesk.core.store.catalog import Catalog
+
+    catalog = Catalog(tmp_path / "data" / "collections" / "default" / "catalog.sqlite3")
+    imported = [d.path for d in catalog.documents()]
+    catalog.close()
+    settings = json.loads((tmp_path / "data" / "config" / "settings.json").read_text())
+    pending = settings.get("pending", {}).get("default", [])
+    assert str(pdf.resolve()) in imported + pending  # imported, or resumed at the next start

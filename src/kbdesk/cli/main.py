@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from kbdesk import __version__
 from kbdesk.cli import tune
@@ -116,14 +117,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    opened = files_to_open(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args([] if opened else argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         stream=sys.stderr,
         format="%(levelname)s %(name)s: %(message)s",
     )
     if args.command is None:
-        return _open_window(args, parser)
+        return _open_window(args, parser, opened)
     try:
         return COMMANDS[args.command](args)
     except Cancelled:
@@ -140,7 +142,14 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
 
 
-def _open_window(args, parser) -> int:
+def files_to_open(argv: list[str]) -> list[str]:
+    """`kbdesk FILE...` (a file manager's "Open with kbdesk"): the files, to import in the window."""
+    if argv and all(a not in COMMANDS and not a.startswith("-") and Path(a).exists() for a in argv):
+        return [str(Path(a).resolve()) for a in argv]
+    return []
+
+
+def _open_window(args, parser, files: list[str]) -> int:
     """No command: the desktop app, or the help text where no GUI toolkit is installed."""
     try:
         import PySide6  # noqa: F401
@@ -153,7 +162,7 @@ def _open_window(args, parser) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    return run_gui(args.data_dir)
+    return run_gui(args.data_dir, files=files)
 
 
 COMMANDS = {

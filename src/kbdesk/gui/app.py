@@ -5,9 +5,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import logging.handlers
+import os
 import sys
 import threading
+import time
 import traceback
+from collections.abc import Sequence
 
 from kbdesk import APP_NAME, __version__
 from kbdesk.core.paths import AppPaths
@@ -74,7 +77,17 @@ def no_display_reason() -> str | None:
     )
 
 
-def run_gui(data_dir: str | None = None, argv: list[str] | None = None) -> int:
+# Set by the installer's smoke test (packaging/test_installed.sh): the window says when it is
+# ready, saves a screenshot to this path a few seconds later and closes.
+SMOKE_SCREENSHOT_ENV = "KBDESK_SMOKE_SCREENSHOT"
+SMOKE_DELAY_MS = 4000
+
+
+def run_gui(
+    data_dir: str | None = None, argv: list[str] | None = None, files: Sequence[str] = ()
+) -> int:
+    """The window; `files` (a file manager's "Open with kbdesk") are imported into the
+    collection that opens."""
     reason = no_display_reason()
     if reason:
         print(reason, file=sys.stderr)
@@ -105,11 +118,27 @@ def run_gui(data_dir: str | None = None, argv: list[str] | None = None) -> int:
     window_ref[0] = window
     window.show()
     QTimer.singleShot(0, window.start)  # heavy parts load after the window is on screen
+    if files:
+        QTimer.singleShot(0, lambda: window.library.import_paths(list(files)))
+    if shot := os.environ.get(SMOKE_SCREENSHOT_ENV):
+        _smoke_probe(window, shot)
     _close_on_terminal_signals(window)
     log.info("window shown")
     code = app.exec()
     log.info("%s closed", APP_NAME)
     return code
+
+
+def _smoke_probe(window, path: str) -> None:
+    """Print the wall-clock time at which the window first painted, then save and close."""
+    from PySide6.QtCore import QTimer
+
+    def save_and_close() -> None:
+        window.grab().save(path)
+        window.close()
+
+    QTimer.singleShot(0, lambda: print(f"kbdesk-window-ready {time.time():.3f}", flush=True))
+    QTimer.singleShot(SMOKE_DELAY_MS, save_and_close)
 
 
 def _close_on_terminal_signals(window) -> None:

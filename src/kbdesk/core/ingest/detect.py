@@ -79,6 +79,10 @@ def read_head(path: Path, n: int = _HEAD_BYTES) -> bytes:
 
 def unreadable_os_error(path: Path, exc: OSError) -> DocumentUnreadable:
     name = path.name
+    other = exc.filename and Path(str(exc.filename)).name != name
+    if other:  # a file the reader needed is missing or locked, not the document itself
+        reason = exc.strerror or type(exc).__name__
+        return DocumentUnreadable(f"cannot read {name}: {reason}: {exc.filename}")
     if isinstance(exc, PermissionError):
         return DocumentUnreadable(f"cannot read {name}: permission denied")
     if isinstance(exc, FileNotFoundError):
