@@ -5,7 +5,7 @@ VENV   := .venv
 STAMP  := $(VENV)/.kbdesk-setup
 BIN    := $(VENV)/bin
 
-.PHONY: setup run test lint lock bench bench-quick clean-venv
+.PHONY: setup run test lint lock package package-test bench bench-quick clean-venv
 
 setup: $(STAMP)
 
@@ -18,18 +18,28 @@ run: setup
 	$(BIN)/kbdesk
 
 test: setup
-	$(BIN)/ruff check src tests bench build
+	$(BIN)/ruff check src tests bench build packaging
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
+
+# The installer packages (build/out/packages/*.deb): the program, the default model, training.
+package: setup
+	bash packaging/build.sh
+
+# Installs those packages into a fresh root and runs the installed program with a scrubbed
+# environment: import, search, answer, window, a one-step training (packaging/test_installed.py).
+package-test: package
+	$(BIN)/python packaging/test_installed.py \
+		--train-model "$${XDG_CACHE_HOME:-$$HOME/.cache}/kbdesk/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
 
 # Rewrites requirements.lock after a change to pyproject.toml (UPGRADE=1: newest allowed releases).
 lock:
 	PYTHON=$(PYTHON) bash build/lock.sh
 
 lint: setup
-	$(BIN)/ruff check src tests bench build
-	$(BIN)/ruff format --check src tests bench build
+	$(BIN)/ruff check src tests bench build packaging
+	$(BIN)/ruff format --check src tests bench build packaging
 
 # Every benchmark, one after the other, at the sizes bench/RESULTS.md reports (long).
 bench: setup

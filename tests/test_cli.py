@@ -219,3 +219,12 @@ def test_ask_on_a_fresh_data_folder_finds_the_per_user_model_and_continues_a_cha
     for c in last.citations:
         quote = " ".join(c.quote.split())
         assert quote and f"[{c.n}] {c.document}, page {c.page}: {quote}\n" in out
+
+
+def test_about_says_where_kbdesk_runs_from_and_keeps_its_data(capsys, data_dir):
+    code, out, _ = run(capsys, "--data-dir", str(data_dir), "about", "--json")
+    facts = json.loads(out)
+    assert code == 0 and facts["installed"] is False and facts["data_dir"] == str(data_dir)
+    assert facts["model_dirs"][-1] == str(data_dir / "models") and facts["sys_path"]
+    code, out, _ = run(capsys, "--data-dir", str(data_dir), "about")
+    assert code == 0 and "from source" in out and str(data_dir) in out

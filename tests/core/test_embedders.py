@@ -78,3 +78,18 @@ def test_a_model_that_does_not_state_its_vector_length_is_measured(tmp_path, mon
     embedder = create_embedder(str(folder), shared=False)
     assert embedder.spec.dim == 384
     assert embedder.embed([]).shape == (0, 384) and embedder.embed(["hello"]).shape == (1, 384)
+
+
+def test_without_pytorch_only_the_numpy_embedder_is_offered_and_the_others_say_why(monkeypatch):
+    """The installed program leaves PyTorch out (packaging/kbdesk.spec)."""
+    from kbdesk.core.embed import describe_embedders
+    from kbdesk.core.embed import registry
+
+    assert set(describe_embedders()) == {"use-multilingual", "minilm"}  # here torch is installed
+    monkeypatch.setattr(registry, "torch_available", lambda: False)
+    assert list(describe_embedders()) == ["use-multilingual"]
+    for name in ("minilm", "st:/models/mine"):
+        with pytest.raises(InvalidSetting, match="needs PyTorch") as err:
+            create_embedder(name, shared=False)
+        assert "File › Settings" in err.value.hint
+    assert create_embedder("use-multilingual").spec.dim == 512

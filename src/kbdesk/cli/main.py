@@ -9,6 +9,7 @@ from pathlib import Path
 
 from kbdesk import __version__
 from kbdesk.cli import tune
+from kbdesk.cli.about import cmd_about
 from kbdesk.cli.ask import cmd_ask
 from kbdesk.cli.common import EXIT_FAILED, EXIT_USAGE
 from kbdesk.cli.library import (
@@ -108,7 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("collections", help="list collections")
     p.add_argument("--json", action="store_true")
 
-    sub.add_parser("models", help="list embedding models (and, later, chat models)")
+    sub.add_parser("models", help="list the embedding and chat models and where models are found")
+    p = sub.add_parser("about", help="version, program and data locations (for support)")
+    p.add_argument("--json", action="store_true")
     tune.add_parsers(sub)
     p = sub.add_parser("demo", help="import the bundled sample documents and run a search")
     p.add_argument("query", nargs="?", default="How long do the duties of confidentiality last?")
@@ -174,6 +177,7 @@ COMMANDS = {
     "collections": cmd_collections,
     "models": cmd_models,
     "demo": cmd_demo,
+    "about": cmd_about,
     **tune.COMMANDS,
 }
 

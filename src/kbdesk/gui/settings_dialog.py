@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kbdesk.core.embed.registry import BUILTIN_EMBEDDERS
+from kbdesk.core.embed.registry import describe_embedders
 from kbdesk.core.errors import KbdeskError
 from kbdesk.core.generate.adapters import list_adapters
 from kbdesk.core.generate.models import ModelRegistry
@@ -66,7 +66,7 @@ class SettingsDialog(QDialog):
         self.embedder = QComboBox()
         self.embedder.setAccessibleName("Embedder for new collections")
         self.embedder.setToolTip("Existing collections keep the embedder they were built with")
-        for key, label in BUILTIN_EMBEDDERS.items():
+        for key, label in describe_embedders().items():
             self.embedder.addItem(label, key)
         if self.embedder.findData(settings.embedder) < 0:
             self.embedder.addItem(settings.embedder, settings.embedder)

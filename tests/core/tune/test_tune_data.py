@@ -265,3 +265,22 @@ def test_a_paraphrased_quote_is_replaced_by_the_passage_sentence_that_supports_t
     ]
     assert report.repaired == 1 and report.dropped == {Dropped.QUOTE: 1}
     assert "1 with the passage's own sentence as quote" in report.summary()
+
+
+def test_training_starts_this_python_from_a_checkout_and_the_training_package_when_installed(
+    tmp_path, monkeypatch
+):
+    import sys
+
+    from kbdesk.core.tune import job
+
+    assert job.pipeline_command() == [sys.executable, "-m", "kbdesk.core.tune.pipeline"]
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "opt" / "kbdesk" / "kbdesk"))
+    with pytest.raises(InvalidSetting, match="not installed on this computer") as err:
+        job.pipeline_command()
+    assert "kbdesk-training" in err.value.hint and "Train again" in err.value.hint
+    program = tmp_path / "opt" / "kbdesk" / "training" / "kbdesk-train"
+    program.parent.mkdir(parents=True)
+    program.write_text("")
+    assert job.pipeline_command() == [str(program)]

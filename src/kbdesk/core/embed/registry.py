@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,8 @@ class EmbedderFacts:
     # answer score like answerable ones, so this gate only stops clearly unrelated questions; the
     # model's NOT_IN_DOCUMENTS reply and the citation check handle the rest.
     relevance_floor: float
+    # sentence-transformers on PyTorch, which the installed program leaves out (packaging/)
+    needs_torch: bool = False
 
 
 EMBEDDERS: dict[str, EmbedderFacts] = {
@@ -37,7 +40,11 @@ EMBEDDERS: dict[str, EmbedderFacts] = {
             relevance_floor=0.20,
         ),
         EmbedderFacts(
-            "minilm", "all-MiniLM-L6-v2 (384-d; English only)", dim=384, relevance_floor=0.30
+            "minilm",
+            "all-MiniLM-L6-v2 (384-d; English only)",
+            dim=384,
+            relevance_floor=0.30,
+            needs_torch=True,
         ),
     )
 }
@@ -58,6 +65,14 @@ def create_embedder(embedder_id: str, *, shared: bool = True) -> Embedder:
     embedder_id = normalise_id(embedder_id)
     if shared and embedder_id in _cache:
         return _cache[embedder_id]
+    facts = EMBEDDERS.get(embedder_id)
+    if (facts is None or facts.needs_torch) and not torch_available():
+        raise InvalidSetting(
+            f"The embedder '{embedder_id}' needs PyTorch, which this installation of kbdesk "
+            "leaves out.",
+            hint=f"Use '{DEFAULT_EMBEDDER}' (the default; English, Chinese and 14 more "
+            "languages): choose it in File › Settings for new collections.",
+        )
     if embedder_id == "use-multilingual":
         from kbdesk.core.embed.universal_sentence_encoder import UniversalSentenceEncoder
 
@@ -87,8 +102,18 @@ def normalise_id(embedder_id: str) -> str:
     )
 
 
+def torch_available() -> bool:
+    """Whether the sentence-transformers embedders can run here (not in the installed program)."""
+    return importlib.util.find_spec("torch") is not None
+
+
 def describe_embedders() -> dict[str, str]:
-    return dict(BUILTIN_EMBEDDERS)
+    """The built-in embedders this installation can run: id -> label."""
+    return {
+        facts.id: facts.label
+        for facts in EMBEDDERS.values()
+        if not facts.needs_torch or torch_available()
+    }
 
 
 def embedder_dim(embedder_id: str) -> int:

@@ -29,6 +29,11 @@ from kbdesk.core.tune.settings import TuneSettings
 from kbdesk.core.tune.trainer import JOB_FILE, PID_FILE, PROGRESS_FILE
 
 LOG_FILE = "pipeline.log"
+# The optional training package (packaging/kbdesk-train.spec) installs its program here,
+# beside the installed kbdesk.
+TRAINING_PACKAGE = "kbdesk-training"
+TRAINING_DIR = "training"
+TRAINING_PROGRAM = "kbdesk-train"
 DEFAULT_PASSAGES = 200
 # Peak memory of training ~ this many times the GGUF's size plus a fixed part: the weights are
 # dequantised to bfloat16 where the processor computes it natively (AVX-512), float32 elsewhere
@@ -169,6 +174,7 @@ def create_job(paths: AppPaths, request: TuneRequest) -> Path:
         raise InvalidSetting(f"Passages to learn from must be 1-100000 (got {request.passages}).")
     if not 0.0 < request.held_out_share < 0.9:
         raise InvalidSetting("The held-out share must be between 0 and 0.9.")
+    pipeline_command()  # training installed at all
     check_architecture(gguf_architecture(request.model), request.model_name)
     check_memory(request.model)
     train_pairs = read_pairs(request.train_pairs) if request.train_pairs else []
@@ -204,13 +210,30 @@ def create_job(paths: AppPaths, request: TuneRequest) -> Path:
     return folder
 
 
+def pipeline_command() -> list[str]:
+    """How to start a training pipeline: this Python with the pipeline module from a checkout;
+    the training package's own program in an installation (the program itself has no PyTorch)."""
+    if not getattr(sys, "frozen", False):
+        return [sys.executable, "-m", "kbdesk.core.tune.pipeline"]
+    trainer_program = Path(sys.executable).resolve().parent / TRAINING_DIR / TRAINING_PROGRAM
+    if not trainer_program.is_file():
+        raise InvalidSetting(
+            "Adapter training is an optional part of kbdesk that is not installed on this "
+            f"computer ({trainer_program} is missing).",
+            hint=f"Install the {TRAINING_PACKAGE} package (it holds PyTorch, about 1 GB), "
+            "then click Train again. Using and evaluating adapters works without it.",
+        )
+    return [str(trainer_program)]
+
+
 def start(job_dir: Path) -> subprocess.Popen:
     """The job's pipeline in a new process (its own session: a Ctrl+C meant for the terminal
     reaches the caller, which cancels it properly)."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
+    command = [*pipeline_command(), str(job_dir)]
     with open(job_dir / LOG_FILE, "ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "kbdesk.core.tune.pipeline", str(job_dir)],
+            command,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -1,0 +1,291 @@
+"""The installer's smoke test (`make package-test`): installs the built packages into a fresh root
+and runs the installed program as a user would, with nothing of the checkout or its virtual
+environment in reach.
+
+The packages are unpacked with `dpkg-deb -x` into a temporary root (no root rights needed; the
+files are those `dpkg -i` would install). Every run of the installed program gets a scrubbed
+environment (`env -i`, a new HOME, PATH=/usr/bin:/bin) and no network where `unshare -n` works.
+Checked: --version; `about` (sys.path inside the installation); ingest of a generated English and
+Chinese PDF; search --json; ask --json with the packaged default model (the known fact, the
+right page); the window under Xvfb (its screenshot: docs/screenshots/08-installed.png); with the
+training package, a one-step adapter training. No file of the checkout or its virtual
+environment may appear in /proc/<pid>/maps of any run. Prints the figures bench/RESULTS.md keeps
+(cold start to a usable window, first answer token, installed size).
+
+This driver runs under the checkout's Python; only the program under test is the installed one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.helpers import LEASE_PAGES, ZH_PAGES, make_pdf  # noqa: E402
+
+PACKAGES = ROOT / "build" / "out" / "packages"
+SCREENSHOT = ROOT / "docs" / "screenshots" / "08-installed.png"
+QUESTION = "When is the security deposit returned?"
+CHINESE_QUERY = "术后多久可以洗澡？"
+# Paths the installed program must never load from.
+FORBIDDEN = (str(ROOT), sys.prefix)
+
+
+class Failure(AssertionError):
+    pass
+
+
+def check(condition: bool, what: str) -> None:
+    if not condition:
+        raise Failure(what)
+    print(f"  ok  {what}")
+
+
+class Installed:
+    """The packages unpacked into `root`, and scrubbed runs of the installed program."""
+
+    def __init__(self, work: Path, debs: list[Path]):
+        self.work = work
+        self.root = work / "root"
+        for deb in debs:
+            subprocess.run(["dpkg-deb", "-x", str(deb), str(self.root)], check=True)
+        self.program = self.root / "opt" / "kbdesk" / "kbdesk"
+        self.home = work / "home"
+        self.home.mkdir()
+        self.data = work / "data"
+        self.no_network = (
+            ["unshare", "-n"] if subprocess.run(["unshare", "-n", "true"]).returncode == 0 else []
+        )
+        self.leaks: set[str] = set()
+        self.observed = 0  # maps read that show the installation: the watch does see
+
+    def env(self, **extra: str) -> list[str]:
+        values = {"HOME": str(self.home), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", **extra}
+        return ["env", "-i", *(f"{k}={v}" for k, v in values.items())]
+
+    def command(self, *args: str, program: Path | None = None, **env: str) -> list[str]:
+        return [
+            *self.env(**env),
+            *self.no_network,
+            str(program or self.program),
+            *args,
+        ]
+
+    def watch(self, proc: subprocess.Popen) -> threading.Thread:
+        """Collect any forbidden path mapped into the process while it runs."""
+
+        def poll() -> None:
+            maps = Path(f"/proc/{proc.pid}/maps")
+            while proc.poll() is None:
+                try:
+                    text = maps.read_text()
+                except OSError:
+                    break
+                self.leaks |= {
+                    line.split()[-1]
+                    for line in text.splitlines()
+                    if any(bad in line for bad in FORBIDDEN)
+                }
+                self.observed += str(self.root) in text
+                time.sleep(0.05)
+
+        thread = threading.Thread(target=poll, daemon=True)
+        thread.start()
+        return thread
+
+    def run(
+        self, *args: str, timeout: float = 600, program: Path | None = None, **env: str
+    ) -> tuple[subprocess.CompletedProcess, float]:
+        started = time.monotonic()
+        proc = subprocess.Popen(
+            self.command(*args, program=program, **env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        watcher = self.watch(proc)
+        out, err = proc.communicate(timeout=timeout)
+        watcher.join()
+        done = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+        if done.returncode != 0:
+            raise Failure(f"kbdesk {' '.join(args)} exited {done.returncode}:\n{out}\n{err}")
+        return done, time.monotonic() - started
+
+    def first_answer_token(self, question: str) -> float:
+        """Seconds from a fresh start of `kbdesk ask` to the first character of the answer."""
+        started = time.monotonic()
+        proc = subprocess.Popen(
+            self.command("--data-dir", str(self.data), "ask", question),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        assert proc.stdout is not None
+        first = proc.stdout.read(1)
+        seconds = time.monotonic() - started
+        proc.communicate(timeout=600)
+        check(bool(first) and proc.returncode == 0, "a streamed answer from a fresh start")
+        return seconds
+
+
+def window(installed: Installed, shot: Path) -> float:
+    """Start the installed window on a virtual screen; seconds until it first painted."""
+    display = f":{70 + os.getpid() % 200}"
+    xvfb = subprocess.Popen(
+        ["Xvfb", display, "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(1.0)
+        started = time.time()
+        proc = subprocess.Popen(
+            installed.command(
+                "--data-dir",
+                str(installed.data),
+                DISPLAY=display,
+                KBDESK_SMOKE_SCREENSHOT=str(shot),
+            ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        watcher = installed.watch(proc)
+        out, _ = proc.communicate(timeout=180)
+        watcher.join()
+        ready = [line for line in out.splitlines() if line.startswith("kbdesk-window-ready ")]
+        check(proc.returncode == 0 and bool(ready), f"the window opened and closed ({out[-300:]})")
+        check(shot.is_file() and shot.stat().st_size > 20_000, f"a screenshot of it ({shot.name})")
+        return float(ready[0].split()[1]) - started
+    finally:
+        xvfb.terminate()
+        xvfb.wait()
+
+
+def train(installed: Installed, model: Path) -> None:
+    """The training package: a one-step adapter through the installed program's own job runner."""
+    done, seconds = installed.run(
+        "--data-dir",
+        str(installed.data),
+        "tune",
+        "--name",
+        "smoke",
+        "--passages",
+        "2",
+        "--steps",
+        "1",
+        "--batch",
+        "1",
+        "--model",
+        str(model),
+        timeout=1800,
+    )
+    adapter = installed.data / "adapters" / "smoke" / "adapter.gguf"
+    check(adapter.is_file(), f"the training package trained an adapter ({seconds:.0f} s)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--packages", type=Path, default=PACKAGES)
+    parser.add_argument("--screenshot", type=Path, default=SCREENSHOT)
+    parser.add_argument(
+        "--train-model", type=Path, help="a small GGUF model for the training package's check"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the temporary root")
+    args = parser.parse_args(argv)
+
+    debs = sorted(args.packages.glob("*.deb"))
+    check(any(d.name.startswith("kbdesk_") for d in debs), f"packages in {args.packages}")
+    work = Path(tempfile.mkdtemp(prefix="kbdesk-installed-"))
+    try:
+        installed = Installed(work, debs)
+        size = sum(f.stat().st_size for f in installed.root.rglob("*") if f.is_file())
+        print(f"installed into {installed.root}: {size / 1e6:,.0f} MB")
+        check(
+            (installed.root / "usr/bin/kbdesk").is_symlink()
+            and (installed.root / "usr/share/applications/kbdesk.desktop").is_file(),
+            "kbdesk on the PATH and in the applications menu",
+        )
+        done, _ = installed.run("--version")
+        check(done.stdout.startswith("kbdesk "), f"--version: {done.stdout.strip()}")
+        done, _ = installed.run("--data-dir", str(installed.data), "about", "--json")
+        facts = json.loads(done.stdout)
+        inside = str(installed.root)
+        check(facts["installed"], "about: the installed (frozen) program")
+        check(
+            all(p.startswith(inside) for p in facts["sys_path"]),
+            f"sys.path only inside the installation ({facts['sys_path']})",
+        )
+        check(
+            facts["model_dirs"][0] == str(installed.root / "opt/kbdesk/models"),
+            "the installation's models folder is searched first",
+        )
+
+        docs = work / "documents"
+        make_pdf(docs / "lease.pdf", LEASE_PAGES, title="Commercial Lease Agreement")
+        make_pdf(docs / "术后护理须知.pdf", ZH_PAGES, cjk=True)
+        done, seconds = installed.run("--data-dir", str(installed.data), "ingest", str(docs))
+        check(
+            "Summary: 2 imported." in done.stdout,
+            f"ingest of an English and a Chinese PDF ({seconds:.1f} s)",
+        )
+        done, _ = installed.run(
+            "--data-dir", str(installed.data), "search", CHINESE_QUERY, "--json"
+        )
+        top = json.loads(done.stdout)[0]
+        check(
+            (top["document"], top["page"]) == ("术后护理须知.pdf", 2),
+            f"search --json finds the Chinese answer on page 2 ({top['document']} p{top['page']})",
+        )
+        done, seconds = installed.run("--data-dir", str(installed.data), "ask", QUESTION, "--json")
+        answer = json.loads(done.stdout)
+        pages = {(c["document"], c["page"]) for c in answer["citations"]}
+        check(
+            "30 days" in answer["answer"] and ("lease.pdf", 3) in pages,
+            f"ask --json answers with the packaged model, citing lease.pdf page 3 "
+            f"({answer['model']}, {seconds:.1f} s): {answer['answer']!r}",
+        )
+        first_token = installed.first_answer_token(QUESTION)
+
+        args.screenshot.parent.mkdir(parents=True, exist_ok=True)
+        starts = [window(installed, args.screenshot) for _ in range(2)]
+
+        trainer = installed.root / "opt/kbdesk/training/kbdesk-train"
+        if trainer.is_file() and args.train_model:
+            train(installed, args.train_model)
+        elif trainer.is_file():
+            print("  --  the training package is installed; --train-model checks it")
+
+        check(
+            installed.observed > 0 and not installed.leaks,
+            f"nothing loaded from the checkout or its venv ({installed.observed} memory maps "
+            f"read; outside: {sorted(installed.leaks)})",
+        )
+        print("\nFigures (bench/RESULTS.md, 'Installed program'):")
+        print(f"  installed size             {size / 1e6:,.0f} MB (all packages)")
+        print(f"  window ready, first start  {starts[0]:.2f} s")
+        print(f"  window ready, second start {starts[1]:.2f} s")
+        print(f"  first answer token, fresh start of `kbdesk ask`  {first_token:.1f} s")
+        print("\ninstalled program: all checks passed")
+        return 0
+    except Failure as failure:
+        print(f"FAILED: {failure}", file=sys.stderr)
+        return 1
+    finally:
+        if args.keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
