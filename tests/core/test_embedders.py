@@ -82,8 +82,7 @@ def test_a_model_that_does_not_state_its_vector_length_is_measured(tmp_path, mon
 
 def test_without_pytorch_only_the_numpy_embedder_is_offered_and_the_others_say_why(monkeypatch):
     """The installed program leaves PyTorch out (packaging/kbdesk.spec)."""
-    from kbdesk.core.embed import describe_embedders
-    from kbdesk.core.embed import registry
+    from kbdesk.core.embed import describe_embedders, registry
 
     assert set(describe_embedders()) == {"use-multilingual", "minilm"}  # here torch is installed
     monkeypatch.setattr(registry, "torch_available", lambda: False)
