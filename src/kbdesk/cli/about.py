@@ -1,34 +1,11 @@
-"""`kbdesk about`: where this kbdesk runs from and keeps its data, for support and for the
-installer's smoke test (which checks that nothing is loaded from outside the installation)."""
+"""`kbdesk about`: prints where this kbdesk runs from and keeps its data (kbdesk.core.about)."""
 
 from __future__ import annotations
 
 import json
-import platform
-import sys
 
-from kbdesk import __version__
 from kbdesk.cli.common import EXIT_OK
-
-
-def about(data_dir: str | None) -> dict:
-    from kbdesk.core.generate.cpu_floor import build_tag, missing_features
-    from kbdesk.core.paths import AppPaths, describe_model_dirs
-
-    paths = AppPaths.resolve(data_dir)
-    return {
-        "version": __version__,
-        "program": sys.executable,
-        "installed": bool(getattr(sys, "frozen", False)),
-        "python": platform.python_version(),
-        "llama_cpp_build": build_tag(),
-        "processor_lacks": missing_features(),
-        "data_dir": str(paths.data_dir),
-        "config_dir": str(paths.config_dir),
-        "log_dir": str(paths.log_dir),
-        "model_dirs": [str(folder) for folder in describe_model_dirs(paths)],
-        "sys_path": list(sys.path),
-    }
+from kbdesk.core.about import about
 
 
 def cmd_about(args) -> int:
