@@ -330,3 +330,18 @@ def test_a_question_asked_while_the_model_loads_at_start_shows_the_loading(
         assert "Loading the answer model…" in chat.view.toPlainText()
         qtbot.waitUntil(lambda: turn.busy_note.endswith("%"), timeout=ANSWER_TIMEOUT)
     assert window.session.model_loading is None
+
+
+def test_about_names_the_version_and_where_data_and_models_are(make_window, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    from kbdesk import __version__
+
+    window = make_window()
+    shown: list[str] = []
+    monkeypatch.setattr(QMessageBox, "about", lambda _parent, _title, text: shown.append(text))
+    window.about()
+    [text] = shown
+    paths = window.session.paths
+    assert f"kbdesk {__version__}" in text and "from source" in text
+    assert str(paths.data_dir) in text and str(paths.models_dir) in text

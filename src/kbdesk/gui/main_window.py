@@ -175,11 +175,21 @@ class MainWindow(QMainWindow):
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.session.paths.log_dir)))
 
     def about(self) -> None:
+        from html import escape
+
+        from kbdesk.core.about import about
+
+        facts = about(self.session.paths.data_dir)
+        where = "installed" if facts["installed"] else "from source"
         QMessageBox.about(
             self,
             "About kbdesk",
-            "<b>kbdesk</b><br>Answers from your own documents, with page-exact citations.<br>"
-            "Everything runs on this computer; nothing is sent anywhere.",
+            f"<b>kbdesk {escape(facts['version'])}</b> ({where})<br>"
+            "Answers from your own documents, with page-exact citations.<br>"
+            "Everything runs on this computer; nothing is sent anywhere.<br><br>"
+            f"Program: {escape(facts['program'])}<br>"
+            f"Your data: {escape(facts['data_dir'])}<br>"
+            f"Models: {escape(', '.join(facts['model_dirs']))}",
         )
 
     def model_missing(self, exc: KbdeskError) -> None:
