@@ -5,7 +5,7 @@ Each benchmark prints its own figures and its ratios against a baseline measured
 each other. Without options every benchmark runs at the sizes RESULTS.md reports: long (the
 search benchmark builds 100k- and 1M-chunk collections; bench_portable_build.py builds a native
 llama.cpp the first time). --quick runs smaller sizes and leaves out the portable-build
-comparison. A benchmark that misses its goal may exit 1 (bench_gui_stall.py does); the summary
+comparison and the installed program (which needs `make package`). A benchmark that misses its goal may exit 1 (bench_gui_stall.py does); the summary
 shows each exit status and the run exits 1 if any was not 0.
 Usage: .venv/bin/python bench/run_all.py [--quick] [--only NAME ...] [--skip NAME ...] [--list]
 """
@@ -38,6 +38,7 @@ BENCHMARKS = (
     Benchmark("generation", "bench_generation.py", ("--rounds", "1")),
     Benchmark("answers", "bench_answers.py", ("--limit", "20")),
     Benchmark("portable_build", "bench_portable_build.py", None),
+    Benchmark("installed", "bench_installed.py", None),  # needs `make package` first
     Benchmark("model_load", "bench_model_load.py", ("--model", "small", "--rounds", "1")),
     Benchmark(
         "ask_latency",

@@ -121,11 +121,15 @@ class Installed:
             raise Failure(f"kbdesk {' '.join(args)} exited {done.returncode}:\n{out}\n{err}")
         return done, time.monotonic() - started
 
-    def first_answer_token(self, question: str) -> float:
+    def first_answer_token(
+        self, question: str, *extra: str, program: Path | None = None, **env: str
+    ) -> float:
         """Seconds from a fresh start of `kbdesk ask` to the first character of the answer."""
         started = time.monotonic()
         proc = subprocess.Popen(
-            self.command("--data-dir", str(self.data), "ask", question),
+            self.command(
+                "--data-dir", str(self.data), "ask", question, *extra, program=program, **env
+            ),
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
         )
@@ -137,8 +141,9 @@ class Installed:
         return seconds
 
 
-def window(installed: Installed, shot: Path) -> float:
-    """Start the installed window on a virtual screen; seconds until it first painted."""
+def window(installed: Installed, shot: Path, program: Path | None = None) -> float:
+    """Start the installed window (or `program`) on a virtual screen; seconds until it first
+    painted."""
     display = f":{70 + os.getpid() % 200}"
     xvfb = subprocess.Popen(
         ["Xvfb", display, "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
@@ -152,6 +157,7 @@ def window(installed: Installed, shot: Path) -> float:
             installed.command(
                 "--data-dir",
                 str(installed.data),
+                program=program,
                 DISPLAY=display,
                 KBDESK_SMOKE_SCREENSHOT=str(shot),
             ),
