@@ -31,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.core.generate.conftest import SMALL_FILE, shared_models_dir  # noqa: E402
 from tests.helpers import LEASE_PAGES, ZH_PAGES, make_pdf  # noqa: E402
 
 PACKAGES = ROOT / "build" / "out" / "packages"
@@ -204,7 +205,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--packages", type=Path, default=PACKAGES)
     parser.add_argument("--screenshot", type=Path, default=SCREENSHOT)
     parser.add_argument(
-        "--train-model", type=Path, help="a small GGUF model for the training package's check"
+        "--train-model",
+        type=Path,
+        default=shared_models_dir() / SMALL_FILE,  # the tests' model, assembled by the set-up
+        help="a small GGUF model for the training package's check",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary root")
     args = parser.parse_args(argv)
@@ -266,10 +270,8 @@ def main(argv: list[str] | None = None) -> int:
         starts = [window(installed, args.screenshot) for _ in range(2)]
 
         trainer = installed.root / "opt/kbdesk/training/kbdesk-train"
-        if trainer.is_file() and args.train_model:
+        if trainer.is_file():
             train(installed, args.train_model)
-        elif trainer.is_file():
-            print("  --  the training package is installed; --train-model checks it")
 
         check(
             installed.observed > 0 and not installed.leaks,

@@ -77,7 +77,7 @@ def no_display_reason() -> str | None:
     )
 
 
-# Set by the installer's smoke test (packaging/test_installed.sh): the window says when it is
+# Set by the installer's smoke test (packaging/test_installed.py): the window says when it is
 # ready, saves a screenshot to this path a few seconds later and closes.
 SMOKE_SCREENSHOT_ENV = "KBDESK_SMOKE_SCREENSHOT"
 SMOKE_DELAY_MS = 4000

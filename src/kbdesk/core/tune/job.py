@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kbdesk.core.errors import InvalidSetting
+from kbdesk.core.generate.cpu_floor import cpu_features
 from kbdesk.core.paths import AppPaths
 from kbdesk.core.store.fileio import atomic_write_text
 from kbdesk.core.tune.export import check_architecture
@@ -132,13 +133,9 @@ def gguf_architecture(path: Path) -> str:
 
 
 def training_precision() -> str:
-    """What trainer.base_dtype() will choose, read from the processor's flags (no torch import:
-    this runs in the window's thread)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text(errors="replace")
-    except OSError:
-        return "float32"
-    return "bfloat16" if "avx512bw" in flags else "float32"
+    """What trainer.base_dtype() will choose, from the processor's features as the CPU-floor
+    check reads them (no torch import: this runs in the window's thread)."""
+    return "bfloat16" if cpu_features().get("AVX512BW") else "float32"
 
 
 def memory_needed(model: Path) -> int:
