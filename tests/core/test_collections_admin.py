@@ -10,10 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from kbdesk.core import collections_admin
 from kbdesk.core.collection import writer_lock
 from kbdesk.core.collections_admin import (
-    TRASH,
     CollectionExists,
     InvalidCollectionName,
     NoSuchCollection,
@@ -21,6 +19,8 @@ from kbdesk.core.collections_admin import (
 from kbdesk.core.errors import CollectionBusy, CollectionError
 from kbdesk.core.kb import KnowledgeBase
 from kbdesk.core.paths import AppPaths
+from kbdesk.core.store import fileio
+from kbdesk.core.store.fileio import TRASH_SUFFIX
 
 # "minilm" has a known dimension: creating a collection loads no model
 EMBEDDER = "minilm"
@@ -113,7 +113,7 @@ def test_delete_is_refused_while_another_process_imports(data_dir, held_elsewher
         KnowledgeBase.delete_collection(data_dir, "busy")
     assert KnowledgeBase.collections(data_dir) == ["busy"]
     assert _files(folder) == before
-    assert not any((folder.parent / TRASH).glob("*"))
+    assert not list(folder.parent.glob(f"*{TRASH_SUFFIX}"))
 
 
 def test_rename_and_delete_are_refused_while_another_thread_holds_the_lock(data_dir):
@@ -185,7 +185,7 @@ def test_delete_removes_the_collection_and_nothing_else(data_dir):
     KnowledgeBase.delete_collection(data_dir, "gone")
     assert KnowledgeBase.collections(data_dir) == ["kept"]
     assert not gone.exists()
-    assert not any((gone.parent / TRASH).iterdir())
+    assert sorted(p.name for p in gone.parent.iterdir()) == ["kept"]
     assert _files(kept) == before
 
 
@@ -197,15 +197,15 @@ def test_a_delete_that_cannot_finish_leaves_no_half_collection_visible(data_dir,
     def refuse(path, *args, **kwargs):
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(collections_admin.shutil, "rmtree", refuse)
+    monkeypatch.setattr(fileio.shutil, "rmtree", refuse)
     KnowledgeBase.delete_collection(data_dir, "stuck")  # hidden at once; removal comes later
     assert KnowledgeBase.collections(data_dir) == ["other"]
-    trash = AppPaths.resolve(data_dir).collections_dir / TRASH
-    assert len(list(trash.iterdir())) == 1
-    monkeypatch.setattr(collections_admin.shutil, "rmtree", real_rmtree)
+    folder = AppPaths.resolve(data_dir).collections_dir
+    assert [p.name for p in folder.glob(f"*{TRASH_SUFFIX}")] == [f".stuck{TRASH_SUFFIX}"]
+    monkeypatch.setattr(fileio.shutil, "rmtree", real_rmtree)
     KnowledgeBase.delete_collection(data_dir, "other")  # empties what was left
     assert KnowledgeBase.collections(data_dir) == []
-    assert list(trash.iterdir()) == []
+    assert list(folder.iterdir()) == []
 
 
 def test_a_handle_opened_before_a_rename_does_not_bring_the_old_name_back(data_dir, tmp_path):

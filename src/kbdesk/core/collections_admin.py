@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 import os
-import shutil
-import uuid
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from kbdesk.core.collection import MANIFEST, writer_lock
 from kbdesk.core.errors import CollectionBusy, CollectionError, ErrorCode, InvalidSetting
 from kbdesk.core.paths import AppPaths, validate_collection_name
-
-log = logging.getLogger(__name__)
-
-# Deleted collections are first moved here (same file system, so the move is one rename), then
-# removed. A name starting with a dot is never a valid collection name, so it cannot clash, and
-# without a manifest of its own the folder is never listed as a collection.
-TRASH = ".trash"
+from kbdesk.core.store.fileio import discard_folder, empty_trash
 
 
 class NoSuchCollection(CollectionError):
@@ -74,11 +65,8 @@ def delete_collection(data_dir: str | os.PathLike | None, name: str) -> None:
     paths = AppPaths.resolve(data_dir)
     name = _valid(name)
     folder = _existing(paths, name)
-    _empty_trash(paths)  # what an earlier delete could not remove
-    trash = paths.collections_dir / TRASH / f"{name}-{uuid.uuid4().hex[:8]}"
-    trash.parent.mkdir(exist_ok=True)
-    _move_locked(folder, trash, name, "deleted")
-    _remove(trash)
+    empty_trash(paths.collections_dir)  # what an earlier delete could not remove
+    discard_folder(folder, move=lambda source, trash: _move_locked(source, trash, name, "deleted"))
 
 
 def _valid(name: str) -> str:
@@ -144,17 +132,3 @@ def busy_error(name: str, verb: str) -> CollectionBusy:
         f"Collection '{name}' cannot be {verb} while an import or removal is changing it.",
         hint="Wait for it to finish, or cancel it, then try again.",
     )
-
-
-def _remove(folder: Path) -> None:
-    try:
-        shutil.rmtree(folder)
-    except OSError as exc:  # hidden already; the next delete tries again
-        log.warning("could not remove %s yet: %s", folder, exc)
-
-
-def _empty_trash(paths: AppPaths) -> None:
-    trash = paths.collections_dir / TRASH
-    if trash.is_dir():
-        for leftover in trash.iterdir():
-            _remove(leftover)

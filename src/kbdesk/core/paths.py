@@ -86,7 +86,10 @@ class AppPaths:
         if not self.collections_dir.is_dir():
             return []
         return sorted(
-            p.name for p in self.collections_dir.iterdir() if (p / "manifest.json").is_file()
+            p.name
+            for p in self.collections_dir.iterdir()
+            # hidden: a collection being deleted (store.fileio.trash_path)
+            if not p.name.startswith(".") and (p / "manifest.json").is_file()
         )
 
 
