@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from kbdesk.core.adapters import read_meta, resolve_adapter, save_evaluation
 from kbdesk.core.errors import InvalidSetting
 from kbdesk.core.evaluate.fourway import EvalQuestion, evaluate, questions_from_split
 from kbdesk.core.evaluate.report import html_report
-from kbdesk.core.generate.adapters import read_meta, resolve_adapter
 from kbdesk.core.generate.answerer import Answerer
-from kbdesk.core.store.fileio import atomic_write_text
-from kbdesk.core.tune.registry import save_evaluation
-
-RESULT_FILE = "evaluation.json"
-REPORT_FILE = "report.html"
 
 
 def evaluation_questions(adapter_path: Path, limit: int | None = None) -> list[EvalQuestion]:
-    split = read_meta(adapter_path).get("split")
+    split = read_meta(adapter_path).split
     if not split:
         raise InvalidSetting(
             f"The adapter '{adapter_path.parent.name}' has no saved held-out questions "
@@ -54,22 +48,4 @@ def run_evaluation(
     result = evaluate(
         Answerer(kb, host), questions, adapter, passages=passages, progress=progress, cancel=cancel
     )
-    folder = path.parent
-    atomic_write_text(folder / RESULT_FILE, json.dumps(result, ensure_ascii=False, indent=1))
-    atomic_write_text(folder / REPORT_FILE, html_report(result))
-    save_evaluation(
-        path,
-        {
-            k: result[k]
-            for k in (
-                "model",
-                "questions",
-                "answerable",
-                "arms",
-                "recommendation",
-                "forgetting",
-                "created",
-            )
-        },
-    )
-    return result, folder / REPORT_FILE
+    return result, save_evaluation(path, result, html_report(result))
