@@ -30,9 +30,10 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bench_answers import resolve_model  # noqa: E402
 from bench.bench_quality import CORPORA, OUT, open_collection  # noqa: E402
-from kbdesk.core.generate.adapters import model_sha256  # noqa: E402
+from kbdesk.core.adapters import model_sha256  # noqa: E402
 from kbdesk.core.paths import AppPaths  # noqa: E402
-from kbdesk.core.tune import job as jobs  # noqa: E402
+from kbdesk.core.tune import training  # noqa: E402
+from kbdesk.core.tune.jobdir import WRITTEN_FILE, Event  # noqa: E402
 from kbdesk.core.tune.settings import TuneSettings  # noqa: E402
 
 
@@ -49,7 +50,7 @@ def baseline_seconds(model: Path) -> float:
     return seconds
 
 
-def follow(job_dir: Path, process, stop_after: int | None) -> dict:
+def follow(job, process, stop_after: int | None) -> dict:
     import psutil
 
     peak, stopped = 0, False
@@ -58,9 +59,9 @@ def follow(job_dir: Path, process, stop_after: int | None) -> dict:
         with contextlib.suppress(psutil.Error):
             peak = max(peak, proc.memory_info().rss)
         if stop_after and not stopped:
-            steps = [e for e in jobs.events(job_dir) if e.get("event") == "step"]
+            steps = [e for e in job.events() if e.get("event") == Event.STEP]
             if len(steps) >= stop_after:
-                jobs.request_stop(job_dir)
+                job.request_stop()
                 stopped = True
         time.sleep(0.2)
     return {"peak_rss": peak, "returncode": process.returncode, "stopped": stopped}
@@ -90,7 +91,7 @@ def main() -> int:
         os.symlink(OUT / f"{corpus.name}-kb" / "collections" / "bench", link)
     paths = AppPaths.resolve(data)
     base = baseline_seconds(model)
-    request = jobs.TuneRequest(
+    request = training.TuneRequest(
         name=f"bench-{args.model}",
         collection="bench",
         model=model,
@@ -101,17 +102,17 @@ def main() -> int:
         passages=args.passages,
         replace=True,
     )
-    job_dir = jobs.create_job(paths, request)
+    job = training.create_job(paths, request)
     started = time.monotonic()
-    runs = [follow(job_dir, jobs.start(job_dir), args.stop_after)]
+    runs = [follow(job, training.start(job), args.stop_after)]
     if runs[0]["stopped"]:
-        runs.append(follow(job_dir, jobs.start(job_dir), None))
+        runs.append(follow(job, training.start(job), None))
     wall = time.monotonic() - started
-    events = jobs.events(job_dir)
+    events = job.events()
     times = {e["event"]: e["time"] for e in events}  # the last of each kind
     examples = [e for e in events if e["event"] == "examples"]
     steps = [e for e in events if e["event"] == "step"]
-    written = [json.loads(line) for line in (job_dir / "written.jsonl").read_text().splitlines()]
+    written = [json.loads(line) for line in (job / WRITTEN_FILE).read_text().splitlines()]
     kept = sum(1 for w in written if w.get("example"))
     reasons: dict[str, int] = {}
     for w in written:

@@ -122,3 +122,24 @@ def test_a_stopped_training_is_offered_for_resuming(qtbot, data_dir):
     assert dialog.resume_button.isEnabled() and not dialog.stop_button.isEnabled()
     assert "No answer model is set up" in dialog.estimate.text()
     assert not dialog.train_button.isEnabled()
+
+
+def test_a_refused_rename_keeps_the_chosen_adapter(qtbot, data_dir, monkeypatch):
+    paths = AppPaths.resolve(data_dir)
+    fake_adapter(paths.adapters_dir, "clinic")
+    fake_adapter(paths.adapters_dir, "contracts")
+    dialog, session = open_dialog(qtbot, data_dir)
+    dialog.table.selectRow(1)
+    dialog.use_selected()
+    warnings: list[str] = []
+    monkeypatch.setattr(
+        "kbdesk.gui.adapters_dialog.QInputDialog.getText", lambda *a, **k: ("clinic", True)
+    )
+    monkeypatch.setattr(
+        "kbdesk.gui.adapters_dialog.QMessageBox.warning", lambda _p, _t, text: warnings.append(text)
+    )
+    dialog.table.selectRow(1)
+    dialog.rename_selected()
+    assert warnings and "An adapter named 'clinic' already exists." in warnings[0]
+    assert session.settings.adapter == "contracts"
+    assert [e.name for e in dialog.entries] == ["clinic", "contracts"]

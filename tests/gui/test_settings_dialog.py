@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kbdesk.core.generate.adapters import resolve_adapter
+from kbdesk.core.adapters import resolve_adapter
 from kbdesk.core.paths import AppPaths
 from kbdesk.core.settings import Settings
 

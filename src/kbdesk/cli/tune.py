@@ -11,91 +11,105 @@ from kbdesk.cli.common import EXIT_FAILED, EXIT_OK, open_collection, settings_fo
 POLL_SECONDS = 2.0
 
 
-def _model_info(args):
-    from kbdesk.core.generate.models import ModelRegistry
-    from kbdesk.core.paths import AppPaths
-
-    registry = ModelRegistry(AppPaths.resolve(args.data_dir).model_dirs)
-    choice = args.model or settings_for(args).model
-    info = registry.get(choice) if choice else registry.default()
-    return registry.verify(info)
-
-
-def _follow(job_dir, process) -> int:
+def _follow(job, process) -> int:
     """Prints each new state of the job until its process ends; Ctrl+C stops it safely."""
-    from kbdesk.core.tune import job as jobs
+    from kbdesk.core.tune import training
 
     last = ""
     try:
         while process.poll() is None:
-            line = jobs.status(job_dir, running=True).describe()
+            line = job.status(running=True).describe()
             if line != last:
                 print(line, flush=True)
                 last = line
             time.sleep(POLL_SECONDS)
     except KeyboardInterrupt:
-        print("\nStopping at the next checkpoint…", file=sys.stderr, flush=True)
-        jobs.cancel(process)
-    final = jobs.status(job_dir, running=False)
+        print("\nStopping at the next safe point…", file=sys.stderr, flush=True)
+        training.stop(process)
+    final = job.status(running=False)
     print(final.describe())
-    if final.state in ("cancelled", "interrupted"):
+    if final.resumable:
         print(f"Resume with: kbdesk tune --resume {final.name}")
-    if final.state == "failed":
-        print(f"Details: {job_dir / jobs.LOG_FILE}", file=sys.stderr)
+    if final.message:
+        print(f"Details: {job / training.LOG_FILE}", file=sys.stderr)
     return EXIT_OK if final.state == "done" else EXIT_FAILED
 
 
+def _status(args, paths) -> int:
+    """`--status NAME`: the job's state as the window shows it (read from its folder and the
+    process table, so it sees a training another program started)."""
+    from kbdesk.core.tune import training
+
+    job = training.job_folder(paths, args.status)
+    if not job.exists():
+        print(f"kbdesk: there is no training called '{args.status}'.", file=sys.stderr)
+        return EXIT_FAILED
+    status = job.status()
+    if args.json:
+        data = {
+            "name": status.name,
+            "state": str(status.state),
+            "stage": status.stage,
+            "done": status.done,
+            "total": status.total,
+            "pid": job.running_pid(),
+            "text": status.describe(),
+        }
+        print(json.dumps(data, ensure_ascii=False))
+    else:
+        print(status.describe())
+    return EXIT_OK
+
+
 def cmd_tune(args) -> int:
-    from kbdesk.core.generate.adapters import model_sha256
     from kbdesk.core.paths import AppPaths
-    from kbdesk.core.tune import job as jobs
+    from kbdesk.core.tune import training
     from kbdesk.core.tune.settings import TuneSettings
 
     paths = AppPaths.resolve(args.data_dir)
-    if args.resume:
-        folder = jobs.jobs_dir(paths) / args.resume
-        if not (folder / "job.json").is_file():
-            waiting = ", ".join(s.name for s in jobs.unfinished_jobs(paths)) or "none"
-            print(
-                f"kbdesk: no training called '{args.resume}' to resume (unfinished: {waiting}).",
-                file=sys.stderr,
-            )
+    if args.status:
+        return _status(args, paths)
+    if args.stop:
+        job = training.job_folder(paths, args.stop)
+        if not job.request_stop():
+            print(f"kbdesk: no training called '{args.stop}' is running.", file=sys.stderr)
             return EXIT_FAILED
-        print(f"Resuming '{args.resume}' from its last checkpoint.")
-        return _follow(folder, jobs.start(folder))
+        print(f"Asked '{args.stop}' to stop at its next safe point (it can be resumed).")
+        return EXIT_OK
+    if args.resume:
+        job, process = training.resume(paths, args.resume)
+        print(f"Resuming '{args.resume}' where it stopped.")
+        return _follow(job, process)
     kb = open_collection(args, create=False)
-    info = _model_info(args)
+    collection = kb.name
+    kb.close()
     defaults = TuneSettings()
-    settings = TuneSettings(
-        rank=args.rank or defaults.rank,
-        alpha=args.alpha or 2 * (args.rank or defaults.rank),
-        steps=args.steps or defaults.steps,
-        batch=args.batch or defaults.batch,
-        learning_rate=args.learning_rate or defaults.learning_rate,
-        save_every=args.save_every or defaults.save_every,
-        max_tokens=args.max_tokens or defaults.max_tokens,
-    )
-    name = args.name or f"{kb.name}-{time.strftime('%Y%m%d-%H%M')}"
-    request = jobs.TuneRequest(
-        name=name,
-        collection=kb.name,
-        model=info.path,
-        model_name=info.name,
-        model_sha256=info.sha256 or model_sha256(info.path),
-        settings=settings,
-        auto_steps=args.steps is None,
-        passages=args.passages or jobs.DEFAULT_PASSAGES,
+    rank = args.rank or defaults.rank
+    request = training.training_request(
+        paths,
+        collection,
+        model=args.model or settings_for(args).model,
+        name=args.name,
+        settings=TuneSettings(
+            rank=rank,
+            alpha=args.alpha or 2 * rank,
+            batch=args.batch or defaults.batch,
+            learning_rate=args.learning_rate or defaults.learning_rate,
+            save_every=args.save_every or defaults.save_every,
+            max_tokens=args.max_tokens or defaults.max_tokens,
+        ),
+        steps=args.steps,
+        passages=args.passages,
         train_pairs=args.questions,
         eval_pairs=args.eval_questions,
         replace=args.replace,
     )
-    kb.close()
-    folder = jobs.create_job(paths, request)
+    job = training.create_job(paths, request)
     print(
-        f"Training adapter '{name}' for {info.name} on collection '{request.collection}' "
-        f"(in the background process; its log: {folder / jobs.LOG_FILE})."
+        f"Training adapter '{request.name}' for {request.model_name} on collection "
+        f"'{collection}' (in the background process; its log: {job / training.LOG_FILE})."
     )
-    return _follow(folder, jobs.start(folder))
+    return _follow(job, training.start(job))
 
 
 def cmd_eval(args) -> int:
@@ -144,25 +158,28 @@ def cmd_eval(args) -> int:
 
 
 def cmd_adapters(args) -> int:
+    from kbdesk.core.adapters import list_adapters, remove_adapter, rename_adapter
     from kbdesk.core.paths import AppPaths
-    from kbdesk.core.tune import job as jobs
-    from kbdesk.core.tune.registry import entries, remove_adapter, rename_adapter
+    from kbdesk.core.tune import training
 
     paths = AppPaths.resolve(args.data_dir)
     folder = paths.adapters_dir
+    if args.action in ("remove", "rename") and not args.names:
+        print(f"kbdesk: {args.action} needs the adapter's name.", file=sys.stderr)
+        return EXIT_FAILED
     if args.action == "remove":
-        remove_adapter(folder, args.names[0])
+        remove_adapter(paths, args.names[0])
         print(f"Removed adapter '{args.names[0]}'.")
         return EXIT_OK
     if args.action == "rename":
         if len(args.names) != 2:
             print("kbdesk: rename needs the old and the new name.", file=sys.stderr)
             return EXIT_FAILED
-        rename_adapter(folder, *args.names)
+        rename_adapter(paths, *args.names)
         print(f"Renamed adapter '{args.names[0]}' to '{args.names[1]}'.")
         return EXIT_OK
-    found = entries(folder)
-    waiting = jobs.unfinished_jobs(paths)
+    found = list_adapters(folder)
+    waiting = training.unfinished_jobs(paths)
     if args.json:
         print(
             json.dumps(
@@ -175,16 +192,15 @@ def cmd_adapters(args) -> int:
     if not found:
         print(f"No adapters yet (folder: {folder}). Train one with: kbdesk tune")
     for e in found:
-        counts = e.meta.get("counts") or {}
-        loss = (e.meta.get("training") or {}).get("final_loss")
-        rec = ((e.meta.get("evaluation") or {}).get("recommendation") or {}).get("text")
+        meta = e.meta
+        loss = meta.final_loss
         print(
-            f"{e.name}  (for {e.base_name}; collection {e.meta.get('collection', '?')}; "
-            f"{counts.get('training_conversations', '?')} training conversations; "
+            f"{e.name}  (for {meta.base_name}; collection {meta.collection or '?'}; "
+            f"{meta.counts.get('training_conversations', '?')} training conversations; "
             f"final loss {loss if loss is not None else '?'})"
         )
-        if rec:
-            print(f"    evaluation: {rec}")
+        if meta.recommendation:
+            print(f"    evaluation: {meta.recommendation}")
     for w in waiting:
         print(f"unfinished: {w.describe()}  (kbdesk tune --resume {w.name})")
     return EXIT_OK
@@ -208,6 +224,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--model", help="the answer model to adapt (default: the one in Settings)")
     p.add_argument("--replace", action="store_true", help="replace an adapter of the same name")
     p.add_argument("--resume", metavar="NAME", help="continue a stopped training")
+    p.add_argument("--stop", metavar="NAME", help="stop a running training (it can be resumed)")
+    p.add_argument("--status", metavar="NAME", help="say how a training stands")
+    p.add_argument("--json", action="store_true", help="with --status: as JSON")
 
     p = sub.add_parser("eval", help="compare base model, RAG, adapter and RAG + adapter")
     p.add_argument("--adapter", help="adapter to evaluate (default: the one in Settings)")

@@ -3,9 +3,7 @@ it four ways, read the report, choose it for the chat, rename or remove it."""
 
 from __future__ import annotations
 
-import json
 import subprocess
-from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QTimer, QUrl
 from PySide6.QtGui import QImage, QTextDocument
@@ -30,10 +28,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from kbdesk.core.adapters import list_adapters, read_evaluation, remove_adapter, rename_adapter
 from kbdesk.core.errors import KbdeskError
 from kbdesk.core.messages import Audience, explain
-from kbdesk.core.tune import job as jobs
-from kbdesk.core.tune.registry import entries, remove_adapter, rename_adapter
+from kbdesk.core.tune import training
+from kbdesk.core.tune.jobdir import JobFolder, JobState, format_duration
 from kbdesk.core.tune.settings import TuneSettings
 
 POLL_MS = 1000
@@ -49,7 +48,7 @@ class AdaptersDialog(QDialog):
         self.session = session
         self.paths = session.paths
         self.process: subprocess.Popen | None = None
-        self.job_dir: Path | None = None
+        self.job: JobFolder | None = None
         self.evaluation = None  # the running evaluation Job
         self.model_ok = False  # an answer model to train for is set up
 
@@ -89,7 +88,7 @@ class AdaptersDialog(QDialog):
         self.name.setPlaceholderText(f"{session.collection}-adapter")
         self.passages = QSpinBox()
         self.passages.setRange(1, 100_000)
-        self.passages.setValue(jobs.DEFAULT_PASSAGES)
+        self.passages.setValue(training.DEFAULT_PASSAGES)
         self.passages.setToolTip(
             "Passages of the collection the model writes practice questions for"
         )
@@ -120,8 +119,8 @@ class AdaptersDialog(QDialog):
         for b in (self.train_button, self.stop_button, self.resume_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
-        training = QGroupBox(f"Train a new adapter on “{session.collection}”")
-        box = QVBoxLayout(training)
+        group = QGroupBox(f"Train a new adapter on “{session.collection}”")
+        box = QVBoxLayout(group)
         box.addLayout(form)
         box.addLayout(buttons)
         box.addWidget(self.progress)
@@ -131,7 +130,7 @@ class AdaptersDialog(QDialog):
         layout.addWidget(self.table, 2)
         layout.addLayout(row)
         layout.addWidget(self.report, 3)
-        layout.addWidget(training)
+        layout.addWidget(group)
 
         self.timer = QTimer(self)
         self.timer.setInterval(POLL_MS)
@@ -143,22 +142,20 @@ class AdaptersDialog(QDialog):
     # -- the list ------------------------------------------------------------------------------
 
     def refresh(self) -> None:
-        self.entries = entries(self.paths.adapters_dir)
+        self.entries = list_adapters(self.paths.adapters_dir)
         self.table.setRowCount(len(self.entries))
         chosen = self.session.settings.adapter
         for r, e in enumerate(self.entries):
-            counts = e.meta.get("counts") or {}
-            training = e.meta.get("training") or {}
-            verdict = ((e.meta.get("evaluation") or {}).get("recommendation") or {}).get("text")
-            loss = training.get("final_loss")
+            meta = e.meta
+            loss = meta.final_loss
             cells = (
                 e.name + ("  (in use)" if e.name == chosen else ""),
-                e.base_name,
-                e.meta.get("collection") or "—",
-                f"{counts.get('training_conversations', '?')} conversations, "
-                f"{training.get('steps', '?')} steps",
+                meta.base_name,
+                meta.collection or "—",
+                f"{meta.counts.get('training_conversations', '?')} conversations, "
+                f"{meta.training.get('steps', '?')} steps",
                 f"{loss:.3f}" if isinstance(loss, float) else "—",
-                verdict or "not evaluated yet",
+                meta.recommendation or "not evaluated yet",
             )
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
@@ -184,8 +181,8 @@ class AdaptersDialog(QDialog):
         if entry is None:
             self.report.setHtml("<p>No adapters yet. Train one below.</p>")
             return
-        path = entry.path.with_name("evaluation.json")
-        if not path.is_file():
+        result = read_evaluation(entry.path)
+        if result is None:
             self.report.setHtml(
                 f"<p>“{entry.name}” has not been evaluated yet. <b>Evaluate…</b> answers its "
                 "held-out questions four ways and recommends one for this collection.</p>"
@@ -193,7 +190,6 @@ class AdaptersDialog(QDialog):
             return
         from kbdesk.core.evaluate.report import chart_png, html_report
 
-        result = json.loads(path.read_text(encoding="utf-8"))
         image = QImage.fromData(QByteArray(chart_png(result)))
         document = self.report.document()
         document.addResource(QTextDocument.ResourceType.ImageResource, QUrl(CHART), image)
@@ -213,9 +209,9 @@ class AdaptersDialog(QDialog):
             return
         new, ok = QInputDialog.getText(self, "Rename adapter", "New name:", text=entry.name)
         if ok and new.strip() and new.strip() != entry.name:
-            self._try(lambda: rename_adapter(self.paths.adapters_dir, entry.name, new.strip()))
-            if self.session.settings.adapter == entry.name:
-                self.session.update_settings(adapter=new.strip())
+            # the core renames and makes the chosen adapter follow; a refusal changes nothing
+            if self._try(lambda: rename_adapter(self.paths, entry.name, new.strip())):
+                self.session.reload_settings()
             self.refresh()
 
     def remove_selected(self) -> None:
@@ -226,9 +222,8 @@ class AdaptersDialog(QDialog):
             self, "Remove adapter", f"Remove the adapter “{entry.name}” and its evaluation?"
         )
         if answer == QMessageBox.StandardButton.Yes:
-            self._try(lambda: remove_adapter(self.paths.adapters_dir, entry.name))
-            if self.session.settings.adapter == entry.name:
-                self.session.update_settings(adapter=None)
+            if self._try(lambda: remove_adapter(self.paths, entry.name)):
+                self.session.reload_settings()
             self.refresh()
 
     def evaluate_selected(self) -> None:
@@ -265,9 +260,7 @@ class AdaptersDialog(QDialog):
     def _model(self):
         from kbdesk.core.generate.models import ModelRegistry
 
-        registry = ModelRegistry(self.paths.model_dirs)
-        model = self.session.settings.model
-        return registry.verify(registry.get(model) if model else registry.default())
+        return ModelRegistry(self.paths.model_dirs).chosen(self.session.settings.model)
 
     def _update_estimate(self) -> None:
         try:
@@ -278,65 +271,63 @@ class AdaptersDialog(QDialog):
             self._buttons()
             return
         self.model_ok = True
-        seconds = jobs.estimate_seconds(
+        seconds = training.estimate_seconds(
             model.path, self.passages.value(), self.steps.value() or None, TuneSettings().batch
         )
         self.estimate.setText(
-            f"about {jobs.format_duration(seconds)} for {model.name} on this computer; "
+            f"about {format_duration(seconds)} for {model.name} on this computer; "
             "the window stays usable, and a stopped training resumes where it was"
         )
 
     def train(self) -> None:
-        from kbdesk.core.generate.adapters import model_sha256
-
         if self._running():
             return
         name = self.name.text().strip() or self.name.placeholderText()
 
         def create():
-            model = self._model()
-            request = jobs.TuneRequest(
+            request = training.training_request(
+                self.paths,
+                self.session.collection,
+                model=self.session.settings.model,
                 name=name,
-                collection=self.session.collection,
-                model=model.path,
-                model_name=model.name,
-                model_sha256=model.sha256 or model_sha256(model.path),
-                settings=TuneSettings(steps=self.steps.value() or TuneSettings().steps),
-                auto_steps=self.steps.value() == 0,
+                steps=self.steps.value() or None,
                 passages=self.passages.value(),
             )
-            self.job_dir = jobs.create_job(self.paths, request)
+            job = training.create_job(self.paths, request)
+            self.job, self.process = job, training.start(job)
 
         if self._try(create):
-            self._start()
+            self._follow()
 
     def resume(self) -> None:
-        waiting = jobs.unfinished_jobs(self.paths)
+        waiting = training.unfinished_jobs(self.paths)
         if self._running() or not waiting:
             return
-        self.job_dir = waiting[0].folder
-        self._start()
 
-    def _start(self) -> None:
-        assert self.job_dir is not None
-        self.process = jobs.start(self.job_dir)
+        def start():
+            self.job, self.process = training.resume(self.paths, waiting[0].name)
+
+        if self._try(start):
+            self._follow()
+
+    def _follow(self) -> None:
         self.timer.start()
         self._poll()
 
     def _running(self) -> bool:
         if self.process is not None and self.process.poll() is None:
             return True
-        return self.job_dir is not None and jobs.running_pid(self.job_dir) is not None
+        return self.job is not None and self.job.running_pid() is not None
 
     def stop(self) -> None:
-        if self.job_dir is not None and jobs.request_stop(self.job_dir):
-            self.state.setText("Stopping at the next checkpoint…")
+        if self.job is not None and self.job.request_stop():
+            self.state.setText("Stopping at the next safe point…")
 
     def _poll(self) -> None:
-        if self.job_dir is None:
+        if self.job is None:
             return
         running = self._running()
-        status = jobs.status(self.job_dir, running=running)
+        status = self.job.status(running=running)
         self.state.setText(status.describe())
         self.progress.setVisible(True)
         self.progress.setRange(0, max(status.total, 1))
@@ -346,22 +337,23 @@ class AdaptersDialog(QDialog):
         )
         if not running:
             self.timer.stop()
+            if self.process is not None:
+                self.process.wait()  # reaped: no zombie left behind
             self.process = None
-            if status.state == "done":
+            if status.state == JobState.DONE:
                 self.refresh()
         self._buttons()
 
     def _show_unfinished(self) -> None:
         """A training started earlier (still running, or stopped) shows when the dialog opens."""
-        running = jobs.running_jobs(self.paths)
+        running = training.running_jobs(self.paths)
         if running:
-            self.job_dir = running[0]
-            self.timer.start()
-            self._poll()
+            self.job = running[0]
+            self._follow()
             return
-        waiting = jobs.unfinished_jobs(self.paths)
+        waiting = training.unfinished_jobs(self.paths)
         if waiting:
-            self.job_dir = waiting[0].folder
+            self.job = JobFolder(waiting[0].folder)
             self.state.setText(waiting[0].describe())
         self._buttons()
 
@@ -369,7 +361,7 @@ class AdaptersDialog(QDialog):
         running = self._running()
         self.train_button.setEnabled(not running and self.model_ok)
         self.stop_button.setEnabled(running)
-        self.resume_button.setEnabled(not running and bool(jobs.unfinished_jobs(self.paths)))
+        self.resume_button.setEnabled(not running and bool(training.unfinished_jobs(self.paths)))
 
     def closeEvent(self, event) -> None:
         # Training goes on in its own process; the next time the dialog opens it shows the job.

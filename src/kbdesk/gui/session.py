@@ -62,6 +62,13 @@ class Session(QObject):
             log.warning("settings could not be saved: %s", exc)
         self.settings_changed.emit(self.settings)
 
+    def reload_settings(self) -> None:
+        """Takes the saved settings after the core changed them (an adapter renamed or removed
+        moves the chosen adapter with it)."""
+        saved = self.store.load()
+        self.settings = replace(self.settings, adapter=saved.adapter)
+        self.settings_changed.emit(self.settings)
+
     # -- collections ---------------------------------------------------------------------------
 
     @property

@@ -22,9 +22,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from kbdesk.core.adapters import list_adapters
 from kbdesk.core.embed.registry import describe_embedders
 from kbdesk.core.errors import KbdeskError
-from kbdesk.core.generate.adapters import list_adapters
 from kbdesk.core.generate.models import ModelRegistry
 from kbdesk.core.settings import Settings
 

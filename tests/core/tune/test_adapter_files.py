@@ -3,12 +3,14 @@ and the evaluation's metrics."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from kbdesk.core.adapters import check_base, list_adapters, remove_adapter, rename_adapter
 from kbdesk.core.errors import InvalidSetting, ModelMissing
 from kbdesk.core.evaluate.fourway import recommend
 from kbdesk.core.evaluate.metrics import (
@@ -17,10 +19,10 @@ from kbdesk.core.evaluate.metrics import (
     paired_difference,
     token_f1,
 )
-from kbdesk.core.generate.adapters import check_base, list_adapters
-from kbdesk.core.tune import job as jobs
+from kbdesk.core.paths import AppPaths
+from kbdesk.core.settings import SettingsStore
+from kbdesk.core.tune import training as jobs
 from kbdesk.core.tune.export import gguf_tensors, write_gguf_lora
-from kbdesk.core.tune.registry import entries, remove_adapter, rename_adapter
 
 
 def fake_adapter(folder: Path, name: str, base: dict | None = None) -> Path:
@@ -60,22 +62,44 @@ def test_the_written_adapter_is_a_gguf_lora(tmp_path):
     assert [t.name for t in reader.tensors] == ["blk.0.attn_q.weight.lora_a"]
 
 
+def choose(paths: AppPaths, adapter: str | None) -> SettingsStore:
+    store = SettingsStore(paths.config_dir)
+    store.save(dataclasses.replace(store.load(), adapter=adapter))
+    return store
+
+
 def test_adapters_are_listed_renamed_and_removed_and_half_done_ones_stay_hidden(tmp_path):
-    fake_adapter(tmp_path, "contracts")
-    fake_adapter(tmp_path, ".clinic.installing")
-    assert [e.name for e in entries(tmp_path)] == ["contracts"]
-    rename_adapter(tmp_path, "contracts", "leases")
-    assert [a.name for a in list_adapters(tmp_path)] == ["leases"]
-    assert json.loads((tmp_path / "leases" / "meta.json").read_text())["name"] == "leases"
-    fake_adapter(tmp_path, "other")
-    with pytest.raises(InvalidSetting, match="already exists"):
-        rename_adapter(tmp_path, "leases", "other")
-    remove_adapter(tmp_path, "leases")
-    assert [a.name for a in list_adapters(tmp_path)] == ["other"]
+    paths = AppPaths.resolve(tmp_path)
+    folder = paths.adapters_dir
+    fake_adapter(folder, "contracts")
+    fake_adapter(folder, ".clinic.staging")
+    assert [e.name for e in list_adapters(folder)] == ["contracts"]
+    store = choose(paths, "contracts")
+    rename_adapter(paths, "contracts", "leases")
+    assert [a.name for a in list_adapters(folder)] == ["leases"]
+    assert json.loads((folder / "leases" / "meta.json").read_text())["name"] == "leases"
+    assert store.load().adapter == "leases"  # the chosen adapter follows its new name
+    fake_adapter(folder, "other")
+    remove_adapter(paths, "leases")
+    assert [a.name for a in list_adapters(folder)] == ["other"]
+    assert store.load().adapter is None  # not a name the next question would fail on
     with pytest.raises(ModelMissing, match="Known adapters: other"):
-        remove_adapter(tmp_path, "leases")
+        remove_adapter(paths, "leases")
     with pytest.raises(InvalidSetting, match="not a valid adapter name"):
-        rename_adapter(tmp_path, "other", "../escape")
+        rename_adapter(paths, "other", "../escape")
+
+
+def test_a_refused_rename_changes_neither_the_adapters_nor_the_chosen_one(tmp_path):
+    paths = AppPaths.resolve(tmp_path)
+    fake_adapter(paths.adapters_dir, "contracts")
+    fake_adapter(paths.adapters_dir, "leases")
+    store = choose(paths, "contracts")
+    with pytest.raises(InvalidSetting, match="adapter named 'leases' already exists"):
+        rename_adapter(paths, "contracts", "leases")
+    assert [a.name for a in list_adapters(paths.adapters_dir)] == ["contracts", "leases"]
+    assert store.load().adapter == "contracts"
+    meta = json.loads((paths.adapters_dir / "contracts" / "meta.json").read_text())
+    assert meta["name"] == "contracts"
 
 
 def test_the_base_check_compares_the_recorded_model(tmp_path):
@@ -111,8 +135,6 @@ def test_a_job_is_refused_before_it_starts_for_memory_architecture_and_names(tmp
         fh.write(struct.pack("<Q", len(key)) + key + struct.pack("<I", 8))
         fh.write(struct.pack("<Q", len(value)) + value)
     assert jobs.gguf_architecture(model) == "llama"
-    from kbdesk.core.paths import AppPaths
-
     paths = AppPaths.resolve(tmp_path / "data")
     request = jobs.TuneRequest("x", "c", model, "some-llama", "0" * 64)
     with pytest.raises(InvalidSetting, match="some-llama is a 'llama' model"):

@@ -272,15 +272,15 @@ def test_training_starts_this_python_from_a_checkout_and_the_training_package_wh
 ):
     import sys
 
-    from kbdesk.core.tune import job
+    from kbdesk.core.tune import training
 
-    assert job.pipeline_command() == [sys.executable, "-m", "kbdesk.core.tune.pipeline"]
+    assert training.pipeline_command() == [sys.executable, "-m", "kbdesk.core.tune.pipeline"]
     monkeypatch.setattr(sys, "frozen", True, raising=False)
     monkeypatch.setattr(sys, "executable", str(tmp_path / "opt" / "kbdesk" / "kbdesk"))
     with pytest.raises(InvalidSetting, match="not installed on this computer") as err:
-        job.pipeline_command()
+        training.pipeline_command()
     assert "kbdesk-training" in err.value.hint and "Train again" in err.value.hint
     program = tmp_path / "opt" / "kbdesk" / "training" / "kbdesk-train"
     program.parent.mkdir(parents=True)
     program.write_text("")
-    assert job.pipeline_command() == [str(program)]
+    assert training.pipeline_command() == [str(program)]

@@ -9,18 +9,18 @@ import os
 import shutil
 import signal
 import time
-from pathlib import Path
 
 import pytest
 
+from kbdesk.core.adapters import read_meta
 from kbdesk.core.errors import ModelMissing
-from kbdesk.core.generate.adapters import read_meta
 from kbdesk.core.generate.answerer import Answerer, AskOptions
 from kbdesk.core.generate.host import LlamaHost
 from kbdesk.core.generate.models import BUILTIN_MODELS
 from kbdesk.core.kb import KnowledgeBase
 from kbdesk.core.paths import AppPaths
-from kbdesk.core.tune import job as jobs
+from kbdesk.core.tune import training
+from kbdesk.core.tune.jobdir import LOG_FILE, WRITTEN_FILE, JobFolder, JobState
 from kbdesk.core.tune.settings import TuneSettings
 from tests.helpers import GUIDE_PAGES, LEASE_PAGES, ZH_PAGES, make_pdf
 
@@ -40,19 +40,17 @@ PAIRS = [
 ]
 
 
-def wait_for(job_dir: Path, event: str, process, timeout: float = 900.0) -> dict:
+def wait_for(job: JobFolder, event: str, process, timeout: float = 900.0) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for e in jobs.events(job_dir):
+        for e in job.events():
             if e.get("event") == event:
                 return e
             if e.get("event") == "error":
-                log = (job_dir / jobs.LOG_FILE).read_text(errors="replace")[-3000:]
+                log = (job / LOG_FILE).read_text(errors="replace")[-3000:]
                 pytest.fail(f"the job failed: {e['message']}\n{log}")
-        if process.poll() is not None and event not in {
-            e.get("event") for e in jobs.events(job_dir)
-        }:
-            log = (job_dir / jobs.LOG_FILE).read_text(errors="replace")[-3000:]
+        if process.poll() is not None and event not in {e.get("event") for e in job.events()}:
+            log = (job / LOG_FILE).read_text(errors="replace")[-3000:]
             pytest.fail(f"the job ended ({process.returncode}) before '{event}':\n{log}")
         time.sleep(0.5)
     pytest.fail(f"no '{event}' within {timeout} s")
@@ -75,7 +73,7 @@ def tuned(tmp_path_factory, small_model):
     pairs = root / "pairs.jsonl"
     pairs.write_text("".join(json.dumps(p) + "\n" for p in PAIRS), encoding="utf-8")
     paths = AppPaths.resolve(data)
-    request = jobs.TuneRequest(
+    request = training.TuneRequest(
         name="practice-lora",
         collection="practice",
         model=data / "models" / SMALL.file,
@@ -90,45 +88,44 @@ def tuned(tmp_path_factory, small_model):
         train_pairs=pairs,
         eval_pairs=pairs,
     )
-    job_dir = jobs.create_job(paths, request)
-    first = jobs.start(job_dir)
+    job = training.create_job(paths, request)
+    first = training.start(job)
     try:
-        wait_for(job_dir, "checkpoint", first)
+        wait_for(job, "checkpoint", first)
     finally:
-        os.killpg(first.pid, signal.SIGKILL)  # a crash, not a cancel: no chance to save more
+        os.killpg(first.pid, signal.SIGKILL)  # a crash, not a stop: no chance to save more
         first.wait()
-    assert jobs.status(job_dir).state == "interrupted"
-    second = jobs.start(job_dir)
-    wait_for(job_dir, "installed", second)
+    assert job.status().state is JobState.INTERRUPTED
+    second = training.start(job)
+    wait_for(job, "installed", second)
     assert second.wait(60) == 0
-    return {"paths": paths, "job_dir": job_dir, "data": data, "model": data / "models" / SMALL.file}
+    return {"paths": paths, "job": job, "data": data, "model": data / "models" / SMALL.file}
 
 
 def test_a_killed_training_resumes_from_its_checkpoint_and_installs_the_adapter(tuned):
-    events = jobs.events(tuned["job_dir"])
+    events = tuned["job"].events()
     resumed = [e for e in events if e["event"] == "resumed"]
     assert resumed and resumed[0]["step"] >= 1
     steps = [e["step"] for e in events if e["event"] == "step"]
     assert steps[-1] == 3 and steps.count(1) == 1  # step 1 was not trained twice
     # the examples written before the kill were not written again
-    written = (tuned["job_dir"] / "written.jsonl").read_text().splitlines()
+    written = (tuned["job"] / WRITTEN_FILE).read_text().splitlines()
     assert len({json.loads(line)["chunk_id"] for line in written}) == len(written) == 3
-    assert jobs.status(tuned["job_dir"]).describe() == "Adapter 'practice-lora' is ready."
+    assert tuned["job"].status().describe() == "Adapter 'practice-lora' is ready."
 
 
 def test_the_adapter_records_its_base_model_data_and_split(tuned):
     adapter = tuned["paths"].adapters_dir / "practice-lora" / "adapter.gguf"
     meta = read_meta(adapter)
-    assert meta["base"]["sha256"] == SMALL.sha256 and meta["collection"] == "practice"
-    assert meta["counts"]["examples_written"] == 3
-    assert meta["counts"]["training_conversations"] >= 3  # the user's pairs at least
-    assert meta["settings"]["rank"] == 4 and meta["training"]["steps"] == 3
-    assert [q["question"] for q in meta["split"]["user_questions"]] == [
-        p["question"] for p in PAIRS
-    ]
-    assert meta["counts"]["unanswerable_questions"] == len(meta["split"]["unanswerable"])
-    held = {e["chunk_id"] for e in meta["split"]["held_out"]}
-    assert not held & {e["chunk_id"] for e in meta["split"]["train"]}
+    assert meta.base.sha256 == SMALL.sha256 and meta.collection == "practice"
+    assert meta.name == "practice-lora"
+    assert meta.counts["examples_written"] == 3
+    assert meta.counts["training_conversations"] >= 3  # the user's pairs at least
+    assert meta.settings["rank"] == 4 and meta.training["steps"] == 3
+    assert [q["question"] for q in meta.split["user_questions"]] == [p["question"] for p in PAIRS]
+    assert meta.counts["unanswerable_questions"] == len(meta.split["unanswerable"])
+    held = {e["chunk_id"] for e in meta.split["held_out"]}
+    assert not held & {e["chunk_id"] for e in meta.split["train"]}
 
 
 def test_llama_cpp_attaches_the_adapter_and_detaching_restores_the_base(tuned):
@@ -198,4 +195,4 @@ def test_the_four_way_evaluation_answers_every_arm_with_intervals(tuned):
     page = report.read_text(encoding="utf-8")
     assert "data:image/png;base64," in page and "Recommendation" in page
     meta = read_meta(report.with_name("adapter.gguf"))
-    assert meta["evaluation"]["recommendation"] == result["recommendation"]
+    assert meta.evaluation["recommendation"] == result["recommendation"]

@@ -6,13 +6,13 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from kbdesk.core.embed import create_embedder, relevance_floor
-from kbdesk.core.errors import InvalidSetting, KbdeskError
-from kbdesk.core.generate.adapters import (  # resolve_adapter re-exported
+from kbdesk.core.adapters import (  # resolve_adapter re-exported
     adapter_name,
     check_base,
     resolve_adapter,
 )
+from kbdesk.core.embed import create_embedder, relevance_floor
+from kbdesk.core.errors import InvalidSetting, KbdeskError
 from kbdesk.core.generate.citations import check_citations, citation_of, strip_markers
 from kbdesk.core.generate.host import LlamaHost
 from kbdesk.core.generate.models import ModelFolders, ModelRegistry
@@ -310,10 +310,7 @@ class Answerer:
 
 def open_host(folders: ModelFolders, model: str | None = None) -> LlamaHost:
     """The host for the chosen model (by name or path), or the default one."""
-    registry = ModelRegistry(folders)
-    info = registry.get(model) if model else registry.default()
-    registry.verify(info)
-    return LlamaHost(info.path)
+    return LlamaHost(ModelRegistry(folders).chosen(model).path)
 
 
 __all__ = ["AskOptions", "Answerer", "KbdeskError", "open_host", "resolve_adapter"]

@@ -226,6 +226,11 @@ class ModelRegistry:
         if not removed:
             raise ModelMissing(f"There is no user model called '{name}'.")
 
+    def chosen(self, choice: str | os.PathLike | None) -> ModelInfo:
+        """The model a setting or a `--model` names (the default one when none is named),
+        checked to be there and whole: what answers and what adapters are trained for."""
+        return self.verify(self.get(choice) if choice else self.default())
+
     def verify(self, info: ModelInfo, *, check_hash: bool = False) -> ModelInfo:
         fix = Remedy.RESTORE_BUILTIN_MODELS if info.builtin else Remedy.CHOOSE_ANSWER_MODEL
         if not info.path.is_file():

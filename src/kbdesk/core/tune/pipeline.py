@@ -1,28 +1,30 @@
 """One tuning job from collection to installed adapter, run as its own process and resumable.
 
-`python -m kbdesk.core.tune.pipeline JOB_DIR` runs the stages that are not done yet, each
-leaving its result in the job folder before the next starts:
+`python -m kbdesk.core.tune.pipeline JOB_DIR` (in the installed program: the training package's
+`kbdesk-train JOB_DIR`) runs the stages that are not done yet, each leaving its result in the
+job folder (names: jobdir.py) before the next starts:
 1. examples   the local model writes a question, answer and quote for passages of the
-              collection (`written.jsonl`, one line per passage: a resumed run skips them);
-2. split      held-out passages are chosen before any training (`split.json`, with the
-              user's own evaluation questions and written unanswerable ones);
-3. data       RAFT-style training conversations (`train.jsonl`);
-4. train      LoRA training with checkpoints (trainer.py), exported to `adapter.gguf`;
+              collection (one line per passage: a resumed run skips them);
+2. split      held-out passages are chosen before any training, with the user's own
+              evaluation questions and on-topic unanswerable ones written for held-out passages
+              (one line per passage tried, so a stop here keeps them); saved once complete;
+3. data       RAFT-style training conversations;
+4. train      LoRA training with checkpoints (trainer.py), exported as a GGUF adapter;
 5. install    the adapter and its meta.json move into the adapters folder.
-Progress goes to `progress.jsonl` (trainer.emit); SIGTERM stops at the next safe point.
+A stop request (SIGTERM) is obeyed between any two units of work: what was done is kept, and a
+stop before training never loads the model for training.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import random
-import signal
 import sys
 import traceback
 from pathlib import Path
 
+from kbdesk.core.adapters import created_now, install_adapter
 from kbdesk.core.store.fileio import atomic_write_text
 from kbdesk.core.tune import trainer
 from kbdesk.core.tune.dataset import (
@@ -42,36 +44,30 @@ from kbdesk.core.tune.examples import (
     write_examples,
     write_unanswerable,
 )
+from kbdesk.core.tune.jobdir import (
+    ADAPTER_OUT,
+    EXIT_FAILED,
+    EXIT_STOPPED,
+    PAIRS_EVAL,
+    PAIRS_TRAIN,
+    SPLIT_FILE,
+    TRAIN_FILE,
+    UNANSWERABLE_FILE,
+    WRITTEN_FILE,
+    Event,
+    JobFolder,
+    StopRequest,
+    append_jsonl,
+    read_jsonl,
+)
 from kbdesk.core.tune.pairs import Pair
+from kbdesk.core.tune.settings import auto_steps
 from kbdesk.core.types import DocStatus
 
-WRITTEN_FILE = "written.jsonl"
-SPLIT_FILE = "split.json"
-PAIRS_TRAIN = "pairs_train.jsonl"  # the user's own training pairs, copied in at creation
-PAIRS_EVAL = "pairs_eval.jsonl"  # the user's own evaluation questions
-EPOCHS = 2  # when the number of steps is left to kbdesk
 # A replacement quote must restate the answer, not share its topic: the citation checker's
 # threshold (0.45) let "On Debian this is reserved for the administrator" stand for "The FHS
 # is a set of guidelines"; 0.6 is the answerer's quotation threshold.
 REPAIR_THRESHOLD = 0.6
-
-
-def auto_steps(conversations: int, batch: int) -> int:
-    """Training steps when the user leaves them to kbdesk: EPOCHS passes, 10-2000 steps."""
-    return max(10, min(2000, math.ceil(EPOCHS * conversations / batch)))
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    """The rows of a file appended one JSON line at a time, up to a line a kill cut short."""
-    if not path.is_file():
-        return []
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            rows.append(json.loads(line))
-        except ValueError:
-            break  # a line cut by a kill: everything after it is redone
-    return rows
 
 
 def read_pairs_file(path: Path) -> list[Pair]:
@@ -79,7 +75,7 @@ def read_pairs_file(path: Path) -> list[Pair]:
 
 
 def _stopping() -> bool:
-    return trainer._Stop.requested
+    return StopRequest.requested
 
 
 def spread(items: list, count: int, seed: int) -> list:
@@ -93,9 +89,9 @@ def spread(items: list, count: int, seed: int) -> list:
 
 
 class Pipeline:
-    def __init__(self, job_dir: Path):
-        self.job_dir = job_dir
-        self.job = json.loads((job_dir / trainer.JOB_FILE).read_text(encoding="utf-8"))
+    def __init__(self, job: JobFolder):
+        self.job = job
+        self.spec = job.spec()
         self._kb = None
         self._host = None
         self._repair = None
@@ -106,9 +102,7 @@ class Pipeline:
         if self._kb is None:
             from kbdesk.core.kb import KnowledgeBase
 
-            self._kb = KnowledgeBase.open(
-                self.job["data_dir"], self.job["collection"], create=False
-            )
+            self._kb = KnowledgeBase.open(self.spec.data_dir, self.spec.collection, create=False)
         return self._kb
 
     @property
@@ -116,7 +110,7 @@ class Pipeline:
         if self._host is None:
             from kbdesk.core.generate.host import LlamaHost
 
-            self._host = LlamaHost(self.job["base_model"])
+            self._host = LlamaHost(self.spec.base_model)
             self._host.load()
         return self._host
 
@@ -138,12 +132,9 @@ class Pipeline:
         if self._kb is not None:
             self._kb.close()
 
-    def emit(self, **event) -> None:
-        trainer.emit(self.job_dir, **event)
-
     # -- stages ----------------------------------------------------------------------------
     def examples(self) -> list[Example]:
-        path = self.job_dir / WRITTEN_FILE
+        path = self.job / WRITTEN_FILE
         rows = read_jsonl(path)
         done = {int(r["chunk_id"]) for r in rows}
         report = FilterReport()
@@ -160,56 +151,67 @@ class Pipeline:
         ready = [d.id for d in self.kb.documents() if d.status == DocStatus.READY]
         chunks = catalog.chunks(catalog.chunk_ids_of_documents(ready)) if ready else {}
         ordered = sorted(chunks.values(), key=lambda c: (c.doc_id, c.ordinal))
-        chosen = spread(candidate_passages(ordered), self.job["passages"], self.job["seed"])
+        chosen = spread(candidate_passages(ordered), self.spec.passages, self.spec.seed)
         todo = [c for c in chosen if c.id not in done]
         total = len(chosen)
-        self.emit(event="examples", done=total - len(todo), total=total, kept=report.kept)
-        if todo:
-            with open(path, "a", encoding="utf-8") as sink:
-                # one passage at a time, so a kill loses at most the passage being written
-                for chunk in todo:
-                    if _stopping():
-                        break
-                    repaired_before = report.repaired
-                    written = list(
-                        write_examples(self.host, [chunk], report, seen=seen, repair=self.repair)
-                    )
-                    row: dict = {"chunk_id": chunk.id}
-                    if written:
-                        row["example"] = written[0].to_json()
-                        row["repaired"] = report.repaired > repaired_before
-                    else:
-                        row["reason"] = report.last_reason
-                    sink.write(json.dumps(row, ensure_ascii=False) + "\n")
-                    sink.flush()
-                    done.add(chunk.id)
-                    self.emit(event="examples", done=len(done), total=total, kept=report.kept)
+        self.job.emit(Event.EXAMPLES, done=total - len(todo), total=total, kept=report.kept)
+        # one passage at a time, so a kill loses at most the passage being written
+        for chunk in todo:
+            if _stopping():
+                break
+            repaired_before = report.repaired
+            written = list(
+                write_examples(self.host, [chunk], report, seen=seen, repair=self.repair)
+            )
+            row: dict = {"chunk_id": chunk.id}
+            if written:
+                row["example"] = written[0].to_json()
+                row["repaired"] = report.repaired > repaired_before
+            else:
+                row["reason"] = report.last_reason
+            append_jsonl(path, row)
+            done.add(chunk.id)
+            self.job.emit(Event.EXAMPLES, done=len(done), total=total, kept=report.kept)
         rows = read_jsonl(path)
         self.report = report
         return [Example.from_json(r["example"]) for r in rows if r.get("example")]
 
-    def split(self, examples: list[Example]) -> dict:
-        path = self.job_dir / SPLIT_FILE
+    def split(self, examples: list[Example]) -> dict | None:
+        """The split, saved once complete; None when a stop came before it was."""
+        path = self.job / SPLIT_FILE
         if path.is_file():
             return json.loads(path.read_text(encoding="utf-8"))
-        split = split_by_passage(examples, share=self.job["held_out_share"], seed=self.job["seed"])
+        split = split_by_passage(examples, share=self.spec.held_out_share, seed=self.spec.seed)
+        unanswerable = self._unanswerable(split, {squash(e.question) for e in examples})
+        if _stopping():
+            return None
         data = split.to_json()
-        data["unanswerable"] = self._unanswerable(split, {squash(e.question) for e in examples})
-        data["user_questions"] = [p.__dict__ for p in read_pairs_file(self.job_dir / PAIRS_EVAL)]
+        data["unanswerable"] = unanswerable
+        data["user_questions"] = [p.__dict__ for p in read_pairs_file(self.job / PAIRS_EVAL)]
         data["filter"] = self.report.to_json()
         atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=1))
-        self.emit(event="split", train=len(split.train), held_out=len(split.held_out))
+        self.job.emit(Event.SPLIT, train=len(split.train), held_out=len(split.held_out))
         return data
 
     def _unanswerable(self, split: Split, seen: set[str]) -> list[dict]:
         """On-topic questions the collection does not answer, written about held-out passages
-        (one per two of them): the evaluation checks that each way of answering declines them."""
+        (one per two of them): the evaluation checks that each way of answering declines them.
+        One line per passage tried: a stopped or killed run goes on where it was."""
+        passages = sorted({e.chunk_id for e in split.held_out})[::2]
+        path = self.job / UNANSWERABLE_FILE
+        tried = {int(r["chunk_id"]): r.get("question") for r in read_jsonl(path)}
+        todo = [p for p in passages if p not in tried]
+        if todo:
+            self._write_unanswerable(todo, path, seen)
+        tried = {int(r["chunk_id"]): r.get("question") for r in read_jsonl(path)}
+        written = [q for p in passages if (q := tried.get(p))]
+        self.job.emit(Event.UNANSWERABLE, written=len(written), of=len(passages))
+        return written
+
+    def _write_unanswerable(self, passages: list[int], path: Path, seen: set[str]) -> None:
         from kbdesk.core.embed import create_embedder
         from kbdesk.core.generate.support import closest_sentence
 
-        passages = sorted({e.chunk_id for e in split.held_out})[::2]
-        if not passages:
-            return []
         checker = create_embedder("use-multilingual")  # the citation checker's encoder
 
         def closest_match(question: str) -> float:
@@ -218,22 +220,18 @@ class Pipeline:
             return found[3] if found else 0.0
 
         chunks = self.kb.catalog.chunks(passages)
-        written = []
+        self.job.emit(Event.STAGE, stage="unanswerable questions")
         for chunk_id in passages:
             if _stopping():
                 break
             chunk = chunks.get(chunk_id)
-            if chunk is not None:
-                found = write_unanswerable(self.host, chunk, closest_match, seen)
-                if found is not None:
-                    written.append(found)
-        self.emit(event="unanswerable", written=len(written), of=len(passages))
-        return written
+            found = write_unanswerable(self.host, chunk, closest_match, seen) if chunk else None
+            append_jsonl(path, {"chunk_id": chunk_id, "question": found})
 
     def data(self, split: Split) -> int:
-        path = self.job_dir / trainer.TRAIN_FILE
+        path = self.job / TRAIN_FILE
         if path.is_file():
-            return sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line)
+            return len(read_jsonl(path))
         kb = self.kb
 
         def passage_of(example: Example):
@@ -244,15 +242,15 @@ class Pipeline:
             return kb.search(example.question, k=6)
 
         conversations = raft_conversations(
-            split.train, passage_of, distractors_of, seed=self.job["seed"]
+            split.train, passage_of, distractors_of, seed=self.spec.seed
         )
-        for pair in read_pairs_file(self.job_dir / PAIRS_TRAIN):
+        for pair in read_pairs_file(self.job / PAIRS_TRAIN):
             conversations.extend(self._pair_conversations(pair))
         if not conversations:
             raise ValueError("no training examples: the collection gave no usable passages")
         lines = [json.dumps(c, ensure_ascii=False) for c in conversations]
         atomic_write_text(path, "\n".join(lines) + "\n")
-        self.emit(event="data", conversations=len(conversations))
+        self.job.emit(Event.DATA, conversations=len(conversations))
         return len(conversations)
 
     def _pair_conversations(self, pair: Pair) -> list[list[dict]]:
@@ -281,31 +279,41 @@ class Pipeline:
 
     def steps(self, conversations: int) -> None:
         """Fills in the number of steps when the user left it to kbdesk."""
-        if not self.job.get("auto_steps"):
-            return
-        self.job["settings"]["steps"] = auto_steps(conversations, self.job["settings"]["batch"])
-        self.job["auto_steps"] = False
-        atomic_write_text(self.job_dir / trainer.JOB_FILE, json.dumps(self.job, indent=1))
+        if self.spec.auto_steps:
+            steps = auto_steps(conversations, self.spec.settings.batch)
+            self.spec = self.job.with_steps(self.spec, steps)
+
+    def _stopped(self, stage: str) -> int:
+        self.job.emit(Event.STOPPED, stage=stage)
+        return EXIT_STOPPED
 
     def run(self) -> int:
-        self.emit(event="started_stage", stage="examples")
+        self.job.emit(Event.STAGE, stage="examples")
         examples = self.examples()
         if _stopping():
-            self.emit(event="cancelled", stage="examples")
-            return trainer.EXIT_CANCELLED
-        split = Split.from_json(self.split(examples))
+            return self._stopped("examples")
+        saved = self.split(examples)
+        if saved is None or _stopping():
+            return self._stopped("split")
+        split = Split.from_json(saved)
         conversations = self.data(split)
         self.steps(conversations)
         if self._host is not None:  # training needs the memory the answer model holds
             self._host.close()
             self._host = None
-        code = trainer.train(self.job_dir)
+        if _stopping():  # before minutes of loading the model for training
+            return self._stopped("data")
+        code = trainer.train(self.job)
         if code != 0:
             return code
-        from kbdesk.core.tune.registry import install
-
-        install(self.job_dir)
-        self.emit(event="installed", adapter=self.job["name"])
+        install_adapter(
+            self.spec.adapters_dir,
+            self.spec.name,
+            self.job / ADAPTER_OUT,
+            self.job.adapter_meta(self.spec, created_now()),
+            replace_existing=self.spec.replace,
+        )
+        self.job.emit(Event.INSTALLED, adapter=self.spec.name)
         return 0
 
 
@@ -314,22 +322,28 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 1:
         print("usage: python -m kbdesk.core.tune.pipeline JOB_DIR", file=sys.stderr)
         return 2
-    job_dir = Path(args[0])
-    signal.signal(signal.SIGTERM, trainer.on_term)
-    (job_dir / trainer.PID_FILE).write_text(str(os.getpid()))
-    pipeline = Pipeline(job_dir)
+    job = JobFolder(args[0])
+    StopRequest.listen()
+    other = job.running_pid()
+    if other is not None and other != os.getpid():  # exactly one pipeline per job folder
+        print(f"the training {job.name} is already running (process {other})", file=sys.stderr)
+        return EXIT_FAILED
+    job.record_process(os.getpid())
+    pipeline = None
     try:
+        pipeline = Pipeline(job)
         return pipeline.run()
     except MemoryError:
-        trainer.emit(job_dir, event="error", message="The computer ran out of memory.")
-        return trainer.EXIT_FAILED
+        job.emit(Event.ERROR, message="The computer ran out of memory.")
+        return EXIT_FAILED
     except Exception as exc:  # shown by the parent; the traceback goes to the job's log
         traceback.print_exc()
         message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
-        trainer.emit(job_dir, event="error", message=message)
-        return trainer.EXIT_FAILED
+        job.emit(Event.ERROR, message=message)
+        return EXIT_FAILED
     finally:
-        pipeline.close()
+        if pipeline is not None:
+            pipeline.close()
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 
 from kbdesk.core.errors import InvalidSetting
@@ -9,6 +10,7 @@ from kbdesk.core.errors import InvalidSetting
 # Every attention and MLP projection; never the embeddings or the output head (they are tied to
 # the vocabulary and would make the adapter as large as the model).
 ALL_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+EPOCHS = 2  # when the number of steps is left to kbdesk
 
 
 @dataclass(frozen=True)
@@ -62,3 +64,8 @@ class TuneSettings:
         if "modules" in values:
             values["modules"] = tuple(values["modules"])
         return cls(**values)
+
+
+def auto_steps(conversations: int, batch: int) -> int:
+    """Training steps when the user leaves them to kbdesk: EPOCHS passes, 10-2000 steps."""
+    return max(10, min(2000, math.ceil(EPOCHS * conversations / batch)))

@@ -1,11 +1,11 @@
 """LoRA training of one job folder (in the job's own process): checkpoints, resume, progress lines.
 
-`train(job_dir)` reads `job.json` and `train.jsonl`, trains a LoRA
+`train(job)` reads the job's spec and training conversations, trains a LoRA
 (transformers + PEFT on the GGUF's own weights, dequantised, so the adapter fits the model that
-serves it), writes `progress.jsonl` (one JSON object per step) and a checkpoint every
-`save_every` steps, and at the end exports `adapter.gguf` into the job folder. Run again
-after a kill, it resumes from the last checkpoint. SIGTERM (cancel; pipeline.py installs
-`on_term`) saves a checkpoint at the next step boundary and returns EXIT_CANCELLED.
+serves it), reports each step and writes a checkpoint every `save_every` steps, and at the end
+exports the adapter into the job folder (file names: jobdir.py). Run again after a kill, it
+resumes from the last checkpoint. A stop request saves a checkpoint at the next step boundary
+and returns EXIT_STOPPED; one that comes while the model loads trains no step.
 """
 
 from __future__ import annotations
@@ -13,56 +13,38 @@ from __future__ import annotations
 import functools
 import json
 import math
-import os
 import random
-import shutil
 import time
 from pathlib import Path
 
-from kbdesk.core.store.fileio import atomic_write_text, fsync_dir
+from kbdesk.core.store.fileio import atomic_write_text, staging_path, swap_folder, trash_path
 from kbdesk.core.tune.export import write_gguf_lora
-from kbdesk.core.tune.settings import TuneSettings
-
-JOB_FILE = "job.json"
-TRAIN_FILE = "train.jsonl"
-PROGRESS_FILE = "progress.jsonl"
-PID_FILE = "pid"  # the running pipeline's process id (job.running_pid checks it)
-CHECKPOINT = "checkpoint"
-TOKENIZER_CACHE = "tokenizer"
-ADAPTER_OUT = "adapter.gguf"
-EXIT_CANCELLED = 3
-EXIT_FAILED = 1
-
-
-class _Stop:
-    requested = False
+from kbdesk.core.tune.jobdir import (
+    ADAPTER_OUT,
+    CHECKPOINT,
+    EXIT_FAILED,
+    EXIT_STOPPED,
+    LOSSES_FILE,
+    TOKENIZER_CACHE,
+    TRAIN_FILE,
+    Event,
+    JobFolder,
+    StopRequest,
+    read_jsonl,
+)
 
 
-def on_term(signum, frame) -> None:
-    _Stop.requested = True
-
-
-def emit(job_dir: Path, **event) -> None:
-    event["time"] = round(time.time(), 3)
-    with open(job_dir / PROGRESS_FILE, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(event) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def load_tokenizer(model_path: Path, job_dir: Path):
+def load_tokenizer(model_path: Path, job: JobFolder):
     """The GGUF's tokenizer; cached in the job folder (parsing the GGUF vocabulary is slow)."""
     from transformers import AutoTokenizer
 
-    cache = job_dir / TOKENIZER_CACHE
+    cache = job / TOKENIZER_CACHE
     if (cache / "tokenizer_config.json").is_file():
         return AutoTokenizer.from_pretrained(str(cache))
     tok = AutoTokenizer.from_pretrained(str(model_path.parent), gguf_file=model_path.name)
-    tmp = job_dir / (TOKENIZER_CACHE + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tok.save_pretrained(str(tmp))
-    shutil.rmtree(cache, ignore_errors=True)
-    os.replace(tmp, cache)
+    staged = staging_path(cache)
+    tok.save_pretrained(str(staged))
+    swap_folder(staged, cache)
     return tok
 
 
@@ -105,38 +87,26 @@ def base_dtype():
     return torch.bfloat16 if native else torch.float32
 
 
-def _save_checkpoint(job_dir: Path, model, optimizer, scheduler, state: dict) -> None:
-    """Written beside the old one and swapped in by renames: a kill leaves one whole checkpoint."""
+def _save_checkpoint(job: JobFolder, model, optimizer, scheduler, state: dict) -> None:
+    """Written beside the old one and swapped in: a kill leaves one whole checkpoint."""
     import torch
     from peft import get_peft_model_state_dict
     from safetensors.torch import save_file
 
-    final = job_dir / CHECKPOINT
-    tmp = job_dir / (CHECKPOINT + ".tmp")
-    old = job_dir / (CHECKPOINT + ".old")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
+    staged = staging_path(job / CHECKPOINT)
     weights = {k: v.detach().contiguous() for k, v in get_peft_model_state_dict(model).items()}
-    save_file(weights, str(tmp / "adapter.safetensors"))
+    save_file(weights, str(staged / "adapter.safetensors"))
     torch.save(
         {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
-        tmp / "optimizer.pt",
+        staged / "optimizer.pt",
     )
-    (tmp / "state.json").write_text(json.dumps(state), encoding="utf-8")
-    for f in tmp.iterdir():
-        with open(f, "rb") as fh:
-            os.fsync(fh.fileno())
-    shutil.rmtree(old, ignore_errors=True)
-    if final.exists():
-        os.replace(final, old)
-    os.replace(tmp, final)
-    fsync_dir(job_dir)
-    shutil.rmtree(old, ignore_errors=True)
+    (staged / "state.json").write_text(json.dumps(state), encoding="utf-8")
+    swap_folder(staged, job / CHECKPOINT)
 
 
-def latest_checkpoint(job_dir: Path) -> Path | None:
-    for name in (CHECKPOINT, CHECKPOINT + ".old"):  # .old: killed between the two renames
-        folder = job_dir / name
+def latest_checkpoint(job: JobFolder) -> Path | None:
+    # the trash: killed between the two renames of a swap
+    for folder in (job / CHECKPOINT, trash_path(job / CHECKPOINT)):
         if (folder / "state.json").is_file():
             return folder
     return None
@@ -154,27 +124,23 @@ def _load_checkpoint(folder: Path, model, optimizer, scheduler) -> dict:
     return json.loads((folder / "state.json").read_text(encoding="utf-8"))
 
 
-def train(job_dir: Path) -> int:
+def train(job: JobFolder) -> int:
     import torch
     from peft import LoraConfig, get_peft_model, get_peft_model_state_dict
     from transformers import AutoModelForCausalLM
 
-    job = json.loads((job_dir / JOB_FILE).read_text(encoding="utf-8"))
-    settings = TuneSettings.from_json(job["settings"])
-    model_path = Path(job["base_model"])
+    spec = job.spec()
+    settings = spec.settings
+    model_path = spec.base_model
     torch.manual_seed(settings.seed)
     if settings.threads:
         torch.set_num_threads(settings.threads)
-    emit(job_dir, event="loading")
-    tok = load_tokenizer(model_path, job_dir)
-    conversations = [
-        json.loads(line)
-        for line in (job_dir / TRAIN_FILE).read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    ]
+    job.emit(Event.LOADING)
+    tok = load_tokenizer(model_path, job)
+    conversations = read_jsonl(job / TRAIN_FILE)
     encoded = [e for e in (encode(tok, c, settings.max_tokens) for c in conversations) if e]
     if not encoded:
-        emit(job_dir, event="error", message="No training example fits the token limit.")
+        job.emit(Event.ERROR, message="No training example fits the token limit.")
         return EXIT_FAILED
     base = AutoModelForCausalLM.from_pretrained(
         str(model_path.parent), gguf_file=model_path.name, dtype=base_dtype()
@@ -204,13 +170,12 @@ def train(job_dir: Path) -> int:
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, rate)
     state: dict = {"step": 0, "losses": []}
-    checkpoint = latest_checkpoint(job_dir)
+    checkpoint = latest_checkpoint(job)
     if checkpoint is not None:
         state = _load_checkpoint(checkpoint, model, optimizer, scheduler)
-        emit(job_dir, event="resumed", step=state["step"], steps=settings.steps)
-    emit(
-        job_dir,
-        event="started",
+        job.emit(Event.RESUMED, step=state["step"], steps=settings.steps)
+    job.emit(
+        Event.STARTED,
         step=state["step"],
         steps=settings.steps,
         examples=len(encoded),
@@ -227,6 +192,9 @@ def train(job_dir: Path) -> int:
     started = time.monotonic()
     first_step = state["step"]
     for step in range(state["step"], settings.steps):
+        if StopRequest.requested:  # asked while the model loaded: what was saved stands
+            job.emit(Event.STOPPED, stage="train", step=step)
+            return EXIT_STOPPED
         total = 0.0
         for micro in range(per_step):
             n = step * per_step + micro
@@ -239,15 +207,14 @@ def train(job_dir: Path) -> int:
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         if not math.isfinite(total):
-            emit(job_dir, event="error", message="The training loss is not a number.")
+            job.emit(Event.ERROR, message="The training loss is not a number.")
             return EXIT_FAILED
         state = {"step": step + 1, "losses": [*state["losses"], round(total, 4)]}
         elapsed = time.monotonic() - started
         done = step + 1 - first_step
         eta = elapsed / done * (settings.steps - step - 1)
-        emit(
-            job_dir,
-            event="step",
+        job.emit(
+            Event.STEP,
             step=step + 1,
             steps=settings.steps,
             loss=round(total, 4),
@@ -255,18 +222,16 @@ def train(job_dir: Path) -> int:
             eta_s=round(eta, 1),
         )
         last = step + 1 == settings.steps
-        if _Stop.requested or last or (step + 1) % settings.save_every == 0:
-            _save_checkpoint(job_dir, model, optimizer, scheduler, state)
-            emit(job_dir, event="checkpoint", step=step + 1)
-        if _Stop.requested and not last:
-            emit(job_dir, event="cancelled", step=step + 1)
-            return EXIT_CANCELLED
+        if StopRequest.requested or last or (step + 1) % settings.save_every == 0:
+            _save_checkpoint(job, model, optimizer, scheduler, state)
+            job.emit(Event.CHECKPOINT, step=step + 1)
+        if StopRequest.requested and not last:
+            job.emit(Event.STOPPED, stage="train", step=step + 1)
+            return EXIT_STOPPED
     weights = {k: v.detach().float().numpy() for k, v in get_peft_model_state_dict(model).items()}
-    write_gguf_lora(
-        weights, job_dir / ADAPTER_OUT, arch=base.config.model_type, alpha=settings.alpha
-    )
+    write_gguf_lora(weights, job / ADAPTER_OUT, arch=base.config.model_type, alpha=settings.alpha)
     atomic_write_text(
-        job_dir / "losses.json", json.dumps({"losses": state["losses"], "steps": settings.steps})
+        job / LOSSES_FILE, json.dumps({"losses": state["losses"], "steps": settings.steps})
     )
-    emit(job_dir, event="done", step=settings.steps, steps=settings.steps)
+    job.emit(Event.TRAINED, step=settings.steps, steps=settings.steps)
     return 0

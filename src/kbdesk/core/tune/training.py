@@ -1,16 +1,16 @@
-"""Tuning jobs seen from the app: create one (checked first), start, follow, cancel and resume it.
+"""Training seen from the app (window and CLI alike): the request built once, checks before hours
+of work, and starting, following, stopping and resuming a job's pipeline process.
 
-A job is a folder `<data dir>/tuning/<name>/` whose pipeline runs in its own process
-(`python -m kbdesk.core.tune.pipeline`), so a crash in training never takes the window or the
-answer model down; its progress is the job's `progress.jsonl`.
+The pipeline runs in its own process (`python -m kbdesk.core.tune.pipeline` from a checkout, the
+training package's `kbdesk-train` in an installation), so a crash in training never takes the
+window or the answer model down. This module never imports the process side.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-import shutil
-import signal
 import struct
 import subprocess
 import sys
@@ -18,18 +18,29 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kbdesk.core.adapters import (
+    BaseModelRef,
+    created_now,
+    model_sha256,
+    validate_adapter_name,
+)
 from kbdesk.core.errors import InvalidSetting
 from kbdesk.core.generate.cpu_floor import cpu_features
+from kbdesk.core.generate.models import ModelRegistry
 from kbdesk.core.paths import AppPaths
-from kbdesk.core.store.fileio import atomic_write_text
+from kbdesk.core.store.fileio import atomic_write_text, discard_folder
 from kbdesk.core.tune.export import check_architecture
+from kbdesk.core.tune.jobdir import (
+    LOG_FILE,
+    PAIRS_EVAL,
+    PAIRS_TRAIN,
+    JobFolder,
+    JobSpec,
+    JobStatus,
+)
 from kbdesk.core.tune.pairs import read_pairs
-from kbdesk.core.tune.pipeline import PAIRS_EVAL, PAIRS_TRAIN, auto_steps, read_jsonl
-from kbdesk.core.tune.registry import validate_adapter_name
-from kbdesk.core.tune.settings import TuneSettings
-from kbdesk.core.tune.trainer import JOB_FILE, PID_FILE, PROGRESS_FILE
+from kbdesk.core.tune.settings import TuneSettings, auto_steps
 
-LOG_FILE = "pipeline.log"
 # The optional training package (packaging/kbdesk-train.spec) installs its program here,
 # beside the installed kbdesk.
 TRAINING_PACKAGE = "kbdesk-training"
@@ -50,6 +61,7 @@ MEMORY_FIXED = 3 << 29  # 1.5 GB: the encoder, the collection, Python
 LOAD_SECONDS_PER_GB = 120.0
 EXAMPLE_SECONDS_PER_GB = 50.0
 EXAMPLE_STEP_SECONDS_PER_GB = 22.0
+STOP_WAIT_SECONDS = 120.0  # a step of the 1.5B model takes ~100 s
 
 
 @dataclass(frozen=True)
@@ -69,47 +81,39 @@ class TuneRequest:
     replace: bool = False
 
 
-@dataclass(frozen=True)
-class JobStatus:
-    """What the latest progress lines say about a job."""
-
-    name: str
-    folder: Path
-    state: str  # "new", "running", "done", "failed", "cancelled", "interrupted"
-    stage: str = ""
-    done: int = 0
-    total: int = 0
-    loss: float | None = None
-    eta_s: float | None = None
-    message: str = ""
-
-    def describe(self) -> str:
-        if self.state == "failed":
-            return f"Training '{self.name}' failed: {self.message}"
-        if self.state in ("done", "cancelled", "interrupted"):
-            return {
-                "done": f"Adapter '{self.name}' is ready.",
-                "cancelled": f"Training '{self.name}' was stopped; it can be resumed.",
-                "interrupted": f"Training '{self.name}' was interrupted; it can be resumed.",
-            }[self.state]
-        if self.stage == "examples":
-            return f"Writing practice questions: {self.done} of {self.total} passages"
-        if self.stage == "train" and self.total:
-            eta = f", about {format_duration(self.eta_s)} left" if self.eta_s else ""
-            loss = f", loss {self.loss:.3f}" if self.loss is not None else ""
-            return f"Training: step {self.done} of {self.total}{loss}{eta}"
-        return f"Training '{self.name}': {self.stage or 'starting'}"
-
-
-def format_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "unknown"
-    minutes = round(seconds / 60)
-    if minutes < 1:
-        return "less than a minute"
-    if minutes < 90:
-        return f"{minutes} min"
-    return f"{minutes / 60:.1f} h"
+def training_request(
+    paths: AppPaths,
+    collection: str,
+    *,
+    model: str | None,
+    name: str | None = None,
+    settings: TuneSettings | None = None,
+    steps: int | None = None,
+    passages: int | None = None,
+    train_pairs: Path | None = None,
+    eval_pairs: Path | None = None,
+    replace: bool = False,
+) -> TuneRequest:
+    """What the window's Train button and `kbdesk tune` ask for, assembled in one place: the
+    chosen answer model (verified), the adapter's name (collection and time by default), and
+    the number of steps, where none (None or 0) means "two passes over the data"."""
+    info = ModelRegistry(paths.model_dirs).chosen(model)
+    settings = settings or TuneSettings()
+    if steps:
+        settings = dataclasses.replace(settings, steps=steps)
+    return TuneRequest(
+        name=name or f"{collection}-{time.strftime('%Y%m%d-%H%M')}",
+        collection=collection,
+        model=info.path,
+        model_name=info.name,
+        model_sha256=info.sha256 or model_sha256(info.path),
+        settings=settings,
+        auto_steps=not steps,
+        passages=passages or DEFAULT_PASSAGES,
+        train_pairs=train_pairs,
+        eval_pairs=eval_pairs,
+        replace=replace,
+    )
 
 
 def gguf_architecture(path: Path) -> str:
@@ -160,7 +164,11 @@ def jobs_dir(paths: AppPaths) -> Path:
     return paths.data_dir / "tuning"
 
 
-def create_job(paths: AppPaths, request: TuneRequest) -> Path:
+def job_folder(paths: AppPaths, name: str) -> JobFolder:
+    return JobFolder(jobs_dir(paths) / validate_adapter_name(name))
+
+
+def create_job(paths: AppPaths, request: TuneRequest) -> JobFolder:
     """Checks everything that can be checked before hours of work, then writes the job folder."""
     name = validate_adapter_name(request.name)
     if (paths.adapters_dir / name).exists() and not request.replace:
@@ -176,35 +184,41 @@ def create_job(paths: AppPaths, request: TuneRequest) -> Path:
     check_memory(request.model)
     train_pairs = read_pairs(request.train_pairs) if request.train_pairs else []
     eval_pairs = read_pairs(request.eval_pairs) if request.eval_pairs else []
-    folder = jobs_dir(paths) / name
-    if folder.exists():
-        shutil.rmtree(folder)  # an older, unfinished job of the same name is started over
-    folder.mkdir(parents=True)
+    job = job_folder(paths, name)
+    if job.running_pid() is not None:
+        raise InvalidSetting(
+            f"A training called '{name}' is running.",
+            hint="Stop it first, or choose another name.",
+        )
+    if job.path.exists():
+        discard_folder(job.path)  # an older, unfinished job of the same name is started over
+    job.path.mkdir(parents=True)
     for target, pairs in ((PAIRS_TRAIN, train_pairs), (PAIRS_EVAL, eval_pairs)):
         lines = [json.dumps(p.__dict__, ensure_ascii=False) for p in pairs]
-        atomic_write_text(folder / target, "".join(line + "\n" for line in lines))
-    job = {
-        "name": name,
-        "collection": request.collection,
-        "data_dir": str(paths.data_dir),
-        "adapters_dir": str(paths.adapters_dir),
-        "base_model": str(request.model),
-        "base": {
-            "name": request.model_name,
-            "file": request.model.name,
-            "size": request.model.stat().st_size,
-            "sha256": request.model_sha256,
-        },
-        "settings": request.settings.to_json(),
-        "auto_steps": request.auto_steps,
-        "passages": request.passages,
-        "held_out_share": request.held_out_share,
-        "seed": request.seed,
-        "replace": request.replace,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-    atomic_write_text(folder / JOB_FILE, json.dumps(job, ensure_ascii=False, indent=1))
-    return folder
+        atomic_write_text(job / target, "".join(line + "\n" for line in lines))
+    job.save_spec(
+        JobSpec(
+            name=name,
+            collection=request.collection,
+            data_dir=paths.data_dir,
+            adapters_dir=paths.adapters_dir,
+            base_model=request.model,
+            base=BaseModelRef(
+                name=request.model_name,
+                file=request.model.name,
+                size=request.model.stat().st_size,
+                sha256=request.model_sha256,
+            ),
+            settings=request.settings,
+            auto_steps=request.auto_steps,
+            passages=request.passages,
+            held_out_share=request.held_out_share,
+            seed=request.seed,
+            replace=request.replace,
+            created=created_now(),
+        )
+    )
+    return job
 
 
 def pipeline_command() -> list[str]:
@@ -223,13 +237,22 @@ def pipeline_command() -> list[str]:
     return [str(trainer_program)]
 
 
-def start(job_dir: Path) -> subprocess.Popen:
+def start(job: JobFolder) -> subprocess.Popen:
     """The job's pipeline in a new process (its own session: a Ctrl+C meant for the terminal
-    reaches the caller, which cancels it properly)."""
+    reaches the caller, which stops it properly). Refused while one already runs it.
+
+    :raises InvalidSetting: the job is already running.
+    """
+    pid = job.running_pid()
+    if pid is not None:
+        raise InvalidSetting(
+            f"The training '{job.name}' is already running.",
+            hint="Wait for it, or stop it first.",
+        )
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    command = [*pipeline_command(), str(job_dir)]
-    with open(job_dir / LOG_FILE, "ab") as log:
-        return subprocess.Popen(
+    command = [*pipeline_command(), str(job.path)]
+    with open(job / LOG_FILE, "ab") as log:
+        process = subprocess.Popen(
             command,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -237,32 +260,35 @@ def start(job_dir: Path) -> subprocess.Popen:
             env=env,
             start_new_session=True,
         )
+    job.record_process(process.pid)  # seen as running from now on, not once it has started
+    return process
 
 
-def running_pid(job_dir: Path) -> int | None:
-    """The pid of the job's pipeline process while it runs (a window opened later finds it)."""
-    try:
-        pid = int((job_dir / PID_FILE).read_text().strip())
-        os.kill(pid, 0)
-    except (OSError, ValueError):
-        return None
-    cmdline = Path(f"/proc/{pid}/cmdline")
-    if cmdline.exists():  # a reused pid belongs to another program
+def resume(paths: AppPaths, name: str) -> tuple[JobFolder, subprocess.Popen]:
+    """Starts an unfinished job again; it goes on from what its folder holds.
+
+    :raises InvalidSetting: no such unfinished job, or it is running.
+    """
+    job = job_folder(paths, name)
+    if not job.exists():
+        waiting = ", ".join(s.name for s in unfinished_jobs(paths)) or "none"
+        raise InvalidSetting(
+            f"There is no training called '{name}' to resume (unfinished: {waiting})."
+        )
+    return job, start(job)
+
+
+def stop(process: subprocess.Popen, wait: float = STOP_WAIT_SECONDS) -> int:
+    """Asks the pipeline this program started to stop at its next safe point, then waits
+    (killing it only when it does not end in `wait` seconds: its checkpoint stands)."""
+    if process.poll() is None:
+        process.terminate()
         try:
-            if b"kbdesk.core.tune.pipeline" not in cmdline.read_bytes():
-                return None
-        except OSError:
-            return None
-    return pid
-
-
-def request_stop(job_dir: Path) -> bool:
-    """Asks the job's pipeline to stop at its next safe point, without waiting."""
-    pid = running_pid(job_dir)
-    if pid is None:
-        return False
-    os.kill(pid, signal.SIGTERM)
-    return True
+            process.wait(wait)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
 
 
 def estimate_seconds(model: Path, passages: int, steps: int | None, batch: int) -> float:
@@ -279,58 +305,18 @@ def estimate_seconds(model: Path, passages: int, steps: int | None, batch: int) 
     )
 
 
-def cancel(process: subprocess.Popen, wait: float = 120.0) -> int:
-    """Asks the pipeline to stop at its next safe point (a checkpoint is written), then waits."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(wait)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    return process.returncode
-
-
-def events(job_dir: Path) -> list[dict]:
-    return read_jsonl(job_dir / PROGRESS_FILE)
-
-
-# The events that end a run, and the state each leaves; any other event means it ran.
-ENDED_BY = {"installed": "done", "error": "failed", "cancelled": "cancelled"}
-
-
-def status(job_dir: Path, running: bool | None = None) -> JobStatus:
-    """The job's state from its progress lines; `running` None: ask the process table."""
-    if running is None:
-        running = running_pid(job_dir) is not None
-    name = job_dir.name
-    state, stage, done, total, loss, eta, message = "new", "", 0, 0, None, None, ""
-    for e in events(job_dir):
-        kind = e.get("event")
-        if kind == "examples":
-            stage, done, total = "examples", e["done"], e["total"]
-        elif kind in ("started", "resumed", "step"):
-            stage, done, total = "train", e.get("step", 0), e.get("steps", 0)
-            loss, eta = e.get("loss", loss), e.get("eta_s", eta)
-        elif kind == "error":
-            message = e.get("message", "")
-        if kind:
-            state = ENDED_BY.get(kind, "running")
-    if state == "running" and not running:
-        state = "interrupted"
-    return JobStatus(name, job_dir, state, stage, done, total, loss, eta, message)
+def _jobs(paths: AppPaths) -> list[JobFolder]:
+    folder = jobs_dir(paths)
+    if not folder.is_dir():
+        return []
+    found = (JobFolder(sub) for sub in sorted(folder.iterdir()) if not sub.name.startswith("."))
+    return [job for job in found if job.exists()]
 
 
 def unfinished_jobs(paths: AppPaths) -> list[JobStatus]:
-    folder = jobs_dir(paths)
-    if not folder.is_dir():
-        return []
-    found = [status(sub) for sub in sorted(folder.iterdir()) if (sub / JOB_FILE).is_file()]
-    return [s for s in found if s.state in ("cancelled", "interrupted", "failed", "new")]
+    """Stopped, interrupted, failed or never started trainings: each can be resumed."""
+    return [s for s in (job.status() for job in _jobs(paths)) if s.resumable]
 
 
-def running_jobs(paths: AppPaths) -> list[Path]:
-    folder = jobs_dir(paths)
-    if not folder.is_dir():
-        return []
-    return [sub for sub in sorted(folder.iterdir()) if running_pid(sub) is not None]
+def running_jobs(paths: AppPaths) -> list[JobFolder]:
+    return [job for job in _jobs(paths) if job.running_pid() is not None]
