@@ -7,7 +7,7 @@ import pytest
 from kbdesk.core.errors import Cancelled
 from kbdesk.core.generate.answerer import Answerer, AskOptions
 from kbdesk.core.generate.chats import ChatStore
-from kbdesk.core.generate.quotes import QUOTE_JOIN
+from kbdesk.core.generate.citation_quotes import QUOTE_JOIN
 from kbdesk.core.jobs import CancelToken
 from kbdesk.core.kb import KnowledgeBase
 from kbdesk.core.types import AnswerOutcome

@@ -6,12 +6,12 @@ import pytest
 
 from kbdesk.core.embed import create_embedder
 from kbdesk.core.generate.answer_text import sentence_spans
+from kbdesk.core.generate.citation_quotes import QUOTE_JOIN, claims_by_source, with_quotes
 from kbdesk.core.generate.citations import (
     SUPPORT_THRESHOLD,
     WORDS_ONLY_THRESHOLD,
     check_citations,
 )
-from kbdesk.core.generate.quotes import QUOTE_JOIN, claims_by_source, with_quotes
 from kbdesk.core.types import Answer, AnswerOutcome, Citation, Hit
 
 TERMINATION = (

@@ -19,8 +19,8 @@ from kbdesk.core.generate.answer_text import (
     split_sentences,
     strip_markers,
 )
+from kbdesk.core.generate.citation_quotes import claims_by_source, with_quotes
 from kbdesk.core.generate.prompt import NOT_IN_DOCUMENTS, passage_text
-from kbdesk.core.generate.quotes import claims_by_source, with_quotes
 from kbdesk.core.generate.support import SupportScorer, content_terms, numbers_in
 from kbdesk.core.types import Citation, Hit, SentenceCheck
 

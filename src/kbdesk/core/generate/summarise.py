@@ -7,8 +7,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kbdesk.core.generate.citation_quotes import claims_by_source, with_quotes
 from kbdesk.core.generate.citations import WORDS_ONLY_THRESHOLD
-from kbdesk.core.generate.quotes import claims_by_source, with_quotes
 from kbdesk.core.jobs import CancelToken, ProgressFn, no_progress
 from kbdesk.core.messages import language_of, say
 from kbdesk.core.search.text import has_cjk

@@ -12,7 +12,7 @@ from kbdesk.core.view.pages import (
     page_size,
     render_page,
 )
-from kbdesk.core.view.quotes import quote_boxes
+from kbdesk.core.view.quote_place import quote_boxes
 
 __all__ = [
     "PixelRect",
