@@ -139,6 +139,33 @@ def test_missing_or_invalid_adapter_names_the_file(small_host, tmp_path):
     assert small_host.adapter is None
 
 
+def test_llama_cpp_messages_go_to_the_log_not_the_terminal(small_host, tmp_path, capfd, caplog):
+    import ctypes
+    import logging
+    import struct
+    from pathlib import Path
+
+    import llama_cpp
+
+    small_host.llama  # noqa: B018 - loaded before the capture starts
+    capfd.readouterr()
+    # The warning llama.cpp printed once per tensor while attaching an adapter, sent through
+    # its own logger as llama.cpp does (it appears only on processors with repacked weights).
+    ggml = ctypes.CDLL(str(Path(llama_cpp.__file__).parent / "lib" / "libggml-base.so"))
+    warn = 3  # GGML_LOG_LEVEL_WARN
+    header_only = tmp_path / "header-only.gguf"  # a GGUF, but no adapter: llama.cpp complains
+    header_only.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 0, 0))
+    with caplog.at_level(logging.DEBUG, logger="kbdesk.llama"):
+        ggml.ggml_log_internal(warn, b"%s\n", b"load_tensors: cannot use buft CPU_REPACK (test)")
+        with pytest.raises(ModelMissing, match="header-only.gguf is not a LoRA adapter"):
+            small_host.set_adapter(header_only)
+    out, err = capfd.readouterr()
+    assert "CPU_REPACK" not in out + err and "general.type" not in out + err
+    logged = [r.getMessage() for r in caplog.records if r.name == "kbdesk.llama"]
+    assert any("CPU_REPACK" in m for m in logged) and any("general.type" in m for m in logged)
+    assert all(r.levelno < logging.WARNING for r in caplog.records if r.name == "kbdesk.llama")
+
+
 def test_stop_strings_are_cut_and_never_shown(small_host):
     prompt = chat(small_host, "List three fruits, one per line.")
     text = small_host.complete(prompt, max_tokens=20, stop=["\n"], **GREEDY)

@@ -49,6 +49,9 @@ def _llama_cpp():
     os.environ.setdefault(*OPENMP_SPIN)
     import llama_cpp
 
+    from kbdesk.core.generate.llama_log import route_to_log
+
+    route_to_log(llama_cpp)
     return llama_cpp
 
 
