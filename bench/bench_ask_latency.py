@@ -19,17 +19,14 @@ Every run is greedy (`--temperature 0`), so all variants decode the same tokens.
 measured is the working tree's src/ (copied once at the start, so edits during the run do not
 change it) or, with `--source REV`, a git revision's (exported with git archive and run through
 PYTHONPATH; the checkout is not touched). Variants, interleaved per question, alternating which
-goes first: "in-process" (KBDESK_HELPER=0: everything loads in the asking process, as before
-the helper); `--baseline REV`: another revision's source, in-process; `--env VAR=VALUE`:
-in-process with that environment; "helper" (unless --no-helper): `kbdesk ask` hands the
-question to the warm helper, one background process per data folder. The helper is stopped
-before each round, so each round's first question shows the cost of starting it ("1st call")
-and the others find it warm; in the client, its time shows as "helper: answering". Ratios are
+goes first: "in-process" (everything loads in the asking process, as the installed program
+does); `--baseline REV`: another revision's source (KBDESK_HELPER=0: in-process also in the
+revisions that had a warm helper); `--env VAR=VALUE`: with that environment. Ratios are
 each variant's median seconds ÷ those of the reference (--reference; default in-process), from
 the same run; "paired by question" is the median of the ratios of the same question in the same
 round. `--busy N` keeps N cores busy with spinning processes meanwhile (another program at work).
 Usage: .venv/bin/python bench/bench_ask_latency.py [--model small|large] [--questions 4]
-       [--rounds 2] [--source tree|REV] [--baseline REV] [--env VAR=VALUE,...] [--no-helper]
+       [--rounds 2] [--source tree|REV] [--baseline REV] [--env VAR=VALUE,...]
        [--busy N] [--reference NAME] [--json]
 """
 
@@ -155,10 +152,6 @@ def on_import(name, module):
         patch_attr(module, "check_citations", fixed("citation check"))
     elif name == "llama_cpp.llama":
         patch_eval(module.Llama)
-    elif name == "kbdesk.cli.helper":
-        patch_attr(module, "_connect", fixed("helper: connect"))
-        patch_attr(module, "_start", fixed("helper: start"))
-        patch_attr(module, "_exchange", fixed("helper: answering"))
 
 original_find_and_load = _boot._find_and_load
 
@@ -332,31 +325,6 @@ def print_table(report: dict) -> None:
         print(f"  note: {note}")
 
 
-STOP = r"""
-import os, sys, time
-from kbdesk.cli import helper
-where = helper.place(sys.argv[1])
-helper.stop(sys.argv[1])
-text = where.lock.read_text().strip() if where and where.lock.exists() else ""
-pid, deadline = int(text or 0), time.monotonic() + 60
-while pid and time.monotonic() < deadline:
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            if "\nState:\tZ" in fh.read():
-                break  # exited; its parent (a finished `kbdesk ask`) is gone and cannot reap it
-        os.kill(pid, 0)
-    except (ProcessLookupError, FileNotFoundError):
-        break
-    time.sleep(0.05)
-"""
-
-
-def stop_helper(src: Path, data_dir: Path) -> None:
-    """Stop the data folder's helper and wait until it is gone (its lock file names its pid)."""
-    env = {**os.environ, "PYTHONPATH": str(src), "KBDESK_HELPER": "1"}
-    subprocess.run([sys.executable, "-c", STOP, str(data_dir)], env=env, check=True, cwd=ROOT)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -368,9 +336,6 @@ def main() -> int:
         "--source", default="tree", help="the code measured: the working tree or a git revision"
     )
     parser.add_argument("--baseline", metavar="REV", help="also run git revision REV's source")
-    parser.add_argument(
-        "--no-helper", dest="helper", action="store_false", help="leave out the warm helper"
-    )
     parser.add_argument(
         "--env",
         action="append",
@@ -400,17 +365,16 @@ def main() -> int:
         else:
             source = export_revision(args.source, tmp_path / "source")
         variants: dict[str, tuple[Path, dict[str, str]]] = {}
+        in_process = {"KBDESK_HELPER": "0"}  # revisions that had a warm helper: not used
         if args.baseline:
-            variants[args.baseline] = (export_revision(args.baseline, tmp_path / "base"), {})
-        variants[THIS] = (source, {"KBDESK_HELPER": "0"})
+            base = export_revision(args.baseline, tmp_path / "base")
+            variants[args.baseline] = (base, in_process)
+        variants[THIS] = (source, in_process)
         for spec in args.env:
             pairs = dict(item.split("=", 1) for item in spec.split(","))
-            variants[spec] = (source, {"KBDESK_HELPER": "0", **pairs})
-        if args.helper:
-            variants[HELPER] = (source, {"KBDESK_HELPER": "1"})
+            variants[spec] = (source, {**in_process, **pairs})
         # One import, copied for each variant: the same chunks and ids everywhere (two imports
-        # may number them differently, and ties in the ranking then fall differently), and no
-        # variant's helper or lock ever meets another's data folder.
+        # may number them differently, and ties in the ranking then fall differently).
         make_collection(tmp_path / "data", model.parent, source)
         data_dirs = {}
         for n, name in enumerate(variants):
@@ -424,8 +388,6 @@ def main() -> int:
         ]
         try:
             for r in range(args.rounds):
-                if args.helper:  # each round's first helper question starts it: "first call"
-                    stop_helper(source, data_dirs[HELPER])
                 for i, question in enumerate(questions):
                     order = names if (r * len(questions) + i) % 2 == 0 else names[::-1]
                     for name in order:
@@ -443,12 +405,6 @@ def main() -> int:
             for spinner in spinners:
                 spinner.kill()
                 spinner.wait()
-            if args.helper:
-                stop_helper(source, data_dirs[HELPER])
-        if args.helper:
-            helper_runs = runs.pop(HELPER)
-            runs[HELPER_FIRST] = [r for r in helper_runs if r["question"] == 0]
-            runs[HELPER_WARM] = [r for r in helper_runs if r["question"] != 0]
         report = compare(runs, args, model.name, questions)
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False))
@@ -459,9 +415,6 @@ def main() -> int:
 
 
 THIS = "in-process"
-HELPER = "helper"
-HELPER_FIRST = "helper, 1st call"
-HELPER_WARM = "helper, warm"
 
 
 def compare(runs: dict[str, list[dict]], args, model: str, questions: list[str]) -> dict:

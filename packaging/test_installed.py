@@ -8,7 +8,7 @@ environment (`env -i`, a new HOME, PATH=/usr/bin:/bin) and no network where `uns
 Checked: --version; `about` (sys.path inside the installation); ingest of a generated English and
 Chinese PDF; search --json; ask --json with the packaged default model (the known fact, the
 right page); the window under Xvfb (its screenshot: docs/screenshots/08-installed.png); with the
-training package, a one-step adapter training. No file of the checkout or its virtual
+training package, a one-step adapter training stopped, resumed and installed. No file of the checkout or its virtual
 environment may appear in /proc/<pid>/maps of any run. Prints the figures bench/RESULTS.md keeps
 (cold start to a usable window, first answer token, installed size).
 
@@ -178,26 +178,74 @@ def window(installed: Installed, shot: Path, program: Path | None = None) -> flo
         xvfb.wait()
 
 
+def pipelines(job: Path) -> list[int]:
+    """The pids of training processes working on `job` (the training package's program)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if args and args[0].endswith(b"kbdesk-train") and str(job).encode() in args:
+            found.append(int(cmdline.parent.name))
+    return found
+
+
 def train(installed: Installed, model: Path) -> None:
-    """The training package: a one-step adapter through the installed program's own job runner."""
-    done, seconds = installed.run(
-        "--data-dir",
-        str(installed.data),
-        "tune",
-        "--name",
-        "smoke",
-        "--passages",
-        "2",
-        "--steps",
-        "1",
-        "--batch",
-        "1",
-        "--model",
-        str(model),
-        timeout=1800,
+    """The training package through the installed program: a training started, stopped from
+    another command (as the window's Stop does: by the job's recorded process), its status,
+    a resume that a second resume cannot double, and the adapter installed."""
+    data = ["--data-dir", str(installed.data)]
+    job = installed.data / "tuning" / "smoke"
+
+    def status() -> dict:
+        done, _ = installed.run(*data, "tune", "--status", "smoke", "--json")
+        return json.loads(done.stdout)
+
+    def follow(*args: str) -> subprocess.Popen:
+        proc = subprocess.Popen(
+            installed.command(*data, "tune", *args),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        installed.watch(proc)
+        return proc
+
+    started = time.monotonic()
+    first = follow(
+        "--name", "smoke", "--passages", "2", "--steps", "1", "--batch", "1", "--model", str(model)
     )
+    deadline = time.monotonic() + 300
+    while not (job / "pid").is_file() or status()["state"] != "running":
+        check(first.poll() is None and time.monotonic() < deadline, "the training started")
+        time.sleep(0.5)
+    check(status()["pid"] in pipelines(job), "the status names the training package's process")
+    installed.run(*data, "tune", "--stop", "smoke")
+    out, _ = first.communicate(timeout=300)
+    now = status()
+    check(
+        now["state"] == "stopped" and "was stopped" in out and not pipelines(job),
+        f"Stop ended the installed trainer; the status says stopped ({now['text']})",
+    )
+    second = follow("--resume", "smoke")
+    deadline = time.monotonic() + 120
+    while not pipelines(job):
+        check(second.poll() is None and time.monotonic() < deadline, "the resume started")
+        time.sleep(0.2)
+    twice = subprocess.run(
+        installed.command(*data, "tune", "--resume", "smoke"), capture_output=True, text=True
+    )
+    check(
+        twice.returncode != 0 and "already running" in twice.stderr and len(pipelines(job)) == 1,
+        "a second resume is refused: exactly one training process",
+    )
+    out, _ = second.communicate(timeout=1800)
     adapter = installed.data / "adapters" / "smoke" / "adapter.gguf"
-    check(adapter.is_file(), f"the training package trained an adapter ({seconds:.0f} s)")
+    check(
+        second.returncode == 0 and adapter.is_file() and status()["state"] == "done",
+        f"the resumed training installed its adapter ({time.monotonic() - started:.0f} s)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,8 +12,6 @@ from tests.helpers import GUIDE_PAGES, LEASE_PAGES, ZH_PAGES, make_pdf
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-# `kbdesk ask` answers in the test's own process; tests/test_cli_helper.py turns the warm helper on.
-os.environ.setdefault("KBDESK_HELPER", "0")
 
 
 @pytest.fixture(autouse=True)

@@ -276,11 +276,15 @@ def test_unrelated_question_is_styled_as_not_in_documents(ready_window, qtbot):
 def test_stop_ends_the_answer_and_leaves_no_job(ready_window, qtbot):
     chat = ready_window.chat
     job = chat.ask("Summarise every rule about rent, fees and termination in detail.")
+    pieces: list[str] = []
+    job.item.connect(pieces.append)
     job.item.connect(lambda _piece: chat.stop())
     with qtbot.waitSignal(job.finished, timeout=ANSWER_TIMEOUT):
         pass
     assert not chat.busy and chat.stop_button.isEnabled() is False
-    assert chat.turns[-1].stopped or chat.turns[-1].answer is not None
+    turn = chat.turns[-1]
+    # stopped after its first words: no answer stands
+    assert pieces and turn.stopped and turn.answer is None
 
 
 def test_the_window_and_kbdesk_ask_give_the_same_answer_for_the_same_settings(

@@ -24,7 +24,6 @@ class TerminalStream:
 def cmd_ask(args) -> int:
     from dataclasses import replace
 
-    from kbdesk.cli import helper
     from kbdesk.core.paths import AppPaths
 
     overrides = {
@@ -45,15 +44,7 @@ def cmd_ask(args) -> int:
         documents=tuple(args.document),
     )
     stream = TerminalStream() if sys.stdout.isatty() and not args.json else None
-    result = None
-    if not args.no_helper and _collection_exists(request):
-        result = helper.ask(request, on_token=stream)
-    if result is None:
-        if stream is not None and stream.printed:  # the helper stopped halfway: start over
-            print("\n\n(answering again)\n", flush=True)
-            stream = TerminalStream()
-        result = _answer_here(request, stream)
-    answer, chat_id = result
+    answer, chat_id = _answer(request, stream)
     if args.json:
         data = answer.to_json()
         if chat_id is not None:
@@ -87,27 +78,27 @@ def cmd_ask(args) -> int:
     return EXIT_OK
 
 
-def _collection_exists(request: AskRequest) -> bool:
-    """Whether the collection is there to ask (if not, this process says so at once)."""
-    if not request.use_rag:
-        return True
+def _answer(request: AskRequest, stream: TerminalStream | None) -> tuple[Answer, str | None]:
+    """The answer and the saved chat it joined (None: not saved). The model and encoders load
+    in this process and go with it (a warm background helper saved ~9 % of a call, far from
+    what its complexity would need: bench/RESULTS.md)."""
+    from kbdesk.core.assistant import Assistant, ModelCache
+    from kbdesk.core.kb import KnowledgeBase
     from kbdesk.core.paths import AppPaths
 
-    try:
-        folder = AppPaths.resolve(request.data_dir).collection_dir(request.settings.collection)
-    except Exception:
-        return False
-    return (folder / "manifest.json").is_file()
-
-
-def _answer_here(request: AskRequest, stream: TerminalStream | None) -> tuple[Answer, str | None]:
-    """The answer from this process: the model and encoders load here and go with it."""
-    from kbdesk.cli.ask_request import answer
-    from kbdesk.core.assistant import ModelCache
-    from kbdesk.core.paths import AppPaths
-
+    settings = request.settings
     models = ModelCache(AppPaths.resolve(request.data_dir).model_dirs)
     try:
-        return answer(request, models, on_token=stream)
+        with KnowledgeBase.open(
+            request.data_dir, settings.collection, create=not request.use_rag
+        ) as kb:
+            reply = Assistant(kb, settings, models).ask(
+                request.question,
+                chat=request.chat,
+                use_rag=request.use_rag,
+                documents=request.documents,
+                on_token=stream,
+            )
     finally:
         models.close()
+    return reply.answer, reply.chat_id

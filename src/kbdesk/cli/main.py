@@ -93,12 +93,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--document", action="append", default=[], help="only use this document; repeatable"
     )
-    p.add_argument(
-        "--no-helper",
-        action="store_true",
-        help="answer in this process, not in the warm background helper that keeps the model "
-        "loaded between questions (or set KBDESK_HELPER=0)",
-    )
 
     p = sub.add_parser("list", help="list documents and their status")
     p.add_argument("--json", action="store_true")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-if TYPE_CHECKING:  # numpy loads with the first embedder: `kbdesk ask` asking the warm helper,
-    import numpy as np  # or any command that only reads settings, does not need it
+if TYPE_CHECKING:  # numpy loads with the first embedder: a command that only reads
+    import numpy as np  # settings does not need it
 
 
 @dataclass(frozen=True)
