@@ -217,9 +217,11 @@ def train(installed: Installed, model: Path) -> None:
         "--name", "smoke", "--passages", "2", "--steps", "1", "--batch", "1", "--model", str(model)
     )
     deadline = time.monotonic() + 300
-    while not (job / "pid").is_file() or status()["state"] != "running":
-        check(first.poll() is None and time.monotonic() < deadline, "the training started")
+    while first.poll() is None and time.monotonic() < deadline:
+        if (job / "pid").is_file() and status()["state"] == "running":
+            break
         time.sleep(0.5)
+    check(first.poll() is None and status()["state"] == "running", "the training started")
     check(status()["pid"] in pipelines(job), "the status names the training package's process")
     installed.run(*data, "tune", "--stop", "smoke")
     out, _ = first.communicate(timeout=300)
@@ -230,9 +232,9 @@ def train(installed: Installed, model: Path) -> None:
     )
     second = follow("--resume", "smoke")
     deadline = time.monotonic() + 120
-    while not pipelines(job):
-        check(second.poll() is None and time.monotonic() < deadline, "the resume started")
+    while not pipelines(job) and second.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
+    check(len(pipelines(job)) == 1, "the resume started its training process")
     twice = subprocess.run(
         installed.command(*data, "tune", "--resume", "smoke"), capture_output=True, text=True
     )
