@@ -18,6 +18,7 @@ from kbdesk.core.errors import CollectionError, EmbedderMismatch, ErrorCode
 from kbdesk.core.ingest import ChunkSettings
 from kbdesk.core.jobs import CancelToken, ProgressFn, no_progress
 from kbdesk.core.paths import DEFAULT_COLLECTION, AppPaths, validate_collection_name
+from kbdesk.core.search.answer_context import ContextOptions
 from kbdesk.core.search.fusion import DEFAULT_FUSION, FUSIONS
 from kbdesk.core.search.rerank import CrossEncoderReranker
 from kbdesk.core.search.searcher import Searcher, SearchOptions
@@ -230,6 +231,16 @@ class KnowledgeBase:
             searcher = self.searcher()
             searcher.reranker = self._reranker
             return searcher.search(query, options)
+
+    def answer_context(
+        self, query: str, pages: int = 6, *, documents: Iterable[str] = ()
+    ) -> list[Hit]:
+        """What the model reads to answer `query`: the best `pages` places, each with its other
+        scoring passages and the ones beside its best, adjacent ones merged (answer_context.py).
+        `search` lists each page once, for people."""
+        with self._index_lock:
+            searcher = self.searcher()
+            return searcher.answer_context(query, ContextOptions(pages=pages), tuple(documents))
 
     def searcher(self) -> Searcher:
         """The collection's searcher (loads the embedder and index on first use)."""

@@ -108,6 +108,9 @@ class Hit:
     boxes: tuple[BBox, ...] = ()
     context_before: str = ""
     context_after: str = ""
+    # What the answer prompt shows of the passage, when not all of it (evidence_windows.py);
+    # `text` stays whole for citations and highlighting.
+    excerpt: str = ""
 
     def to_json(self) -> dict:
         return {

@@ -250,3 +250,29 @@ def test_a_re_asked_answer_the_passage_does_not_back_is_thrown_away(lease_kb):
     answer = Answerer(lease_kb, model).ask("Where may the tenant park a second car?")
     assert answer.outcome in (AnswerOutcome.NOT_IN_DOCUMENTS, AnswerOutcome.QUOTED)
     assert "electric cars" not in answer.answer
+
+
+def test_the_prompt_reads_the_body_after_a_heading_in_sentence_windows(
+    small_host, data_dir, tmp_path, monkeypatch
+):
+    from tests.core.search.test_answer_context import kb_with_small_chunks
+
+    prompts: list[str] = []
+    real_format = small_host.format_chat
+
+    def recording(messages):
+        prompts.append("\n".join(m["content"] for m in messages))
+        return real_format(messages)
+
+    monkeypatch.setattr(small_host, "format_chat", recording)
+    small_host.set_adapter(None)
+    with kb_with_small_chunks(data_dir, tmp_path / "docs") as kb:
+        answer = Answerer(kb, small_host).ask(
+            "How are patient records opened when staff work from home?",
+            options=AskOptions(max_answer_tokens=64, temperature=0.0, reading_budget=150),
+        )
+    assert "encrypted remote desktop" in prompts[0]
+    assert "standard mileage rate" not in prompts[0]  # far from the question: left out
+    assert "…" in prompts[0]
+    for citation in answer.citations:  # citations keep whole passages, for highlighting
+        assert len(citation.text) >= len(citation.quote or "")

@@ -14,6 +14,8 @@ from kbdesk.core.adapters import (  # resolve_adapter re-exported
 from kbdesk.core.embed import create_embedder, relevance_floor
 from kbdesk.core.errors import InvalidSetting, KbdeskError
 from kbdesk.core.generate.citations import check_citations, citation_of, strip_markers
+from kbdesk.core.generate.evidence_windows import evidence_windows
+from kbdesk.core.generate.faithfulness import furniture
 from kbdesk.core.generate.host import LlamaHost
 from kbdesk.core.generate.models import ModelFolders, ModelRegistry
 from kbdesk.core.generate.prompt import (
@@ -39,11 +41,17 @@ QUOTE_THRESHOLD = 0.6
 QUOTE_PASSAGES = 3
 REASK_TOKENS = 160  # one or two sentences
 NEAREST = 3
+# Tokens of passages the answer prompt reads: the sentences closest to the question with their
+# neighbours, from the best pages' passages (evidence_windows.py). Prompt evaluation is most of
+# an answer's time (~53 tokens/s for the 1.5B model on 2 cores); set by bench/bench_evidence.py
+# (bench/RESULTS.md, "What the model reads").
+READING_BUDGET = 1200
 
 
 @dataclass(frozen=True)
 class AskOptions:
-    passages: int = 6  # passages retrieved for the prompt
+    passages: int = 6  # places (pages) whose passages the prompt draws on
+    reading_budget: int = READING_BUDGET  # tokens of those passages the prompt reads
     max_answer_tokens: int = 512
     temperature: float = 0.1
     use_rag: bool = True
@@ -53,6 +61,11 @@ class AskOptions:
     def __post_init__(self):
         check_passages(self.passages)
         check_temperature(self.temperature)
+        if not 100 <= self.reading_budget <= 16_000:
+            raise InvalidSetting(
+                f"the passages' share of the prompt must be 100-16000 tokens "
+                f"(got {self.reading_budget})."
+            )
         if not 16 <= self.max_answer_tokens <= 4096:
             raise InvalidSetting(
                 f"the answer length must be 16-4096 tokens (got {self.max_answer_tokens})."
@@ -120,7 +133,10 @@ class Answerer:
                 on_token=on_token,
             )
         query = self.standalone_question(question, history, cancel) if history else question
-        hits = self.kb.search(query, k=options.passages, documents=options.documents)
+        blocks = self.kb.answer_context(query, options.passages, documents=options.documents)
+        hits = evidence_windows(
+            blocks, query, self.checker, options.reading_budget, self.host.count_tokens
+        )
         best = self.kb.best_similarity(query, options.documents)
         floor = relevance_floor(self.kb.manifest.embedder)  # set and explained in embed/registry.py
         if not hits or best < floor:
@@ -218,7 +234,9 @@ class Answerer:
         """The sentence of the top passages that matches the question best: its passage, span
         and score (support.py's word + meaning score); None when the passages have no text."""
         top = hits[:QUOTE_PASSAGES]
-        found = closest_sentence([hit.text for hit in top], question, self.checker)
+        found = closest_sentence(
+            [hit.text for hit in top], question, self.checker, usable=lambda s: not furniture(s)
+        )
         if found is None:
             return None
         i, a, b, score = found
@@ -235,7 +253,7 @@ class Answerer:
         try:
             plan = build_messages(
                 question,
-                [hit],
+                [replace(hit, excerpt="")],  # the whole passage around its closest sentence
                 count_tokens=self.host.count_tokens,
                 context_window=self.host.n_ctx,
                 answer_budget=REASK_TOKENS,

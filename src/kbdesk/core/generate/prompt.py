@@ -63,7 +63,10 @@ class PromptPlan:
 
 
 def passage_text(hit: Hit) -> str:
-    """What a source stands for: the passage with any neighbouring text the search added."""
+    """What a source stands for: the passage's chosen sentences when it was cut down to them,
+    else the passage with any neighbouring text the search added."""
+    if hit.excerpt:
+        return hit.excerpt
     parts = (hit.context_before, hit.text, hit.context_after)
     return "\n".join(p.strip() for p in parts if p and p.strip())
 
@@ -71,6 +74,21 @@ def passage_text(hit: Hit) -> str:
 def source_block(n: int, hit: Hit) -> str:
     where = f"{hit.document}, page {hit.page}" if hit.page is not None else hit.document
     return f"[{n}] {where}:\n{passage_text(hit)}"
+
+
+def passage_budget_fit(
+    hits: Sequence[Hit], budget: int, count_tokens: Callable[[str], int]
+) -> list[Hit]:
+    """The passages, best first, that fit in `budget` tokens together; one that does not fit
+    is left out whole (a smaller later one may still fit). Prompt evaluation is most of an
+    answer's time on a CPU, so the prompt reads no more than this."""
+    kept, used = [], 0
+    for hit in hits:
+        cost = int(count_tokens(passage_text(hit)))
+        if used + cost <= budget:
+            kept.append(hit)
+            used += cost
+    return kept
 
 
 def user_message(question: str, blocks: Sequence[str]) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -236,11 +236,19 @@ class SupportScorer:
 
 
 def closest_sentence(
-    texts: Sequence[str], query: str, embedder: Embedder | None
+    texts: Sequence[str],
+    query: str,
+    embedder: Embedder | None,
+    usable: Callable[[str], bool] | None = None,
 ) -> tuple[int, int, int, float] | None:
     """The sentence of `texts` that matches `query` best by the support score: (index of its
-    text, start, end, score); None when the texts hold no sentence."""
-    units = [(i, a, b) for i, text in enumerate(texts) for a, b, _ in sentence_spans(text)]
+    text, start, end, score); None when the texts hold no (`usable`) sentence."""
+    units = [
+        (i, a, b)
+        for i, text in enumerate(texts)
+        for a, b, _ in sentence_spans(text)
+        if usable is None or usable(text[a:b])
+    ]
     if not units:
         return None
     row = SupportScorer([texts[i][a:b] for i, a, b in units], embedder).score([query])[0]

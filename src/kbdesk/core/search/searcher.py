@@ -9,6 +9,7 @@ import numpy as np
 
 from kbdesk.core.embed.base import Embedder
 from kbdesk.core.errors import InvalidSetting
+from kbdesk.core.search.answer_context import ContextOptions, answer_context
 from kbdesk.core.search.documents import DocumentName, describe, named_documents
 from kbdesk.core.search.fusion import DEFAULT_FUSION, FUSIONS, fuse
 from kbdesk.core.search.rerank import CrossEncoderReranker
@@ -152,24 +153,44 @@ class Searcher:
             return []
         return self.catalog.keyword_search(match, k, doc_ids)
 
+    def ranked(
+        self, query: str, depth: int, doc_ids: list[int] | None, mode: str, fusion: str
+    ) -> list[tuple[int, float]]:
+        """Passages best-first (several of one page among them), about `depth` of them."""
+        if mode == "dense":
+            return self.dense(query, depth, doc_ids)
+        if mode == "keyword":
+            return self.keyword(query, depth, doc_ids)
+        return self.hybrid(query, max(50, depth), doc_ids, fusion)
+
+    def _doc_ids(self, documents: tuple[str, ...]) -> list[int] | None:
+        """The filter's document ids; None: no filter; [] when it names no document."""
+        return self.catalog.doc_ids_for_names(documents) if documents else None
+
+    def answer_context(
+        self, query: str, options: ContextOptions, documents: tuple[str, ...] = ()
+    ) -> list[Hit]:
+        """What the model reads for `query` (answer_context.py): pages with their passages."""
+        query = query.strip()
+        doc_ids = self._doc_ids(documents)
+        if not query or doc_ids == []:
+            return []
+        ranked = self.ranked(query, options.depth, doc_ids, "hybrid", DEFAULT_FUSION)
+        return answer_context(ranked, self.catalog, options)
+
     def search(self, query: str, options: SearchOptions = SearchOptions()) -> list[Hit]:
         query = query.strip()
         if not query:
             return []
-        doc_ids = None
-        if options.documents:
-            doc_ids = self.catalog.doc_ids_for_names(options.documents)
-            if not doc_ids:
-                return []
+        doc_ids = self._doc_ids(options.documents)
+        if doc_ids == []:
+            return []
         depth = max(options.k, options.rerank_depth if self.reranker else 0)
         # Passages of one page are one place to look: a few extra make up for those dropped.
-        wider = PER_PAGE_SLACK * depth
-        if options.mode == "dense":
-            ranked = self.dense(query, wider, doc_ids)
-        elif options.mode == "keyword":
-            ranked = self.keyword(query, wider, doc_ids)
+        if options.mode == "hybrid":
+            ranked = self.ranked(query, 4 * depth, doc_ids, "hybrid", options.fusion)
         else:
-            ranked = self.hybrid(query, max(50, 4 * depth), doc_ids, options.fusion)
+            ranked = self.ranked(query, PER_PAGE_SLACK * depth, doc_ids, options.mode, "")
         rows = self.catalog.chunks([cid for cid, _ in ranked])
         ranked = one_per_page([(cid, score) for cid, score in ranked if cid in rows], rows)
         ranked = ranked[:depth]

@@ -356,6 +356,15 @@ class Catalog:
                 out[r[0]] = ChunkRow(r[0], r[1], r[2], r[3], r[4], r[5], boxes, r[7], r[8], r[9])
         return out
 
+    def neighbour_ids(self, doc_id: int, ordinal: int, around: int) -> list[int]:
+        """The passages within `around` of passage `ordinal` of a document, itself left out."""
+        rows = self.con.execute(
+            "SELECT id FROM chunks WHERE doc_id = ? AND ordinal BETWEEN ? AND ? AND ordinal != ?"
+            " ORDER BY ordinal",
+            (doc_id, ordinal - around, ordinal + around, ordinal),
+        ).fetchall()
+        return [r[0] for r in rows]
+
     def neighbour_texts(
         self, doc_id: int, ordinal: int, before: int, after: int
     ) -> tuple[str, str]:
