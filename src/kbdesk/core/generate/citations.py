@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import numpy as np
@@ -20,6 +20,7 @@ from kbdesk.core.generate.answer_text import (
     strip_markers,
 )
 from kbdesk.core.generate.citation_quotes import claims_by_source, with_quotes
+from kbdesk.core.generate.faithfulness import contradicts, incomplete
 from kbdesk.core.generate.prompt import NOT_IN_DOCUMENTS, passage_text
 from kbdesk.core.generate.support import SupportScorer, content_terms, numbers_in
 from kbdesk.core.types import Citation, Hit, SentenceCheck
@@ -120,8 +121,21 @@ def check_citations(
     citations = tuple(citation_of(n, sources[n - 1]) for n in numbers)
     text = "".join(rebuilt).strip()
     citations = with_quotes(citations, claims_by_source(text), embedder, threshold)
+    checks = [_faithful(check, sources) for check in checks]
     unsupported = sum(not c.supported for c in checks)
     return CitedAnswer(text, citations, tuple(checks), declined, unsupported)
+
+
+def _faithful(check: SentenceCheck, sources: Sequence[Hit]) -> SentenceCheck:
+    """Support is not enough for "verified": a cut-off sentence, or a bare yes or no that its
+    cited passages contradict, is not verified (faithfulness.py). A bare "yes" is too short to
+    have a quote of its own: what it answers is the passage it cites."""
+    if not check.supported or not check.citations:
+        return check
+    cited = " ".join(passage_text(sources[n - 1]) for n in check.citations)
+    if incomplete(check.text) or contradicts(check.text, cited):
+        return replace(check, supported=False)
+    return check
 
 
 def _correct(

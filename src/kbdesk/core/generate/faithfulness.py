@@ -1,0 +1,92 @@
+"""What "verified" demands beyond a supporting source: a whole sentence, the same yes or no as the
+cited sentence, and quotations that are sentences, not a page's furniture (headers, footers,
+headings, page numbers).
+
+The support score (support.py) judges word and meaning overlap; on real documents it passed
+"yes" where the cited sentence says the opposite, a sentence ending in "is the [1].", and a
+quoted page footer (issue 18's review). These checks are deliberately narrow: each one turns a
+verified answer into an unverified one (or a quotation into a decline), never into a new answer.
+"""
+
+from __future__ import annotations
+
+import re
+
+from kbdesk.core.generate.answer_text import strip_markers
+
+# An answer sentence that ends on one of these words was cut off ("The deposit is the [1].").
+_DANGLING_EN = frozenset(
+    "the a an of to in on at for by with from and or but is are was were be been as than that "
+    "which whose this these those its their his her my our your".split()
+)
+_DANGLING_ZH = ("的", "是", "和", "或", "在", "为", "与", "及", "把", "被", "对")
+_WORD = re.compile(r"[A-Za-z]+(?:'[a-z]+)?|[\u4e00-\u9fff]")
+_NEGATION_EN = re.compile(
+    r"\b(?:not|no|never|cannot|neither|nor|none|without|prohibited|forbidden|may not|must not)\b"
+    r"|n't\b",
+    re.IGNORECASE,
+)
+_NEGATION_ZH = re.compile(r"不|没有|无|禁止|未|勿|非|否")
+_YES_EN = re.compile(r"^\s*(?:yes)\b", re.IGNORECASE)
+_NO_EN = re.compile(r"^\s*(?:no)\b(?!\.\s*\d)", re.IGNORECASE)  # not "No. 5"
+_YES_ZH = re.compile(r"^\s*(?:是的|是，|可以|能够|对)")
+_NO_ZH = re.compile(r"^\s*(?:不|否|没有)")
+# A bare yes or no carries the whole answer; a longer sentence restates the rule in its own
+# words, whose negation need not match the source's ("only with consent" / "not without").
+BARE_WORDS = 6
+# Page furniture: "Page 3 of 6", "- 12 -", "3/6", "第3页".
+_PAGE_NUMBER = re.compile(
+    r"^\W*(?:page|p\.|第)?\s*\d+\s*(?:(?:of|/|页|，共)\s*\d+\s*页?)?\W*$", re.I
+)
+MIN_QUOTE_WORDS = 5  # a heading ("4. Obligations", "Section 9 Termination") is shorter
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(strip_markers(text))
+
+
+def incomplete(sentence: str) -> bool:
+    """Whether an answer sentence stops mid-clause (its last word cannot end a sentence)."""
+    words = _words(sentence)
+    if not words:
+        return True
+    last = words[-1]
+    return last.lower() in _DANGLING_EN or last in _DANGLING_ZH
+
+
+def negated(text: str) -> bool:
+    return bool(_NEGATION_EN.search(text) or _NEGATION_ZH.search(text))
+
+
+def yes_or_no(sentence: str) -> bool | None:
+    """True for a bare "yes" answer, False for a bare "no", None for anything longer."""
+    text = strip_markers(sentence).strip()
+    if len(_words(text)) > BARE_WORDS:
+        return None
+    if _YES_EN.match(text) or _YES_ZH.match(text):
+        return True
+    if _NO_EN.match(text) or _NO_ZH.match(text):
+        return False
+    return None
+
+
+def contradicts(sentence: str, quote: str) -> bool:
+    """A bare yes where the cited sentence denies, or a bare no where it does not."""
+    answer = yes_or_no(sentence)
+    if answer is None or not quote.strip():
+        return False
+    return answer == negated(quote)
+
+
+def furniture(sentence: str) -> bool:
+    """Whether a passage sentence is a page's furniture or a heading, never worth quoting: a
+    page number, fewer than MIN_QUOTE_WORDS words, or a short line that ends without a
+    sentence's punctuation (a title and page number in a footer, a section heading)."""
+    text = " ".join(sentence.split())
+    if not text or _PAGE_NUMBER.match(text):
+        return True
+    words = _words(text)
+    cjk = sum(len(w) == 1 and "\u4e00" <= w <= "\u9fff" for w in words)
+    size = len(words) - cjk + cjk / 2  # two ideographs count as a word
+    ends = re.search(r"[.!?。！？;；:]\W*$", text)
+    return size < MIN_QUOTE_WORDS or (not ends and size < 2 * MIN_QUOTE_WORDS)

@@ -1,0 +1,82 @@
+"""Verified means the cited sentence says it: a cut-off sentence and a bare yes or no that the
+cited sentence contradicts are not verified, and a quotation is never a page's furniture."""
+
+from __future__ import annotations
+
+import pytest
+
+from kbdesk.core.embed import create_embedder
+from kbdesk.core.generate.citations import check_citations
+from kbdesk.core.generate.faithfulness import contradicts, furniture, incomplete
+from kbdesk.core.generate.support import closest_sentence
+from tests.core.generate.test_citations import LEASE, hits
+
+SUBLET = ["Section 12 Subletting. The Tenant may not sublet the premises or assign this lease."]
+
+
+@pytest.fixture(scope="module")
+def checker():
+    return create_embedder("use-multilingual")
+
+
+@pytest.mark.parametrize(
+    ("sentence", "cut"),
+    [
+        ("The security deposit is the [1].", True),
+        ("押金是 [1]。", True),
+        ("The security deposit of 25,200 dollars is returned within 30 days [4].", False),
+        ("手术后十四天内不要洗澡 [2]。", False),
+    ],
+)
+def test_a_sentence_cut_off_mid_clause_is_recognised(sentence, cut):
+    assert incomplete(sentence) is cut
+
+
+def test_a_bare_yes_or_no_must_agree_with_the_cited_sentence():
+    assert contradicts("Yes [1].", SUBLET[0])
+    assert not contradicts("No [1].", SUBLET[0])
+    assert contradicts("No, it does not [1].", "Pets are allowed in the building.")
+    assert not contradicts("不可以 [1]。", "租户不得转租。")
+    # a sentence that restates the rule in its own words is left to the support score
+    assert not contradicts("Yes, but only with the landlord's written consent [1].", SUBLET[0])
+
+
+@pytest.mark.parametrize(
+    ("sentence", "is_furniture"),
+    [
+        ("Debian New Maintainers' Guide 12", True),
+        ("Page 3 of 6", True),
+        ("- 12 -", True),
+        ("Section 9 Termination", True),
+        ("第 3 页", True),
+        ("The security deposit of 25,200 dollars is returned within 30 days.", False),
+        ("本须知适用于膝关节置换手术后的患者。", False),
+    ],
+)
+def test_page_furniture_and_headings_are_recognised(sentence, is_furniture):
+    assert furniture(sentence) is is_furniture
+
+
+def test_a_contradicted_yes_and_a_cut_off_answer_are_not_verified(checker):
+    yes = check_citations("Yes [1].", hits(SUBLET), checker)
+    assert not yes.supported and yes.unsupported == 1
+    cut = check_citations(
+        "The security deposit of 25,200 dollars is the [4].", hits(LEASE), checker
+    )
+    assert not cut.supported
+    whole = check_citations(
+        "The security deposit of 25,200 dollars is returned within 30 days [4].",
+        hits(LEASE),
+        checker,
+    )
+    assert whole.supported and whole.unsupported == 0
+
+
+def test_the_closest_sentence_quoted_is_never_a_footer_or_heading(checker):
+    page = "Commercial Lease Agreement 3\nSection 9 Termination\n" + LEASE[3].split(". ", 1)[1]
+    found = closest_sentence([page], "Section 9 Termination", checker)
+    assert found is not None and page[found[1] : found[2]] == "Section 9 Termination"
+    found = closest_sentence(
+        [page], "Section 9 Termination", checker, usable=lambda s: not furniture(s)
+    )
+    assert found is not None and not furniture(page[found[1] : found[2]])
