@@ -247,3 +247,51 @@ def test_chunking_500_pages_is_fast():
     elapsed = time.perf_counter() - start
     assert len(chunks) > 1000
     assert elapsed < 1.0, f"chunking 25k lines took {elapsed:.2f}s"
+
+
+def heading_doc(heading: str, before: list[str], after: list[str]) -> ParsedDocument:
+    def para(lines: list[str], top: int) -> list[Segment]:
+        return [
+            Segment(
+                line,
+                page=1,
+                bbox=(10.0, 10.0 * (top + i), 500.0, 10.0 * (top + i) + 9),
+                para_end=i == len(lines) - 1,
+            )
+            for i, line in enumerate(lines)
+        ]
+
+    segs = para(before, 0) + para([heading], len(before)) + para(after, len(before) + 1)
+    return ParsedDocument(path="x.pdf", kind="pdf", segments=tuple(segs), pages=1)
+
+
+@pytest.mark.parametrize(
+    ("size", "heading", "before", "after"),
+    [
+        (
+            200,
+            "Section 4 Rent",
+            [
+                "The premises are Suite 400 at 12 Wharf Street in the harbour district of the city.",
+                "The agreement begins on 1 March 2025 and runs for five years from that date.",
+            ],
+            [
+                "The monthly rent is 8,400 dollars, payable on the first business day of each month.",
+                "A late fee of 5 percent applies to any payment received after the tenth day.",
+            ],
+        ),
+        (
+            120,
+            "第三条 押金",
+            ["本合同的租赁期限为五年，自二〇二五年三月一日起算，到期前三个月双方协商续租事宜。"],
+            ["租户应在签约时支付押金二万五千元，租期届满且无损坏的，押金在三十日内退还。"],
+        ),
+    ],
+)
+def test_a_chunk_never_ends_with_a_bare_heading(size, heading, before, after):
+    cfg = ChunkSettings(size=size, overlap=40)
+    chunks = check_invariants(heading_doc(heading, before, after), cfg)
+    assert len(chunks) >= 2
+    assert not any(c.text.endswith(heading) for c in chunks)
+    body = next(c for c in chunks if after[0][:10] in c.text)
+    assert body.text.startswith(heading)  # the heading opens its body's chunk

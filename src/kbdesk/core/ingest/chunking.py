@@ -19,6 +19,16 @@ _MERGE_LIMIT = 1.25  # ...when the result stays within this multiple of the size
 # Chinese end punctuation, which needs no following space. The unit keeps its trailing whitespace
 # so units tile the section text exactly.
 _SENTENCE_END_RE = re.compile(r"[.!?]+[\"')\]’”»]*\s+|[。！？；…]+[”」』）》\"'’]*\s*")
+# A heading is a short paragraph of its own: numbered ("3.2 Notices", "Section 4", "Article 5",
+# "§ 7", "第三条", "一、") or without a sentence's closing punctuation. A chunk never ends with
+# one: its body would be in the next chunk, and the heading read alone answers nothing.
+HEADING_MAX_CHARS = 80
+_NUMBERED_RE = re.compile(
+    r"^\s*(?:\d+(?:\.\d+)*\.?\s|(?:section|article|chapter|part|clause|schedule|annex)\s+\w+"
+    r"|§+\s*\d|第[一二三四五六七八九十百千零〇两\d]+[条章节款部分篇]|[一二三四五六七八九十]+[、.])",
+    re.IGNORECASE,
+)
+_CLOSED_RE = re.compile(r"[.!?。！？；;:：…][\"')\]’”»」』）]*\s*$")
 
 
 @dataclass(frozen=True)
@@ -138,8 +148,26 @@ def _units(sec: _Section, size: int) -> tuple[list[tuple[int, int]], list[bool]]
     return spans, para_end
 
 
-def _pack(weights: list[int], para_end: list[bool], cfg: ChunkSettings) -> list[tuple[int, int]]:
-    """Greedy packing of units into [start, end) unit ranges, with tail-unit overlap."""
+def _headings(text: str, spans: list[tuple[int, int]], para_end: list[bool]) -> list[bool]:
+    """Which units are headings: a whole short paragraph, numbered or not closed like a sentence."""
+    out = []
+    for i, (a, b) in enumerate(spans):
+        whole = para_end[i] and (i == 0 or para_end[i - 1])
+        line = text[a:b].strip()
+        out.append(
+            whole
+            and 0 < len(line) <= HEADING_MAX_CHARS
+            and bool(_NUMBERED_RE.match(line) or not _CLOSED_RE.search(line))
+        )
+    return out
+
+
+def _pack(
+    weights: list[int], para_end: list[bool], cfg: ChunkSettings, headings: list[bool] | None = None
+) -> list[tuple[int, int]]:
+    """Greedy packing of units into [start, end) unit ranges, with tail-unit overlap; a chunk
+    that would end with a heading ends before it, so the heading opens the next chunk."""
+    headings = headings or [False] * len(weights)
     size, n = cfg.size, len(weights)
     P = [0, *accumulate(weights)]
     ranges: list[tuple[int, int]] = []
@@ -157,6 +185,8 @@ def _pack(weights: list[int], para_end: list[bool], cfg: ChunkSettings) -> list[
                 if para_end[e - 1]:
                     end = e
                     break
+            if headings[end - 1] and end - 1 > new_from:
+                end -= 1
         ranges.append((start, end))
         if end >= n:
             break
@@ -181,7 +211,7 @@ def chunk_document(doc: ParsedDocument, settings: ChunkSettings | None = None) -
         if not spans:
             continue
         weights = [text_weight(text, a, b) for a, b in spans]
-        for us, ue in _pack(weights, para_end, cfg):
+        for us, ue in _pack(weights, para_end, cfg, _headings(text, spans, para_end)):
             cs, ce = spans[us][0], spans[ue - 1][1]
             raw = text[cs:ce]
             stripped = raw.strip()
