@@ -66,6 +66,7 @@ BENCHMARKS = (
             "p6-force",
         ),
     ),
+    Benchmark("evidence", "bench_evidence.py", ("--corpora", "own", "--model", "small")),
     Benchmark(
         "tune",
         "bench_tune.py",

@@ -28,12 +28,14 @@ def assistant(lease_kb, models, small_model):
 
 def test_settings_choose_the_model_the_passages_and_the_temperature(assistant, monkeypatch):
     searched = []
-    search = assistant.kb.search
+    read = assistant.kb.answer_context
     monkeypatch.setattr(
-        assistant.kb, "search", lambda q, **kw: searched.append(kw["k"]) or search(q, **kw)
+        assistant.kb,
+        "answer_context",
+        lambda q, pages, **kw: searched.append(pages) or read(q, pages, **kw),
     )
     reply = assistant.ask(QUESTION)
-    assert searched == [2]
+    assert searched == [2]  # the Passages setting: how many pages the answer draws on
     assert reply.answer.model.startswith("qwen2.5-coder-0.5b") and reply.chat_id is None
     options = assistant.options()
     assert (options.passages, options.temperature, options.adapter) == (2, 0.0, None)

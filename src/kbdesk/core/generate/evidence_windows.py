@@ -34,6 +34,8 @@ class SentenceRanking:
 def rank_sentences(
     blocks: Sequence[Hit], question: str, embedder: Embedder | None
 ) -> SentenceRanking:
+    """Every sentence of the blocks, best support of the question first (a number the question
+    names and a sentence lacks caps that sentence's score, as in citation checking)."""
     spans = tuple(tuple((a, b) for a, b, _ in sentence_spans(b.text)) for b in blocks)
     units = [(i, j) for i, s in enumerate(spans) for j in range(len(s))]
     texts = [blocks[i].text[slice(*spans[i][j])] for i, j in units]
