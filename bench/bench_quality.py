@@ -244,6 +244,11 @@ def summarise(records: list[dict]) -> dict:
             "right_page": share(ans, lambda r: r["page_ok"]),
             "declined_unanswerable": share(una, lambda r: r["declined"]),
             "false_declines": share(ans, lambda r: r["declined"]),
+            # shown as verified, yet without the gold facts: the worst failure
+            "verified_wrong": share(
+                [r for r in ans if r["facts_ok"] is not None],
+                lambda r: r["outcome"] == AnswerOutcome.ANSWERED.value and not r["facts_ok"],
+            ),
             "unverified": share(rows, lambda r: r["unverified"]),
             "quoted": share(rows, lambda r: r["quoted"]),
             "model_facts": share(
@@ -282,6 +287,7 @@ def markdown(report: dict) -> str:
                 "right_page",
                 "declined_unanswerable",
                 "false_declines",
+                "verified_wrong",
                 "quoted",
                 "unverified",
                 "s_per_answer",
