@@ -96,17 +96,5 @@ def merged_text(run: Sequence[ChunkRow]) -> str:
 
 
 def _merged(rank: int, score: float, run: Sequence[ChunkRow]) -> Hit:
-    first = run[0]
     boxes = tuple(dict.fromkeys(box for row in run for box in row.boxes))
-    return Hit(
-        rank=rank,
-        score=score,
-        chunk_id=first.id,
-        doc_id=first.doc_id,
-        document=first.document,
-        path=first.path,
-        page=first.page,
-        text=merged_text(run),
-        ordinal=first.ordinal,
-        boxes=boxes,
-    )
+    return run[0].hit(rank, score, text=merged_text(run), boxes=boxes)

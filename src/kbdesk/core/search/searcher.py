@@ -205,22 +205,7 @@ class Searcher:
                 before, after = self.catalog.neighbour_texts(
                     row.doc_id, row.ordinal, options.context, options.context
                 )
-            hits.append(
-                Hit(
-                    rank=rank,
-                    score=score,
-                    chunk_id=cid,
-                    doc_id=row.doc_id,
-                    document=row.document,
-                    path=row.path,
-                    page=row.page,
-                    text=row.text,
-                    ordinal=row.ordinal,
-                    boxes=row.boxes,
-                    context_before=before,
-                    context_after=after,
-                )
-            )
+            hits.append(row.hit(rank, score, context_before=before, context_after=after))
         return hits
 
 

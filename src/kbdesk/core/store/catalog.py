@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,7 @@ import numpy as np
 from kbdesk.core.errors import CollectionError
 from kbdesk.core.store.connections import ThreadConnections
 from kbdesk.core.store.schema import SCHEMA, SCHEMA_VERSION, catalog_version, migrate
-from kbdesk.core.types import ChunkDraft, DocStatus, Document
+from kbdesk.core.types import ChunkDraft, DocStatus, Document, Hit
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,22 @@ class ChunkRow:
     text: str
     document: str
     path: str
+
+    def hit(self, rank: int, score: float, **changes) -> Hit:
+        """This passage as a search result; `changes` replace fields (text, boxes, context)."""
+        hit = Hit(
+            rank,
+            score,
+            self.id,
+            self.doc_id,
+            self.document,
+            self.path,
+            self.page,
+            self.text,
+            ordinal=self.ordinal,
+            boxes=self.boxes,
+        )
+        return replace(hit, **changes) if changes else hit
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ the process that runs it, and the stop request it obeys. Everyone else asks this
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -98,12 +99,7 @@ class JobSpec:
             "data_dir": str(self.data_dir),
             "adapters_dir": str(self.adapters_dir),
             "base_model": str(self.base_model),
-            "base": {
-                "name": self.base.name,
-                "file": self.base.file,
-                "size": self.base.size,
-                "sha256": self.base.sha256,
-            },
+            "base": dataclasses.asdict(self.base),
             "settings": self.settings.to_json(),
             "auto_steps": self.auto_steps,
             "passages": self.passages,
@@ -203,14 +199,21 @@ def append_jsonl(path: Path, row: dict) -> None:
         os.fsync(fh.fileno())
 
 
-def _process_started(pid: int) -> float | None:
-    """When process `pid` started (seconds since the epoch), None when there is none."""
+def _process(pid: int, started: float | None = None):
+    """The live process `pid` (a psutil.Process), None when there is none, when it has ended
+    and waits to be reaped, or when it started at another time than `started` (the pid was
+    reused by another program)."""
     import psutil
 
     try:
-        return psutil.Process(pid).create_time()
+        process = psutil.Process(pid)
+        if started is not None and abs(process.create_time() - started) > 0.5:
+            return None
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return None
     except (psutil.Error, OSError):
         return None
+    return process
 
 
 class JobFolder:
@@ -269,7 +272,7 @@ class JobFolder:
                 message = e.get("message", "")
             if kind:
                 state = ENDED_BY.get(kind, JobState.RUNNING)
-        if running and state not in (JobState.DONE,):
+        if running and state != JobState.DONE:
             state = JobState.RUNNING  # a resumed run after a stop or a failure
         elif state == JobState.RUNNING:
             state = JobState.INTERRUPTED
@@ -280,7 +283,8 @@ class JobFolder:
         """Written by the launcher (and again by the process itself) so that a window opened
         later, or the installed program's own launcher, recognises the pipeline by pid and start
         time alike: its command line differs between a checkout and an installation."""
-        started = _process_started(pid)
+        process = _process(pid)
+        started = process.create_time() if process is not None else None
         atomic_write_text(self.path / PID_FILE, json.dumps({"pid": pid, "started": started}))
 
     def running_pid(self) -> int | None:
@@ -291,15 +295,7 @@ class JobFolder:
             pid, started = int(data["pid"]), data["started"]
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        now = _process_started(pid)
-        if now is None or started is None or abs(now - float(started)) > 0.5:
-            return None
-        import psutil
-
-        try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                return None  # ended, not yet reaped by its launcher
-        except psutil.Error:
+        if started is None or _process(pid, float(started)) is None:
             return None
         return pid
 
