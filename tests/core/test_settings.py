@@ -22,6 +22,7 @@ def test_round_trip(tmp_path):
         model="/models/x.gguf",
         passages=9,
         temperature=0.3,
+        evidence_first=True,
         ocr=False,
         watched={"default": ["/docs"]},
         pending={"default": ["/docs/a.pdf"]},
@@ -40,6 +41,7 @@ def test_round_trip(tmp_path):
         ('{"passages": "many", "ocr": false}', "'passages' has a bad value"),
         ('{"passages": 99, "ocr": false}', "Passages per answer must be 1-30"),
         ('{"watched": {"default": "/docs"}, "ocr": false}', "'watched' has a bad value"),
+        ('{"evidence_first": "yes", "ocr": false}', "'evidence_first' has a bad value"),
     ],
 )
 def test_a_damaged_file_falls_back_to_defaults_and_says_why(tmp_path, content, problem):

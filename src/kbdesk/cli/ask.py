@@ -31,6 +31,7 @@ def cmd_ask(args) -> int:
         "adapter": args.adapter,
         "passages": args.passages,
         "temperature": args.temperature,
+        "evidence_first": args.evidence_first,
     }
     settings = replace(settings_for(args), **{k: v for k, v in overrides.items() if v is not None})
     if args.no_adapter:

@@ -177,6 +177,7 @@ def cmd_demo(args) -> int:
         None,
     )
     args.chat, args.passages, args.temperature, args.no_adapter = None, None, None, False
+    args.evidence_first = None
     try:
         cmd_ask(args)
     except ModelMissing as exc:

@@ -93,6 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--document", action="append", default=[], help="only use this document; repeatable"
     )
+    p.add_argument(
+        "--evidence-first",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="let the model choose the sentences that answer before answering (default: from "
+        "Settings; off)",
+    )
 
     p = sub.add_parser("list", help="list documents and their status")
     p.add_argument("--json", action="store_true")

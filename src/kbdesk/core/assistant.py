@@ -106,6 +106,7 @@ class Assistant:
         return AskOptions(
             passages=self.settings.passages,
             temperature=self.settings.temperature,
+            evidence_first=self.settings.evidence_first,
             adapter=self.settings.adapter,
             use_rag=use_rag,
             documents=documents,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from kbdesk.core.search.answer_context import ContextOptions
 from kbdesk.core.search.fusion import DEFAULT_FUSION, FUSIONS
 from kbdesk.core.search.rerank import CrossEncoderReranker
 from kbdesk.core.search.searcher import Searcher, SearchOptions
+from kbdesk.core.search.text import name_terms, spelled_out
 from kbdesk.core.store.catalog import Catalog
 from kbdesk.core.store.vectors import VectorIndex
 from kbdesk.core.types import Document, FileResult, FileStatus, Hit, ImportReport
@@ -258,6 +260,19 @@ class KnowledgeBase:
                 return 0.0
             top = self.searcher().dense(query, 1, doc_ids)
         return top[0][1] if top else 0.0
+
+    def unmentioned(self, question: str, passages: Sequence[str] = ()) -> list[str]:
+        """The names the question uses that no passage of the collection contains: each word of
+        a name ("Brightwater-Kestrel"; its numbers are the evidence check's), and an acronym
+        neither as itself nor spelled out in `passages` ("NDA": "Non-Disclosure Agreement")."""
+        names = [n for n in name_terms(question) if not spelled_out(n, passages)]
+        parts = {n: [w.lower() for w in re.findall(r"[A-Za-z]\w+", n)] for n in names}
+        words = sorted({w for ws in parts.values() for w in ws})
+        if not words:
+            return []
+        with self._index_lock:
+            counts = dict(zip(words, self.catalog.document_frequencies(words, cap=1), strict=True))
+        return [n for n in names if parts[n] and any(counts[w] == 0 for w in parts[n])]
 
     def close(self) -> None:
         with self._index_lock:

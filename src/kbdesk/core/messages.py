@@ -55,6 +55,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "No passage is close enough to the question.",
         "没有与问题足够接近的段落。",
     ),
+    "never_mentioned": (
+        "Your documents never mention {names}.",
+        "您的文档中从未提到 {names}。",
+    ),
+    "passages_left_out": (
+        "{count} passages did not fit in the model's context and were left out.",
+        "有 {count} 个段落超出了模型的上下文，未被使用。",
+    ),
     "no_usable_answer": ("The model gave no usable answer.", "模型没有给出可用的回答。"),
     "unverified": (
         "This answer could not be verified against your documents.",

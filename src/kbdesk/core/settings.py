@@ -29,6 +29,9 @@ class Settings:
     embedder: str = DEFAULT_EMBEDDER  # for new collections; a collection keeps its own
     passages: int = 6
     temperature: float = 0.1
+    # The model chooses the sentences that answer before answering (evidence_select.py). Off
+    # by default: with the built-in models it answered worse (bench/RESULTS.md, "Evidence first").
+    evidence_first: bool = False
     ocr: bool = True
     collection: str = DEFAULT_COLLECTION  # the one open last
     watched: dict[str, list[str]] = field(default_factory=dict)  # collection -> folders
@@ -59,6 +62,7 @@ _TYPES = {
     "embedder": (str,),
     "passages": (int,),
     "temperature": (int, float),
+    "evidence_first": (bool,),
     "ocr": (bool,),
     "collection": (str,),
     "watched": (dict,),

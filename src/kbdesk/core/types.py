@@ -111,6 +111,7 @@ class Hit:
     # What the answer prompt shows of the passage, when not all of it (evidence_windows.py);
     # `text` stays whole for citations and highlighting.
     excerpt: str = ""
+    reading: tuple[tuple[int, int], ...] = ()  # the excerpt's sentences: (start, end) in `text`
 
     def to_json(self) -> dict:
         return {
@@ -227,6 +228,20 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """A sentence the model chose, before answering, as stating the answer."""
+
+    document: str
+    page: int | None
+    chunk_id: int
+    text: str
+    span: tuple[int, int]  # where the sentence is in its passage
+
+    def to_json(self) -> dict:
+        return {"document": self.document, "page": self.page, "sentence": self.text}
+
+
+@dataclass(frozen=True)
 class SentenceCheck:
     """One answer sentence after checking it against the cited passages."""
 
@@ -259,6 +274,7 @@ class Answer:
     model: str = ""
     adapter: str | None = None
     notice: str | None = None  # something the user should know (passages left out, ...)
+    evidence: tuple[Evidence, ...] = ()  # the sentences chosen before answering, if any
 
     @property
     def supported(self) -> bool:
@@ -273,4 +289,5 @@ class Answer:
             "supported": self.supported,
             "model": self.model,
             "adapter": self.adapter,  # None when no adapter shaped the answer
+            "evidence": [e.to_json() for e in self.evidence],
         }

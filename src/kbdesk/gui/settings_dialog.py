@@ -86,6 +86,13 @@ class SettingsDialog(QDialog):
         self.temperature.setValue(settings.temperature)
         self.temperature.setAccessibleName("Temperature")
         self.temperature.setToolTip("0 gives the most literal answers; higher is freer")
+        self.evidence_first = QCheckBox("Choose the evidence before answering")
+        self.evidence_first.setChecked(settings.evidence_first)
+        self.evidence_first.setAccessibleName("Choose the evidence before answering")
+        self.evidence_first.setToolTip(
+            "The model first picks the sentences that answer, then answers from them alone. "
+            "Slower, and worse with the built-in models; try it with a larger model of your own."
+        )
         self.ocr = QCheckBox("Read scanned pages with OCR (Tesseract)")
         self.ocr.setChecked(settings.ocr)
         self.ocr.setAccessibleName("OCR")
@@ -108,6 +115,7 @@ class SettingsDialog(QDialog):
         form.addRow("Embedder (new collections):", self.embedder)
         form.addRow("Passages per answer:", self.passages)
         form.addRow("Temperature:", self.temperature)
+        form.addRow("", self.evidence_first)
         form.addRow("", self.ocr)
         form.addRow("Data folder:", folder_row)
         form.addRow("Log folder:", QLabel(str(paths.log_dir)))
@@ -154,5 +162,6 @@ class SettingsDialog(QDialog):
             "embedder": self.embedder.currentData(),
             "passages": self.passages.value(),
             "temperature": round(self.temperature.value(), 2),
+            "evidence_first": self.evidence_first.isChecked(),
             "ocr": self.ocr.isChecked(),
         }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from kbdesk.core.errors import Cancelled
@@ -102,13 +104,22 @@ class FixedModel:
     def stream(self, prompt, **_):
         yield from self.text.split(" ")[:1] + [" " + w for w in self.text.split(" ")[1:]]
 
+    def complete(self, prompt, **kw):
+        return "".join(self.stream(prompt, **kw))
+
     def set_adapter(self, path, scale=1.0):
         assert path is None
 
 
+# The tests below are about the one-prompt answer and its checks (the re-ask, the quotation,
+# citation correction); test_evidence_select.py covers choosing the evidence first.
+SINGLE = AskOptions(evidence_first=False)
+EVIDENCE_FIRST = AskOptions(evidence_first=True)
+
+
 def test_miscited_sentence_is_moved_to_the_passage_that_supports_it(lease_kb):
     probe = FixedModel("")
-    Answerer(lease_kb, probe).ask("When is the security deposit returned?")
+    Answerer(lease_kb, probe).ask("When is the security deposit returned?", options=SINGLE)
     sources = probe.messages[-1]["content"]
     n_deposit = next(
         int(line[1])
@@ -119,7 +130,7 @@ def test_miscited_sentence_is_moved_to_the_passage_that_supports_it(lease_kb):
     model = FixedModel(
         f"The security deposit of 25,200 dollars is returned within 30 days after the tenant vacates [{wrong}]. [9]"
     )
-    answer = Answerer(lease_kb, model).ask("When is the security deposit returned?")
+    answer = Answerer(lease_kb, model).ask("When is the security deposit returned?", options=SINGLE)
     assert answer.supported and [c.page for c in answer.citations] == [3]
     assert f"[{n_deposit}]" in answer.answer and "[9]" not in answer.answer
     assert answer.sentences[0].corrected
@@ -177,26 +188,32 @@ def test_summarise_a_named_document_reads_all_of_it_with_progress(answerer, leas
 )
 def test_empty_or_malformed_model_output_still_gives_an_honest_answer(lease_kb, output):
     # The documents do not say where the tenant may park: nothing to quote, an honest decline.
-    answer = Answerer(lease_kb, FixedModel(output)).ask("Where may the tenant park a second car?")
-    assert answer.supported is False and answer.citations == ()
-    assert answer.answer == "The documents do not contain the answer to this question."
-    assert answer.nearest and answer.nearest[0].document == "lease.pdf"
-    assert answer.outcome is AnswerOutcome.NOT_IN_DOCUMENTS
-    assert set(answer.to_json()) == {
-        "answer",
-        "outcome",
-        "citations",
-        "supported",
-        "model",
-        "adapter",
-    }
+    for options in (SINGLE, EVIDENCE_FIRST):  # the output as the answer, or as the evidence chosen
+        answer = Answerer(lease_kb, FixedModel(output)).ask(
+            "Where may the tenant park a second car?", options=options
+        )
+        assert answer.supported is False and answer.citations == ()
+        assert answer.answer == "The documents do not contain the answer to this question."
+        assert answer.nearest and answer.nearest[0].document == "lease.pdf"
+        assert answer.outcome is AnswerOutcome.NOT_IN_DOCUMENTS
+        assert set(answer.to_json()) == {
+            "answer",
+            "outcome",
+            "citations",
+            "supported",
+            "model",
+            "adapter",
+            "evidence",
+        }
 
 
 @pytest.mark.parametrize("output", ["", "The documents do not contain the answer.", "[1][2]"])
 def test_a_declined_question_whose_answer_a_passage_states_gets_that_sentence_quoted(
     lease_kb, output
 ):
-    answer = Answerer(lease_kb, FixedModel(output)).ask("When is the security deposit returned?")
+    answer = Answerer(lease_kb, FixedModel(output)).ask(
+        "When is the security deposit returned?", options=SINGLE
+    )
     assert answer.outcome is AnswerOutcome.QUOTED and answer.supported is False
     (cited,) = answer.citations
     assert (cited.document, cited.page) == ("lease.pdf", 3)
@@ -205,7 +222,7 @@ def test_a_declined_question_whose_answer_a_passage_states_gets_that_sentence_qu
     assert cited.text[a:b] == cited.quote
     assert answer.answer.startswith("The model did not find an answer; the closest passage says:")
     assert f"“{cited.quote}” [1]" in answer.answer and "quotation" in answer.notice
-    chinese = Answerer(lease_kb, FixedModel(output)).ask("押金什么时候退还？")
+    chinese = Answerer(lease_kb, FixedModel(output)).ask("押金什么时候退还？", options=SINGLE)
     assert chinese.outcome in (AnswerOutcome.QUOTED, AnswerOutcome.NOT_IN_DOCUMENTS)
     if chinese.outcome is AnswerOutcome.QUOTED:
         assert chinese.answer.startswith("模型没有找到答案")
@@ -233,7 +250,7 @@ def test_a_decline_is_asked_again_with_the_closest_passage_and_kept_when_it_is_s
         "The documents do not contain the answer.",
         "The security deposit is returned within 30 days after the tenant vacates [1].",
     )
-    answer = Answerer(lease_kb, model).ask("When is the security deposit returned?")
+    answer = Answerer(lease_kb, model).ask("When is the security deposit returned?", options=SINGLE)
     assert answer.outcome is AnswerOutcome.ANSWERED and answer.supported
     ((cited),) = answer.citations
     assert (cited.document, cited.page) == ("lease.pdf", 3)
@@ -247,7 +264,9 @@ def test_a_re_asked_answer_the_passage_does_not_back_is_thrown_away(lease_kb):
         "The documents do not contain the answer.",
         "Tenants may park two electric cars in the basement garage free of charge [1].",
     )
-    answer = Answerer(lease_kb, model).ask("Where may the tenant park a second car?")
+    answer = Answerer(lease_kb, model).ask(
+        "Where may the tenant park a second car?", options=SINGLE
+    )
     assert answer.outcome in (AnswerOutcome.NOT_IN_DOCUMENTS, AnswerOutcome.QUOTED)
     assert "electric cars" not in answer.answer
 
@@ -269,10 +288,42 @@ def test_the_prompt_reads_the_body_after_a_heading_in_sentence_windows(
     with kb_with_small_chunks(data_dir, tmp_path / "docs") as kb:
         answer = Answerer(kb, small_host).ask(
             "How are patient records opened when staff work from home?",
-            options=AskOptions(max_answer_tokens=64, temperature=0.0, reading_budget=150),
+            options=replace(SINGLE, max_answer_tokens=64, temperature=0.0, reading_budget=150),
         )
     assert "encrypted remote desktop" in prompts[0]
     assert "standard mileage rate" not in prompts[0]  # far from the question: left out
     assert "…" in prompts[0]
     for citation in answer.citations:  # citations keep whole passages, for highlighting
         assert len(citation.text) >= len(citation.quote or "")
+
+
+def test_names_no_passage_holds_are_unmentioned(lease_kb):
+    assert lease_kb.unmentioned("What does the lease say about Flatpak and Wharf Street?") == [
+        "Flatpak"
+    ]
+    assert (
+        lease_kb.unmentioned("Who is the Tenant under the lease-agreement of Harbor-Point?") == []
+    )
+    assert lease_kb.unmentioned("Is the NDA signed?") == ["NDA"]
+    assert lease_kb.unmentioned("Is the CLA signed?", ["Commercial Lease Agreement"]) == []
+
+
+def test_a_question_about_something_the_documents_never_name_is_declined_unasked(
+    lease_kb, tmp_path
+):
+    from tests.helpers import LEASE_PAGES, make_pdf
+
+    # close to the lease's deposit clause, so the relevance floor alone would let it through
+    model = FixedModel("The security deposit is returned through PayPal within 30 days [1].")
+    chinese = Answerer(lease_kb, model).ask("押金会通过 PayPal 退还给租户吗？")
+    assert chinese.outcome is AnswerOutcome.NOT_IN_DOCUMENTS and not hasattr(model, "messages")
+    assert chinese.notice == "您的文档中从未提到 “PayPal”。"
+    question = "Is the security deposit returned to the tenant through PayPal?"
+    # An English question is not judged where Chinese passages answer: names are translated.
+    assert Answerer(lease_kb, model).ask(question).outcome is not AnswerOutcome.NOT_IN_DOCUMENTS
+    make_pdf(tmp_path / "docs" / "lease.pdf", LEASE_PAGES)
+    with KnowledgeBase.open(tmp_path / "kb", "en", embedder="use-multilingual") as english:
+        assert english.import_paths([tmp_path / "docs"]).ok
+        answer = Answerer(english, FixedModel("")).ask(question)
+    assert answer.outcome is AnswerOutcome.NOT_IN_DOCUMENTS
+    assert answer.notice == "Your documents never mention “PayPal”."

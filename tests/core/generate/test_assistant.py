@@ -115,3 +115,15 @@ def test_the_stream_never_shows_the_internal_marker(pieces, shown):
     for piece in pieces:
         stream(piece)
     assert "".join(seen) == shown
+
+
+def test_the_evidence_first_setting_reaches_the_answer(lease_kb, models, small_model):
+    settings = Settings(model=str(small_model), temperature=0.0, evidence_first=True)
+    assistant = Assistant(lease_kb, settings, models)
+    assert assistant.options().evidence_first and not Settings().evidence_first
+    reply = assistant.ask(QUESTION)
+    if reply.answer.outcome is AnswerOutcome.ANSWERED:  # rests on the sentences it chose
+        chosen = {(e.document, e.page, e.text) for e in reply.answer.evidence}
+        assert chosen and {(c.document, c.page) for c in reply.answer.citations} <= {
+            (d, p) for d, p, _ in chosen
+        }

@@ -12,7 +12,9 @@ from kbdesk.core.search.text import (
     has_cjk,
     index_body,
     match_expression,
+    name_terms,
     query_terms,
+    spelled_out,
 )
 
 
@@ -87,3 +89,21 @@ def test_budgeted_match_keeps_rare_terms_and_ands_the_common_ones():
     # the rarest term is always kept; one dropped common word is paired with it
     assert budgeted_match(["a1", "b2"], [50_000, 60_000], 100) == '"a1" OR ("a1" AND "b2")'
     assert budgeted_match([], [], 10) is None
+
+
+def test_names_in_a_question_are_acronyms_camel_case_inner_capitals_and_latin_words_in_chinese():
+    assert name_terms("Which FHS directory is reserved for Flatpak data?") == ["FHS", "Flatpak"]
+    assert name_terms("Who may use PostgreSQL? Debian may.") == ["PostgreSQL"]  # "Debian" opens
+    assert name_terms("What is the rent? What is the deposit?") == []
+    assert name_terms("Debian Edu 12 的桌面默认运行在 Wayland 上吗？") == [
+        "Debian",
+        "Edu",
+        "Wayland",
+    ]
+
+
+def test_an_acronym_spelled_out_in_the_passages_is_mentioned():
+    passages = ["This Non-Disclosure Agreement binds both parties.", "Rent is due monthly."]
+    assert spelled_out("NDA", passages)
+    assert not spelled_out("SOC", passages)
+    assert not spelled_out("Nda", passages)  # not an acronym

@@ -53,7 +53,7 @@ def with_quotes(
         lo, hi = int(offsets[k]), int(offsets[k + 1])
         own = [(texts.index(t), rows[texts.index(t)][lo:hi]) for t in claims.get(citation.n, ())]
         chosen = _supporting(scorer, own, lo, threshold)
-        spans = _merge(citation.text, [units[k][i][:2] for i in chosen])
+        spans = merge_spans(citation.text, [units[k][i][:2] for i in chosen])
         out.append(replace(citation, quote=quote_text(citation.text, spans), quote_spans=spans))
     return tuple(out)
 
@@ -84,7 +84,7 @@ def _supporting(
     return sorted(chosen) or [best]
 
 
-def _merge(text: str, spans: list[Span]) -> tuple[Span, ...]:
+def merge_spans(text: str, spans: list[Span]) -> tuple[Span, ...]:
     """Spans in order, neighbours with only whitespace between them joined into one."""
     out: list[Span] = []
     for a, b in sorted(spans):

@@ -103,7 +103,8 @@ def fit_windows(
     for i, block in enumerate(ranking.blocks):
         kept = sorted(n for b, n in chosen if b == i)
         if kept:
-            out.append(replace(block, excerpt=_excerpt(block.text, list(spans[i]), kept)))
+            excerpt = _excerpt(block.text, list(spans[i]), kept)
+            out.append(replace(block, excerpt=excerpt, reading=tuple(spans[i][n] for n in kept)))
     return out
 
 

@@ -38,6 +38,8 @@ BARE_WORDS = 6
 _PAGE_NUMBER = re.compile(
     r"^\W*(?:page|p\.|第)?\s*\d+\s*(?:(?:of|/|页|，共)\s*\d+\s*页?)?\W*$", re.I
 )
+# A table of contents' dot leaders: "3.7.3. Specific Options ........ 17".
+_DOT_LEADER = re.compile(r"(?:\.\s?){5,}|…{2,}|·{5,}")
 MIN_QUOTE_WORDS = 5  # a heading ("4. Obligations", "Section 9 Termination") is shorter
 
 
@@ -80,10 +82,10 @@ def contradicts(sentence: str, quote: str) -> bool:
 
 def furniture(sentence: str) -> bool:
     """Whether a passage sentence is a page's furniture or a heading, never worth quoting: a
-    page number, fewer than MIN_QUOTE_WORDS words, or a short line that ends without a
+    page number, a table of contents line, fewer than MIN_QUOTE_WORDS words, or a short line that ends without a
     sentence's punctuation (a title and page number in a footer, a section heading)."""
     text = " ".join(sentence.split())
-    if not text or _PAGE_NUMBER.match(text):
+    if not text or _PAGE_NUMBER.match(text) or _DOT_LEADER.search(text):
         return True
     words = _words(text)
     cjk = sum(len(w) == 1 and "\u4e00" <= w <= "\u9fff" for w in words)

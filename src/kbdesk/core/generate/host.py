@@ -91,6 +91,7 @@ class LlamaHost:
         self._adapter: tuple[str, float] | None = None
         self._formatter: Jinja2ChatFormatter | None = None
         self._pieces: dict[int, bytes] = {}
+        self._grammars: dict[str, object] = {}  # GBNF text -> parsed LlamaGrammar
 
     # -- loading ---------------------------------------------------------------------------
     @property
@@ -216,8 +217,10 @@ class LlamaHost:
         top_p: float = 0.95,
         min_p: float = 0.05,
         repeat_penalty: float = 1.0,
+        grammar: str | None = None,
     ) -> Iterator[str]:
-        """The answer as decoded text pieces; raises Cancelled between tokens.
+        """The answer as decoded text pieces; raises Cancelled between tokens. `grammar`
+        (GBNF) constrains what may be generated, so the reply always parses.
 
         The prompt is tokenized and checked against the context window here, so an oversized
         prompt fails at the call, before anything is evaluated; generation starts on iteration.
@@ -239,8 +242,18 @@ class LlamaHost:
             "temp": temperature,
             "repeat_penalty": repeat_penalty,
         }
+        if grammar is not None:
+            sampling["grammar"] = self._grammar(grammar)
         stops = [s for s in (stop or []) if s]
         return self._generate(tokens, max_tokens, sampling, stops, cancel, seed)
+
+    def _grammar(self, text: str):
+        if text not in self._grammars:
+            _llama_cpp()
+            from llama_cpp.llama_grammar import LlamaGrammar
+
+            self._grammars[text] = LlamaGrammar.from_string(text, verbose=False)
+        return self._grammars[text]
 
     def _generate(self, tokens, max_tokens, sampling, stops, cancel, seed) -> Iterator[str]:
         llama_cpp = _llama_cpp()

@@ -96,7 +96,7 @@ def user_message(question: str, blocks: Sequence[str]) -> str:
     return f"Sources:\n{sources}\n\nQuestion: {question.strip()}"
 
 
-def _recent_history(history: History) -> list[Message]:
+def recent_history(history: History) -> list[Message]:
     """The last exchanges, with old [n] markers removed: they pointed at other sources."""
     exchanges: list[list[Message]] = []
     for turn in history:
@@ -161,7 +161,7 @@ def build_messages(
         if cost <= free:
             blocks[i] = block
             free -= cost
-    past = _recent_history(history)
+    past = recent_history(history)
     while past and sum(int(count_tokens(m["content"])) + MESSAGE_OVERHEAD for m in past) > free:
         past = past[2:] if len(past) > 1 and past[1]["role"] == "assistant" else past[1:]
 
@@ -191,7 +191,7 @@ def no_rag_messages(question: str, history: History = ()) -> list[Message]:
     """A plain assistant prompt, for answering without the documents (`--no-rag`)."""
     return [
         {"role": "system", "content": NO_RAG_SYSTEM_PROMPT},
-        *_recent_history(history),
+        *recent_history(history),
         {"role": "user", "content": question.strip()},
     ]
 
@@ -199,7 +199,7 @@ def no_rag_messages(question: str, history: History = ()) -> list[Message]:
 def rewrite_messages(question: str, history: History) -> list[Message]:
     """A prompt that turns a follow-up ("and the second one?") into a standalone search query."""
     lines = []
-    for turn in _recent_history(history):
+    for turn in recent_history(history):
         content = " ".join(turn["content"].split())
         if len(content) > _REWRITE_TURN_CHARS:
             content = content[:_REWRITE_TURN_CHARS] + " ..."

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Sequence
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef]")
 # Numbers like 7.2, 25,200, 180/110 or 2025-03-01 stay one term; FTS5 matches them as a phrase.
@@ -99,3 +100,40 @@ def budgeted_match(terms: list[str], frequencies: list[int], row_budget: int) ->
     if dropped:
         match += " OR (" + " AND ".join(dropped) + ")"
     return match
+
+
+# A name in a question: an acronym or CamelCase word ("EUPL", "PostgreSQL", "LiLiQ"), a
+# capitalised word inside a sentence ("... reserved for Flatpak"), or, in a Chinese question,
+# any word in Latin letters ("Samba 的配额"). Names are what a question about something the
+# documents never mention (an on-topic unanswerable question) has and the documents lack.
+_LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[.+-][A-Za-z0-9]+)*")
+_SENTENCE_START = re.compile(r"(?:^|[.!?:;\"“(\[]|[.!?]\s*['’])\s*$")
+MIN_NAME_CHARS = 3
+
+
+def name_terms(question: str) -> list[str]:
+    """The names a question uses (see above), in order, without repeats."""
+    cjk = has_cjk(question)
+    names: dict[str, None] = {}
+    for m in _LATIN_WORD.finditer(question):
+        word = m.group()
+        if len(word) < MIN_NAME_CHARS or word.lower() in STOPWORDS:
+            continue
+        capitals = sum(c.isupper() for c in word)
+        inner = word[0].isupper() and not _SENTENCE_START.search(question[: m.start()])
+        if cjk or capitals >= 2 or inner:
+            names.setdefault(word, None)
+    return list(names)
+
+
+def spelled_out(acronym: str, texts: Sequence[str]) -> bool:
+    """Whether an acronym ("NDA") is written out in `texts` as words with its initials
+    ("Non-Disclosure Agreement"); False for anything not written in capitals."""
+    if not (acronym.isascii() and acronym.isalpha() and acronym.isupper()):
+        return False
+    letters = acronym.lower()
+    for text in texts:
+        initials = "".join(w[0] for w in re.findall(r"[A-Za-z]+", text)).lower()
+        if letters in initials:
+            return True
+    return False
