@@ -9,7 +9,8 @@ temperature 0): gold facts (every fact in the answer), a citation on a gold page
 questions declined, false declines (answerable questions declined), unverified answers, seconds.
 Collections are kept in bench/out/quality/ and re-imported incrementally (--fresh rebuilds them).
 Usage: .venv/bin/python bench/bench_quality.py [--corpora real own] [--retrieval-only]
-       [--models small large] [--limit N] [--passages N] [--log DIR] [--write-results] [--json]
+       [--models small large] [--limit N] [--passages N] [--evidence-first] [--log DIR]
+       [--write-results] [--json]
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import shutil
 import sys
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -172,6 +173,7 @@ def answers(
     limit: int | None,
     log: Path | None,
     passages: int | None = None,
+    evidence_first: bool = False,
 ):
     from kbdesk.core.generate.answerer import Answerer, AskOptions
     from kbdesk.core.generate.host import LlamaHost
@@ -181,9 +183,9 @@ def answers(
     answerer = Answerer(kb, host)
     host.load()
     answerer.checker.warm_up()
-    options = AskOptions(temperature=0.0)
+    options = AskOptions(temperature=0.0, evidence_first=evidence_first)
     if passages:
-        options = AskOptions(temperature=0.0, passages=passages)
+        options = replace(options, passages=passages)
     records = []
     sink = log.open("w", encoding="utf-8") if log else None
     try:
@@ -205,6 +207,7 @@ def answers(
                 "question": q.question,
                 "answer": answer.answer,
                 "citations": [[c.document, c.page] for c in answer.citations],
+                "evidence": [[e.document, e.page, e.text] for e in answer.evidence],
             }
             records.append(record)
             if sink:
@@ -226,7 +229,7 @@ def answers(
 def summarise(records: list[dict]) -> dict:
     groups: dict[str, list[dict]] = defaultdict(list)
     for r in records:
-        for key in ("all", r["language"]):
+        for key in r["slices"]:  # all, language, kind, look-alike
             groups[key].append(r)
 
     def share(rows: list[dict], test) -> float | None:
@@ -323,6 +326,11 @@ def main() -> int:
     parser.add_argument("--models", nargs="+", default=["small", "large"])
     parser.add_argument("--limit", type=int, help="answer every k-th question, N in all")
     parser.add_argument("--passages", type=int, help="passages per answer (default: the app's)")
+    parser.add_argument(
+        "--evidence-first",
+        action="store_true",
+        help="the model chooses the sentences that answer first (the app's setting; off)",
+    )
     parser.add_argument("--log", type=Path, help="folder for one JSON line per answer")
     parser.add_argument("--fresh", action="store_true", help="re-import the collections")
     parser.add_argument("--write-results", action="store_true")
@@ -348,7 +356,9 @@ def main() -> int:
                         log = args.log / f"{name}-{model}.jsonl"
                     print(f"{name}: answering with {model}", file=sys.stderr, flush=True)
                     result["answers"].append(
-                        answers(kb, corpus, model, args.limit, log, args.passages)
+                        answers(
+                            kb, corpus, model, args.limit, log, args.passages, args.evidence_first
+                        )
                     )
         report["corpora"][name] = result
     text = markdown(report)

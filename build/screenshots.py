@@ -146,6 +146,25 @@ def main() -> int:
         wait_until(lambda: answered)
         shot(window, "06-not-in-documents.png")
         answered.clear()
+        # Something no document names: declined before the model is asked, saying what is missing.
+        window.chat.input.setPlainText("Can the dental practice sublet rooms on Airbnb?")
+        window.chat.send()
+        wait_until(lambda: answered)
+        shot(window, "12-never-mentioned.png")
+        answered.clear()
+        # Evidence first (Settings): the chosen sentences answer, and the source shows them.
+        window.session.update_settings(evidence_first=True)
+        window.chat.input.setPlainText(args.question)
+        window.chat.send()
+        wait_until(lambda: answered)
+        chosen = answered[0][0]
+        if chosen.citations:
+            shown = collect(window.citations.page_shown)
+            window.chat._link(QUrl(f"cite:{len(window.chat.turns) - 1}:{chosen.citations[0].n}"))
+            wait_until(lambda: shown, 60)
+        shot(window, "13-evidence-first.png")
+        window.session.update_settings(evidence_first=False)
+        answered.clear()
         clause = "The Tenant shall keep the Premises in good repair and condition at its own cost. "
         window.chat.input.setPlainText("Is this clause enforceable? " + clause * 60)  # pasted text
         window.chat.send()

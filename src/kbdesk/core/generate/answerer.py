@@ -258,7 +258,8 @@ class Answerer:
         self, question, hits, history, options: AskOptions, on_token, cancel
     ) -> tuple[CitedAnswer, PromptPlan] | None:
         """The model chooses the sentences that answer (under a grammar), then answers from
-        them alone, in one conversation; None when it chooses none."""
+        them alone, in one conversation; None when it chooses none, or sentences that lack a
+        number the question names (evidence_select.about_this_question)."""
         selection = selection_turn(question, hits, history=history, **self._room(options))
         reply = self.host.complete(
             self.host.format_chat(selection.messages),
