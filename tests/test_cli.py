@@ -107,7 +107,16 @@ def test_search_json_contract_and_modes(capsys, data_dir, docs_dir):
         assert code == 0
         hits = json.loads(out)
         assert 1 <= len(hits) <= 3
-        assert set(hits[0]) == {"rank", "score", "document", "path", "page", "text", "chunk_id"}
+        assert set(hits[0]) == {
+            "rank",
+            "score",
+            "document",
+            "path",
+            "page",
+            "section",
+            "text",
+            "chunk_id",
+        }
         assert [h["rank"] for h in hits] == list(range(1, len(hits) + 1))
         assert (hits[0]["document"], hits[0]["page"]) == ("lease.pdf", 3)
         assert os.path.isabs(hits[0]["path"]) and "deposit" in hits[0]["text"]

@@ -18,6 +18,7 @@ from kbdesk.core.paths import AppPaths
 from kbdesk.core.settings import SettingsStore
 from kbdesk.core.store import catalog as catalog_module
 from kbdesk.core.store import schema
+from kbdesk.core.types import FileStatus
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 RELEASES = sorted(FIXTURES.glob("release-*"))
@@ -63,6 +64,8 @@ def test_what_an_earlier_release_wrote_opens_and_answers_the_same(release, tmp_p
     finally:
         kb.close()
     assert kb.manifest.schema_version == schema.SCHEMA_VERSION
+    with sqlite3.connect(catalog_of(data)) as con:  # schema 2: section paths, none until re-read
+        assert {r[0] for r in con.execute("SELECT DISTINCT section FROM chunks")} == {""}
 
 
 @pytest.fixture
@@ -119,3 +122,29 @@ def test_a_collection_from_a_newer_release_is_refused_untouched(tmp_path):
     manifest.write_text(manifest.read_text().replace('"schema_version": 1', '"schema_version": 7'))
     with pytest.raises(CollectionError, match="schema 7; this one reads up to"):
         KnowledgeBase.open(data, COLLECTION, create=False)
+
+
+def test_documents_an_earlier_release_cut_are_read_again_by_the_next_import(tmp_path):
+    data = copy_release(RELEASES[-1], tmp_path)
+    docs = data / "documents"
+    with sqlite3.connect(catalog_of(data)) as con:  # the copied files are where it looks
+        for (path,) in con.execute("SELECT path FROM documents").fetchall():
+            moved = str(docs / Path(path).name)
+            con.execute("UPDATE documents SET path = ? WHERE path = ?", (moved, path))
+    kb = KnowledgeBase.open(data, COLLECTION, create=False)
+    try:
+        assert sorted(d.name for d in kb.stale_documents()) == ["lease.pdf", "术后护理须知.pdf"]
+        before = kb.search("When is the security deposit returned?", k=1)[0]
+        report = kb.import_paths([docs])
+        assert report.ok and not report.by_status(FileStatus.UNCHANGED)
+        assert kb.stale_documents() == [] and len(kb.documents()) == 2
+        after = kb.search("When is the security deposit returned?", k=1)[0]
+        assert (after.document, after.page, after.text) == (
+            before.document,
+            before.page,
+            before.text,
+        )
+        again = kb.import_paths([docs])  # read by this release now: nothing to do
+        assert len(again.by_status(FileStatus.UNCHANGED)) == 2
+    finally:
+        kb.close()

@@ -237,3 +237,25 @@ def test_a_question_sent_while_the_collection_is_renamed_is_told_why(
         assert "renamed" in window.chat.turns[-1].error
         release.set()
     assert not window.chat.busy
+
+
+def test_documents_an_earlier_version_cut_are_offered_a_re_read_that_keeps_them(
+    make_window, qtbot, tmp_path
+):
+    import sqlite3
+
+    make_pdf(tmp_path / "docs" / "lease.pdf", LEASE_PAGES)
+    window = make_window()
+    import_and_wait(qtbot, window, [tmp_path / "docs"])
+    library = window.library
+    assert library.stale_bar.isHidden()
+    kb = window.session.kb()
+    with sqlite3.connect(kb.folder / "catalog.sqlite3") as con:  # as an earlier release left it
+        con.execute("UPDATE documents SET chunking = 1")
+    library.refresh()
+    assert not library.stale_bar.isHidden()
+    assert library.stale_label.text().startswith("1 document was read by an earlier version")
+    with qtbot.waitSignal(library.import_finished, timeout=IMPORT_TIMEOUT):
+        qtbot.mouseClick(library.stale_button, Qt.MouseButton.LeftButton)
+    assert statuses(window) == {"lease.pdf": "ready"}  # read again, never removed
+    assert kb.stale_documents() == [] and library.stale_bar.isHidden()

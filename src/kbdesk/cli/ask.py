@@ -62,7 +62,7 @@ def cmd_ask(args) -> int:
     if answer.citations:
         print("\nSources:")
         for c in answer.citations:
-            where = source_place(c.document, c.page)
+            where = source_place(c.document, c.page, c.section)
             print(f"  [{c.n}] {where}: {' '.join((c.quote or c.text).split())[:300]}")
     if answer.outcome is not AnswerOutcome.ANSWERED and answer.nearest:
         print("\nNearest passages in your documents:")

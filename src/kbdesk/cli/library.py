@@ -77,7 +77,7 @@ def cmd_search(args) -> int:
     if not hits:
         print("No matching passages.")
     for hit in hits:
-        where = source_place(hit.document, hit.page)
+        where = source_place(hit.document, hit.page, hit.section)
         snippet = " ".join(hit.text.split())
         print(f"[{hit.rank}] {where}  (score {hit.score:.3f})\n    {snippet[:300]}")
     return EXIT_OK

@@ -22,6 +22,7 @@ from kbdesk.core.errors import (
     KbdeskError,
     NeedsOCR,
 )
+from kbdesk.core.ingest.chunking import CHUNKING_VERSION
 from kbdesk.core.jobs import CancelToken, ProgressFn, no_progress
 from kbdesk.core.search.text import index_body
 from kbdesk.core.store.catalog import Catalog, FileFacts
@@ -247,12 +248,12 @@ class Importer:
             stat = path.stat()
             facts = FileFacts(str(path), name, facts.kind, "", stat.st_size, stat.st_mtime)
             existing = self.catalog.document_by_path(str(path))
-            if (
-                existing
+            current = (  # read by this chunker: an older one's chunks are cut again
+                existing is not None
                 and existing.status == DocStatus.READY
-                and existing.size == stat.st_size
-                and existing.mtime == stat.st_mtime
-            ):
+                and existing.chunking >= CHUNKING_VERSION
+            )
+            if current and existing.size == stat.st_size and existing.mtime == stat.st_mtime:
                 return _Outcome(
                     result=FileResult(
                         str(path),
@@ -263,7 +264,7 @@ class Importer:
                 )
             sha = sha256_file(path)
             facts = FileFacts(str(path), name, facts.kind, sha, stat.st_size, stat.st_mtime)
-            if existing and existing.status == DocStatus.READY and existing.sha256 == sha:
+            if current and existing.sha256 == sha:
                 self.catalog.touch_document(existing.id, stat.st_mtime)
                 return _Outcome(
                     result=FileResult(
@@ -368,7 +369,13 @@ class Importer:
         bodies = [index_body(t) for t in parsed.embed_texts]
         vectors = parsed.allocated_vectors()
         doc_id, ids, removed = self.catalog.replace_document(
-            parsed.facts, parsed.pages, parsed.drafts, parsed.hashes, bodies, vectors
+            parsed.facts,
+            parsed.pages,
+            parsed.drafts,
+            parsed.hashes,
+            bodies,
+            vectors,
+            chunking=CHUNKING_VERSION,
         )
         with self.index_lock:
             self.index.remove(np.asarray(removed, dtype=np.int64))

@@ -17,6 +17,7 @@ from kbdesk.core.embed import DEFAULT_EMBEDDER, Embedder, create_embedder, embed
 from kbdesk.core.embed.registry import normalise_id
 from kbdesk.core.errors import CollectionError, EmbedderMismatch, ErrorCode
 from kbdesk.core.ingest import ChunkSettings
+from kbdesk.core.ingest.chunking import CHUNKING_VERSION
 from kbdesk.core.jobs import CancelToken, ProgressFn, no_progress
 from kbdesk.core.paths import DEFAULT_COLLECTION, AppPaths, validate_collection_name
 from kbdesk.core.search.answer_context import ContextOptions
@@ -26,7 +27,7 @@ from kbdesk.core.search.searcher import Searcher, SearchOptions
 from kbdesk.core.search.text import name_terms, spelled_out
 from kbdesk.core.store.catalog import Catalog
 from kbdesk.core.store.vectors import VectorIndex
-from kbdesk.core.types import Document, FileResult, FileStatus, Hit, ImportReport
+from kbdesk.core.types import DocStatus, Document, FileResult, FileStatus, Hit, ImportReport
 
 __all__ = ["DEFAULT_FUSION", "FUSIONS", "KnowledgeBase"]  # the fusions: the CLI offers them
 
@@ -260,6 +261,16 @@ class KnowledgeBase:
                 return 0.0
             top = self.searcher().dense(query, 1, doc_ids)
         return top[0][1] if top else 0.0
+
+    def stale_documents(self) -> list[Document]:
+        """Ready documents an earlier kbdesk cut into passages (no section paths, older
+        headings rules): importing them again re-reads them, each replaced in one transaction,
+        so an interrupted re-read loses nothing."""
+        return [
+            d
+            for d in self.documents()
+            if d.status == DocStatus.READY and d.chunking < CHUNKING_VERSION
+        ]
 
     def unmentioned(self, question: str, passages: Sequence[str] = ()) -> list[str]:
         """The names the question uses that no passage of the collection contains: each word of

@@ -50,6 +50,7 @@ class ChunkDraft:
     char_start: int
     char_end: int
     boxes: tuple[BBox, ...] = ()
+    section: str = ""  # the headings it sits under, outermost first, joined by SECTION_JOIN
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ class Document:
     chunks: int
     added_at: float
     updated_at: float
+    chunking: int = 1  # the chunker version that read it (ingest/chunking.CHUNKING_VERSION)
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,7 @@ class Hit:
     # `text` stays whole for citations and highlighting.
     excerpt: str = ""
     reading: tuple[tuple[int, int], ...] = ()  # the excerpt's sentences: (start, end) in `text`
+    section: str = ""  # the passage's section path, when its document has numbered headings
 
     def to_json(self) -> dict:
         return {
@@ -120,6 +123,7 @@ class Hit:
             "document": self.document,
             "path": self.path,
             "page": self.page,
+            "section": self.section,
             "text": self.text,
             "chunk_id": self.chunk_id,
         }
@@ -194,9 +198,10 @@ class ImportReport:
         return not self.failed and not self.cancelled
 
 
-def source_place(document: str, page: int | None) -> str:
-    """Where a passage is, as people read it: "lease.pdf, page 3" (no page for unpaged files)."""
-    return document + (f", page {page}" if page else "")
+def source_place(document: str, page: int | None, section: str = "") -> str:
+    """Where a passage is, as people read it: "lease.pdf, page 3" (no page for unpaged files),
+    then its section path when it has one ("lease.pdf, page 3, 4. Rent › 4.2 Late fee")."""
+    return document + (f", page {page}" if page else "") + (f", {section}" if section else "")
 
 
 @dataclass(frozen=True)
@@ -215,6 +220,7 @@ class Citation:
     # joined by " … "), and where each is in `text`; empty in chats saved before quotes existed.
     quote: str = ""
     quote_spans: tuple[tuple[int, int], ...] = ()
+    section: str = ""  # the passage's section path ("4. Obligations › 4.2 Notices"), if any
 
     def to_json(self) -> dict:
         return {
@@ -222,6 +228,7 @@ class Citation:
             "document": self.document,
             "path": self.path,
             "page": self.page,
+            "section": self.section,
             "text": self.text,
             "quote": self.quote,
         }

@@ -46,6 +46,7 @@ class CitationPane(W.QWidget):
         self._render_job: Job | None = None
         self._path: str | None = None
         self._document = ""
+        self._section = ""  # the cited passage's section path
         self._passage = ""
         self._is_pdf = False
         self._page: int | None = None
@@ -192,9 +193,12 @@ class CitationPane(W.QWidget):
         boxes: tuple,
         text: str,
         quote_spans: tuple = (),
+        section: str = "",
     ) -> None:
-        """Show a passage; `quote_spans` ((start, end) in `text`) are highlighted strongly."""
+        """Show a passage; `quote_spans` ((start, end) in `text`) are highlighted strongly;
+        `section` (its section path) is shown in the title on the cited page."""
         self.clear()
+        self._section = section
         self._path, self._passage = path, text
         self._quote_spans = tuple((int(a), int(b)) for a, b in quote_spans)
         self._quote_boxes = None
@@ -305,7 +309,10 @@ class CitationPane(W.QWidget):
         self._faint_rects, self._quote_boxes = rp.faint_rects, quote
         # Shown before it scrolls: a hidden scroll area's viewport has a dummy size.
         self._stack.setCurrentWidget(self._page_view)
-        self._title.setText(f"{self._document} — page {rp.page}")
+        title = f"{self._document} — page {rp.page}"
+        if self._section and rp.page == self._cite_page:
+            title += f" — {self._section}"
+        self._title.setText(title)
         self._update_controls()
         self._page_view.show_image(img, target, new_page=new_page)
         self.page_shown.emit(rp.page)
@@ -358,7 +365,7 @@ class CitationPane(W.QWidget):
         self.find_bar.use_text(text)
         self._text_view.setPlainText(text)
         self._stack.setCurrentWidget(self._text_view)
-        self._title.setText(self._document)
+        self._title.setText(" — ".join(t for t in (self._document, self._section) if t))
         if self._text_range is None:
             self._show_notice(
                 "The cited passage is not in the file as it is now: it changed after import."

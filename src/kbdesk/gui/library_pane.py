@@ -103,6 +103,23 @@ class LibraryPane(QWidget):
         doc_buttons.addStretch(1)
         for b in (self.import_button, self.remove_button, self.reindex_button):
             doc_buttons.addWidget(b)
+        # Documents an earlier kbdesk cut into passages: one click reads them again, each
+        # replaced in one transaction (nothing is removed first).
+        self.stale_label = QLabel()
+        self.stale_label.setWordWrap(True)
+        self.stale_button = QPushButton("Read them again")
+        self.stale_button.setToolTip(
+            "Read these documents again with this version's passages and section paths; "
+            "they stay searchable meanwhile"
+        )
+        self.stale_button.clicked.connect(self.reread_stale)
+        self.stale_bar = QWidget()
+        stale_layout = QHBoxLayout(self.stale_bar)
+        stale_layout.setContentsMargins(0, 0, 0, 0)
+        stale_layout.addWidget(self.stale_label, 1)
+        stale_layout.addWidget(self.stale_button)
+        self.stale_bar.hide()
+        self._stale: list[str] = []
         self.watch_label = QLabel()
         self.watch_label.setWordWrap(True)
         self.watch_label.setStyleSheet("QLabel { color: #555; }")
@@ -112,7 +129,7 @@ class LibraryPane(QWidget):
         docs_layout.setContentsMargins(0, 0, 0, 0)
         docs_layout.addLayout(doc_buttons)
         docs_layout.addWidget(self.stack, 1)
-        for part in (self.imports, self.problems, self.watch_label):
+        for part in (self.imports, self.stale_bar, self.problems, self.watch_label):
             docs_layout.addWidget(part)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(self.collections_box)
@@ -166,6 +183,24 @@ class LibraryPane(QWidget):
         self.model.set_documents(documents)
         self.imports.publish()
         self.stack.setCurrentIndex(1 if self.model.rows else 0)
+        self._show_stale()
+
+    def _show_stale(self) -> None:
+        try:
+            stale = [d.path for d in self.session.kb().stale_documents() if Path(d.path).is_file()]
+        except KbdeskError:
+            stale = []
+        self._stale = stale
+        count = f"{len(stale)} documents were" if len(stale) != 1 else "1 document was"
+        self.stale_label.setText(
+            f"{count} read by an earlier version of kbdesk, without section paths."
+        )
+        self.stale_bar.setVisible(bool(stale) and not self.imports.running)
+
+    def reread_stale(self) -> None:
+        if self._stale:
+            self.stale_bar.hide()
+            self.import_paths(list(self._stale))
 
     def selected_paths(self) -> list[str]:
         rows = {i.row() for i in self.table.selectionModel().selectedRows()}

@@ -150,6 +150,7 @@ class MainWindow(QMainWindow):
             boxes=tuple(citation.boxes),
             text=citation.text,
             quote_spans=getattr(citation, "quote_spans", ()),
+            section=citation.section,
         )
 
     def open_document(self, path: str) -> None:

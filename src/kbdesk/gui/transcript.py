@@ -164,7 +164,7 @@ def plain_with_sources(answer: Answer) -> str:
         lines.append("Sources:")
         for c in answer.citations:
             quoted = " ".join((c.quote or c.text).split())
-            lines.append(f'[{c.n}] {source_place(c.document, c.page)}: "{quoted}"')
+            lines.append(f'[{c.n}] {source_place(c.document, c.page, c.section)}: "{quoted}"')
     elif answer.nearest:
         lines.append("")
         lines.append("Nearest passages:")

@@ -173,7 +173,7 @@ def test_claims_are_read_from_the_answers_markers():
     }
 
 
-def test_the_json_contract_keeps_its_fields_and_gains_the_quote(use):
+def test_the_json_contract_keeps_its_fields_and_gains_the_quote_and_section(use):
     cited = _quoted(
         "The deposit of 25,200 dollars is returned within 30 days after the tenant vacates [1].",
         [TERMINATION],
@@ -186,6 +186,7 @@ def test_the_json_contract_keeps_its_fields_and_gains_the_quote(use):
         "document": "lease.pdf",
         "path": "/docs/lease.pdf",
         "page": 3,
+        "section": "",
         "text": TERMINATION,
         "quote": _sentences(TERMINATION)[1],
     }

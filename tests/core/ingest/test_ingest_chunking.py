@@ -295,3 +295,40 @@ def test_a_chunk_never_ends_with_a_bare_heading(size, heading, before, after):
     assert not any(c.text.endswith(heading) for c in chunks)
     body = next(c for c in chunks if after[0][:10] in c.text)
     assert body.text.startswith(heading)  # the heading opens its body's chunk
+
+
+def test_each_chunk_carries_the_numbered_headings_it_sits_under_across_pages():
+    pages = [
+        (1, ["1. Definitions", "2024 was the year the building opened."]),
+        (1, ["The Tenant is the company that signs. " * 5, "2. Rent"]),
+        (1, ["2.1 Amount", "The rent is 8,400 dollars a month. " * 8]),
+        (2, ["The rent is paid in advance. " * 6, "2.2 Late fee"]),
+        (2, ["A late fee of 5 percent applies. " * 6]),
+        (2, ["1. Appoint Delegates or delegate decisions to the Technical Committee."]),
+        (2, ["Section 3 Termination"]),
+        (2, ["Either party may end the lease with ninety days notice. " * 4]),
+    ]
+    doc = ParsedDocument(
+        "x.pdf",
+        "pdf",
+        tuple(Segment(t.strip(), page=p) for p, paras in pages for t in paras),
+        pages=2,
+    )
+    chunks = chunk_document(doc, ChunkSettings(size=300, overlap=0))
+    assert not any(c.text.endswith("2. Rent") for c in chunks)  # "2." is no sentence
+    where = {c.text.split("\n")[-1][:20]: c.section for c in chunks}
+    assert chunks[0].section == "1. Definitions"  # its own opening heading
+    assert where["The rent is 8,400 do"] == "2. Rent › 2.1 Amount"
+    assert any(c.page == 2 and c.section == "2. Rent › 2.1 Amount" for c in chunks)  # goes on
+    assert any(c.section == "2. Rent › 2.2 Late fee" for c in chunks)
+    # a numbered sentence of a list and a year open no section
+    assert chunks[-1].section == "Section 3 Termination"
+    assert not any("Appoint" in c.section or "2024" in c.section for c in chunks)
+
+
+def test_chinese_articles_nest_under_their_chapter():
+    paras = ["第一章 总则", "本合同适用于房屋租赁。" * 6, "第三条 租金", "月租金为八千元。" * 10]
+    doc = ParsedDocument("a.txt", "txt", tuple(Segment(t) for t in paras))
+    chunks = chunk_document(doc, ChunkSettings(size=200, overlap=0))
+    assert chunks[0].section == "第一章 总则"
+    assert chunks[-1].section == "第一章 总则 › 第三条 租金"

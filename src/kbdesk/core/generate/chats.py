@@ -128,6 +128,7 @@ class ChatStore:
                     boxes=tuple(tuple(b) for b in extra.get(c["n"], {}).get("boxes", ())),
                     # chats saved before quotes existed have neither
                     quote=c.get("quote", ""),
+                    section=c.get("section", ""),
                     quote_spans=tuple(
                         (int(a), int(b)) for a, b in extra.get(c["n"], {}).get("quote_spans", ())
                     ),

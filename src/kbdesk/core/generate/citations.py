@@ -201,5 +201,13 @@ def _rewrite(text: str, keep: dict[int, int | None], add: Sequence[int]) -> str:
 def citation_of(n: int, hit: Hit) -> Citation:
     """Source n of a prompt as a citation (its quote is filled in later)."""
     return Citation(
-        n, hit.chunk_id, hit.doc_id, hit.document, hit.path, hit.page, hit.text, hit.boxes
+        n,
+        hit.chunk_id,
+        hit.doc_id,
+        hit.document,
+        hit.path,
+        hit.page,
+        hit.text,
+        hit.boxes,
+        section=hit.section,
     )

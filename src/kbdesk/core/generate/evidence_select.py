@@ -30,7 +30,7 @@ from kbdesk.core.generate.prompt import (
 )
 from kbdesk.core.generate.support import numbers_in
 from kbdesk.core.messages import language_of
-from kbdesk.core.types import Citation, Evidence, Hit
+from kbdesk.core.types import Citation, Evidence, Hit, source_place
 
 # Most answers rest on one to three sentences; more chosen sentences mean a longer answer turn
 # and more room for a fact from the wrong one.
@@ -120,7 +120,7 @@ def _selection_user(question: str, cands: Candidates) -> str:
     number = {unit: k for k, unit in enumerate(cands.units, start=1)}
     parts = []
     for i, hit in enumerate(cands.hits):
-        where = f"{hit.document}, page {hit.page}" if hit.page is not None else hit.document
+        where = source_place(hit.document, hit.page, hit.section)
         lines = []
         for a, b in reading_spans(hit):
             k = number.get((i, a, b))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from kbdesk.core.errors import InvalidSetting
 from kbdesk.core.generate.answer_text import strip_markers
-from kbdesk.core.types import Hit
+from kbdesk.core.types import Hit, source_place
 
 # The model's whole reply when the sources do not answer the question; citations.py detects it.
 NOT_IN_DOCUMENTS = "NOT_IN_DOCUMENTS"
@@ -72,8 +72,7 @@ def passage_text(hit: Hit) -> str:
 
 
 def source_block(n: int, hit: Hit) -> str:
-    where = f"{hit.document}, page {hit.page}" if hit.page is not None else hit.document
-    return f"[{n}] {where}:\n{passage_text(hit)}"
+    return f"[{n}] {source_place(hit.document, hit.page, hit.section)}:\n{passage_text(hit)}"
 
 
 def passage_budget_fit(

@@ -12,6 +12,9 @@ from kbdesk.core.ingest.textutil import IDEOGRAPH_RE, is_cjk_char, join_separato
 from kbdesk.core.types import BBox, ChunkDraft, ParsedDocument, Segment
 
 MIN_SIZE, MAX_SIZE = 100, 8000
+# What a re-read would change: 2 added section paths and kept "2. Rent" whole as a heading. A
+# document read by an older version is read again by the next import of it (importer.py).
+CHUNKING_VERSION = 2
 _TAIL_FRACTION = 0.15  # a last chunk this small is folded into its predecessor...
 _MERGE_LIMIT = 1.25  # ...when the result stays within this multiple of the size
 
@@ -28,7 +31,17 @@ _NUMBERED_RE = re.compile(
     r"|§+\s*\d|第[一二三四五六七八九十百千零〇两\d]+[条章节款部分篇]|[一二三四五六七八九十]+[、.])",
     re.IGNORECASE,
 )
+_NUMBER_ONLY_RE = re.compile(r"\s*\d{1,3}(?:\.\d{1,3})*\.$")
 _CLOSED_RE = re.compile(r"[.!?。！？；;:：…][\"')\]’”»」』）]*\s*$")
+# A numbered heading's depth, for section paths: "4." and "Section 4" open level 1, "4.2" level
+# 2; "第一章" level 1, "第三节" and "第五条" level 2; "一、" level 1. Unnumbered headings (a short
+# line without a full stop) name no path: in a PDF they are as often a caption or a table row;
+# nor does a numbered list item that is a whole sentence ("1. Appoint Delegates or delegate ...").
+HEADING_MAX_WORDS = 6
+_DECIMAL_RE = re.compile(r"^\s*(\d{1,3}(?:\.\d{1,3})*)\.?\s")  # not a year
+_ZH_SECTION_RE = re.compile(r"^\s*第[一二三四五六七八九十百千零〇两\d]+([条章节款部分篇])")
+SECTION_JOIN = " › "
+SECTION_MAX_CHARS = 200  # a path longer than this keeps its innermost headings
 
 
 @dataclass(frozen=True)
@@ -127,11 +140,22 @@ def _split_long(text: str, a: int, b: int, size: int) -> list[tuple[int, int]]:
     return pieces
 
 
+def _line_start(text: str, pos: int) -> int:
+    return text.rfind("\n", 0, pos) + 1
+
+
 def _units(sec: _Section, size: int) -> tuple[list[tuple[int, int]], list[bool]]:
     text = sec.text
     cuts = {m.end() for m in _SENTENCE_END_RE.finditer(text)} | sec.para_starts
     cuts.add(len(text))
     cuts.discard(0)
+    # "2. Rent", "3.2. Notices": the number's full stop ends no sentence; cut there, the
+    # heading would lose its number and never be seen whole.
+    cuts -= {
+        m.end()
+        for m in _SENTENCE_END_RE.finditer(text)
+        if _NUMBER_ONLY_RE.match(text, _line_start(text, m.start()), m.start() + 1)
+    }
     spans: list[tuple[int, int]] = []
     para_end: list[bool] = []
     prev = 0
@@ -162,6 +186,55 @@ def _headings(text: str, spans: list[tuple[int, int]], para_end: list[bool]) -> 
     return out
 
 
+def _section_headings(sec: _Section) -> list[tuple[int, int]]:
+    """(start, end) of the section's paragraphs that are numbered headings, in order."""
+    text = sec.text
+    starts = sorted({0, *sec.para_starts})
+    out = []
+    for a, b in zip(starts, [*starts[1:], len(text) + 1], strict=True):
+        line = text[a : b - 1].strip() if b <= len(text) else text[a:].strip()
+        if 0 < len(line) <= HEADING_MAX_CHARS and _names_section(line):
+            lead = len(text[a:]) - len(text[a:].lstrip())
+            out.append((a + lead, a + lead + len(line)))
+    return out
+
+
+def _names_section(line: str) -> bool:
+    closed = _CLOSED_RE.search(line) and len(line.split()) > HEADING_MAX_WORDS
+    return heading_level(line) is not None and not closed
+
+
+def heading_level(line: str) -> int | None:
+    """The depth of a numbered heading (1 outermost); None for anything else."""
+    if m := _DECIMAL_RE.match(line):
+        return m.group(1).count(".") + 1
+    if m := _ZH_SECTION_RE.match(line):
+        return 1 if m.group(1) in "章部分篇" else 2
+    if _NUMBERED_RE.match(line) and not line.lstrip()[:1].isdigit():
+        return 1
+    return None
+
+
+class SectionPath:
+    """The numbered headings read so far, one per level: what a chunk sits under."""
+
+    def __init__(self):
+        self._open: list[tuple[int, str]] = []
+
+    def read(self, line: str) -> None:
+        level = heading_level(line)
+        if level is None:
+            return
+        self._open = [(lv, text) for lv, text in self._open if lv < level]
+        self._open.append((level, " ".join(line.split()).rstrip(".:：")))
+
+    def __str__(self) -> str:
+        parts = [text for _, text in self._open]
+        while len(parts) > 1 and len(SECTION_JOIN.join(parts)) > SECTION_MAX_CHARS:
+            parts.pop(0)
+        return SECTION_JOIN.join(parts)[:SECTION_MAX_CHARS]
+
+
 def _pack(
     weights: list[int], para_end: list[bool], cfg: ChunkSettings, headings: list[bool] | None = None
 ) -> list[tuple[int, int]]:
@@ -185,7 +258,7 @@ def _pack(
                 if para_end[e - 1]:
                     end = e
                     break
-            if headings[end - 1] and end - 1 > new_from:
+            while headings[end - 1] and end - 1 > new_from:  # "2. Rent" then "2.1 Amount"
                 end -= 1
         ranges.append((start, end))
         if end >= n:
@@ -204,6 +277,7 @@ def chunk_document(doc: ParsedDocument, settings: ChunkSettings | None = None) -
     """Chunks in reading order; ordinals run across the whole document."""
     cfg = settings or ChunkSettings()
     drafts: list[ChunkDraft] = []
+    path = SectionPath()  # runs across pages: a section goes on over a page break
     for key, segs in _group(doc).items():
         sec = _build(key, segs)
         text = sec.text
@@ -211,7 +285,10 @@ def chunk_document(doc: ParsedDocument, settings: ChunkSettings | None = None) -
         if not spans:
             continue
         weights = [text_weight(text, a, b) for a, b in spans]
-        for us, ue in _pack(weights, para_end, cfg, _headings(text, spans, para_end)):
+        headings = _headings(text, spans, para_end)
+        titles = _section_headings(sec)  # (start, end) of each paragraph that names a section
+        read = 0
+        for us, ue in _pack(weights, para_end, cfg, headings):
             cs, ce = spans[us][0], spans[ue - 1][1]
             raw = text[cs:ce]
             stripped = raw.strip()
@@ -219,6 +296,16 @@ def chunk_document(doc: ParsedDocument, settings: ChunkSettings | None = None) -
                 continue
             cs += len(raw) - len(raw.lstrip())
             ce = cs + len(stripped)
+            # The chunk sits under the headings before its first body text (its own opening
+            # headings included).
+            body = cs
+            for a, b in titles[read:]:
+                if a > body or a >= ce:
+                    break
+                body = max(body, b + 1)
+            while read < len(titles) and titles[read][0] < min(body, ce):
+                path.read(text[slice(*titles[read])])
+                read += 1
             first = bisect_right(sec.seg_ends, cs)
             boxes: dict[BBox, None] = {}
             for i in range(first, len(sec.seg_starts)):
@@ -235,6 +322,7 @@ def chunk_document(doc: ParsedDocument, settings: ChunkSettings | None = None) -
                     char_start=cs,
                     char_end=ce,
                     boxes=tuple(boxes),
+                    section=str(path),
                 )
             )
     return drafts

@@ -37,6 +37,7 @@ class ChunkRow:
     text: str
     document: str
     path: str
+    section: str = ""
 
     def hit(self, rank: int, score: float, **changes) -> Hit:
         """This passage as a search result; `changes` replace fields (text, boxes, context)."""
@@ -51,6 +52,7 @@ class ChunkRow:
             self.text,
             ordinal=self.ordinal,
             boxes=self.boxes,
+            section=self.section,
         )
         return replace(hit, **changes) if changes else hit
 
@@ -66,7 +68,8 @@ class FileFacts:
 
 
 _DOC_COLUMNS = (
-    "id, path, name, kind, sha256, size, mtime, status, error, pages, chunks, added_at, updated_at"
+    "id, path, name, kind, sha256, size, mtime, status, error, pages, chunks, added_at, updated_at,"
+    " chunking"
 )
 
 
@@ -173,8 +176,10 @@ class Catalog:
         text_hashes: list[str],
         fts_bodies: list[str],
         vectors: np.ndarray,
+        chunking: int = 1,
     ) -> tuple[int, list[int], list[int]]:
-        """Store a parsed document in one transaction, dropping any previous version of it.
+        """Store a parsed document in one transaction, dropping any previous version of it;
+        `chunking` is the chunker version that cut it.
 
         Returns (doc_id, new chunk ids, removed chunk ids).
         """
@@ -184,14 +189,16 @@ class Catalog:
             doc_id, removed = self._upsert_document(
                 con, facts, DocStatus.READY, None, None, pages, len(drafts)
             )
+            con.execute("UPDATE documents SET chunking = ? WHERE id = ?", (chunking, doc_id))
             ids: list[int] = []
             vectors = np.ascontiguousarray(vectors, dtype=np.float32)
             for draft, text_hash, body, vector in zip(
                 drafts, text_hashes, fts_bodies, vectors, strict=True
             ):
                 cur = con.execute(
-                    "INSERT INTO chunks(doc_id, ordinal, page, char_start, char_end, boxes, text, text_hash)"
-                    " VALUES (?,?,?,?,?,?,?,?)",
+                    "INSERT INTO chunks(doc_id, ordinal, page, char_start, char_end, boxes, text,"
+                    " text_hash, section)"
+                    " VALUES (?,?,?,?,?,?,?,?,?)",
                     (
                         doc_id,
                         draft.ordinal,
@@ -201,6 +208,7 @@ class Catalog:
                         json.dumps([list(b) for b in draft.boxes]),
                         draft.text,
                         text_hash,
+                        draft.section,
                     ),
                 )
                 chunk_id = _inserted_id(cur)
@@ -364,12 +372,15 @@ class Catalog:
             marks = ",".join("?" * len(batch))
             rows = self.con.execute(
                 "SELECT c.id, c.doc_id, c.ordinal, c.page, c.char_start, c.char_end, c.boxes, c.text,"
-                f" d.name, d.path FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id IN ({marks})",
+                " d.name, d.path, c.section FROM chunks c JOIN documents d ON d.id = c.doc_id"
+                f" WHERE c.id IN ({marks})",
                 batch,
             )
             for r in rows:
                 boxes = tuple(tuple(b) for b in json.loads(r[6]))
-                out[r[0]] = ChunkRow(r[0], r[1], r[2], r[3], r[4], r[5], boxes, r[7], r[8], r[9])
+                out[r[0]] = ChunkRow(
+                    r[0], r[1], r[2], r[3], r[4], r[5], boxes, r[7], r[8], r[9], r[10]
+                )
         return out
 
     def neighbour_ids(self, doc_id: int, ordinal: int, around: int) -> list[int]:

@@ -7,12 +7,21 @@ import sqlite3
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # MIGRATIONS[v]: the statements that take a catalog from schema v - 1 to v (v = 2, 3, ...).
 # A change to SCHEMA below bumps SCHEMA_VERSION and adds its step here; tests/core/test_upgrade.py
 # opens a collection written by an earlier release (tests/fixtures/) to prove the steps.
-MIGRATIONS: dict[int, tuple[str, ...]] = {}
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    # 2: each chunk's section path ("4. Obligations › 4.2 Notices"); older chunks have none
+    # until their document is read again (Re-index).
+    # documents.chunking: the chunker version that read the document (ingest/chunking.py); an
+    # import reads an older one again, replacing its chunks in one transaction.
+    2: (
+        "ALTER TABLE chunks ADD COLUMN section TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE documents ADD COLUMN chunking INTEGER NOT NULL DEFAULT 1",
+    ),
+}
 
 # The keyword index tokenizer (porter stemming for English; jieba splits Chinese before it).
 FTS_TOKENIZE = "porter unicode61 remove_diacritics 2"
@@ -36,7 +45,8 @@ CREATE TABLE IF NOT EXISTS documents (
     pages      INTEGER NOT NULL DEFAULT 0,
     chunks     INTEGER NOT NULL DEFAULT 0,
     added_at   REAL NOT NULL,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    chunking   INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS documents_sha ON documents(sha256);
 CREATE TABLE IF NOT EXISTS chunks (
@@ -48,7 +58,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     char_end   INTEGER NOT NULL,
     boxes      TEXT NOT NULL DEFAULT '[]',
     text       TEXT NOT NULL,
-    text_hash  TEXT NOT NULL
+    text_hash  TEXT NOT NULL,
+    section    TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id, ordinal);
 CREATE INDEX IF NOT EXISTS chunks_hash ON chunks(text_hash);
