@@ -332,3 +332,16 @@ def test_chinese_articles_nest_under_their_chapter():
     chunks = chunk_document(doc, ChunkSettings(size=200, overlap=0))
     assert chunks[0].section == "第一章 总则"
     assert chunks[-1].section == "第一章 总则 › 第三条 租金"
+
+
+def test_a_heading_inside_a_page_s_last_chunk_goes_on_to_the_next_page():
+    segs = [
+        Segment("1. Scope", page=1),
+        Segment("This lease covers the premises. " * 3, page=1),
+        Segment("2. Rent", page=1),
+        Segment("Rent is due monthly.", page=1),
+        Segment("It is paid in advance by bank transfer. " * 3, page=2),
+    ]
+    doc = ParsedDocument("x.pdf", "pdf", tuple(segs), pages=2)
+    first, second = chunk_document(doc, ChunkSettings(size=1000, overlap=0))
+    assert (first.section, second.section) == ("1. Scope", "2. Rent")

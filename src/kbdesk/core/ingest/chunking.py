@@ -325,4 +325,6 @@ def chunk_document(doc: ParsedDocument, settings: ChunkSettings | None = None) -
                     section=str(path),
                 )
             )
+        for a, b in titles[read:]:  # headings inside the page's last chunk go on to the next page
+            path.read(text[a:b])
     return drafts
