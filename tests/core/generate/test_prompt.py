@@ -218,10 +218,10 @@ def test_rewrite_prompt_carries_the_conversation_and_asks_for_the_question_only(
     assert "And the dose of the second one?" in user
 
 
-def test_a_source_names_its_section_path_when_it_has_one():
+def test_a_source_names_its_document_and_page_but_not_its_section_path():
     from kbdesk.core.generate.prompt import source_block
     from kbdesk.core.types import Hit
 
     hit = Hit(1, 1.0, 1, 1, "lease.pdf", "/lease.pdf", 3, "The rent is due.", section="4. Rent")
-    assert source_block(2, hit).startswith("[2] lease.pdf, page 3, 4. Rent:\n")
+    assert source_block(2, hit) == "[2] lease.pdf, page 3:\nThe rent is due."
     assert source_block(1, Hit(1, 1.0, 1, 1, "a.txt", "/a.txt", None, "x")) == "[1] a.txt:\nx"

@@ -120,7 +120,7 @@ def _selection_user(question: str, cands: Candidates) -> str:
     number = {unit: k for k, unit in enumerate(cands.units, start=1)}
     parts = []
     for i, hit in enumerate(cands.hits):
-        where = source_place(hit.document, hit.page, hit.section)
+        where = source_place(hit.document, hit.page)
         lines = []
         for a, b in reading_spans(hit):
             k = number.get((i, a, b))

@@ -72,7 +72,9 @@ def passage_text(hit: Hit) -> str:
 
 
 def source_block(n: int, hit: Hit) -> str:
-    return f"[{n}] {source_place(hit.document, hit.page, hit.section)}:\n{passage_text(hit)}"
+    # Not the section path: with it in every heading (and the new chunks) the 1.5B model got
+    # fewer answers right on the real corpus (bench/RESULTS.md, "Section paths in the prompt").
+    return f"[{n}] {source_place(hit.document, hit.page)}:\n{passage_text(hit)}"
 
 
 def passage_budget_fit(
