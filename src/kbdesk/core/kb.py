@@ -262,13 +262,14 @@ class KnowledgeBase:
             top = self.searcher().dense(query, 1, doc_ids)
         return top[0][1] if top else 0.0
 
-    def stale_documents(self) -> list[Document]:
+    def stale_documents(self, documents: Iterable[Document] | None = None) -> list[Document]:
         """Ready documents an earlier kbdesk cut into passages (no section paths, older
-        headings rules): importing them again re-reads them, each replaced in one transaction,
-        so an interrupted re-read loses nothing."""
+        headings rules), of `documents` (a list just read) or of the collection: importing them
+        again re-reads them, each replaced in one transaction, so an interrupted re-read loses
+        nothing."""
         return [
             d
-            for d in self.documents()
+            for d in (self.documents() if documents is None else documents)
             if d.status == DocStatus.READY and d.chunking < CHUNKING_VERSION
         ]
 

@@ -183,13 +183,13 @@ class LibraryPane(QWidget):
         self.model.set_documents(documents)
         self.imports.publish()
         self.stack.setCurrentIndex(1 if self.model.rows else 0)
-        self._show_stale()
+        self._show_stale(documents)
 
-    def _show_stale(self) -> None:
-        try:
-            stale = [d.path for d in self.session.kb().stale_documents() if Path(d.path).is_file()]
-        except KbdeskError:
-            stale = []
+    def _show_stale(self, documents: list) -> None:
+        """The offer to re-read the documents an earlier version read, from the list just read."""
+        # no documents: nothing to offer, and a collection that could not be read is not asked again
+        found = self.session.kb().stale_documents(documents) if documents else []
+        stale = [d.path for d in found if Path(d.path).is_file()]
         self._stale = stale
         count = f"{len(stale)} documents were" if len(stale) != 1 else "1 document was"
         self.stale_label.setText(
