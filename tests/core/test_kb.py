@@ -75,6 +75,22 @@ def test_changed_file_is_reindexed_and_old_chunks_leave(kb, docs_dir, embedder):
     assert all("ninety" not in h.text for h in kb.search("ninety days", mode="keyword"))
 
 
+def test_reading_again_replaces_an_unchanged_document_in_place(kb, docs_dir, embedder):
+    lease = str((docs_dir / "lease.pdf").resolve())
+    before = kb.catalog.document_by_path(lease)
+    old_ids = set(kb.catalog.chunk_ids_of_documents([before.id]))
+    report = kb.import_paths([lease], again=True)
+    assert [r.status for r in report.results] == [FileStatus.UPDATED]
+    assert report.embedded == 0, "the same passages reuse their vectors"
+    after = kb.catalog.document_by_path(lease)
+    assert after.chunks == before.chunks and after.status == DocStatus.READY
+    live = set(kb.catalog.chunk_ids().tolist())
+    assert not old_ids & live and set(kb.index.ids().tolist()) == live
+    assert _top(kb, "How much notice is needed to terminate the lease?").page == 3
+    # the other documents were not part of it
+    assert {r.status for r in kb.import_paths([docs_dir]).results} == {FileStatus.UNCHANGED}
+
+
 def test_remove_drops_a_document_everywhere(kb, docs_dir, embedder):
     results = kb.remove([str(docs_dir / "lease.pdf")])
     assert results[0].status == FileStatus.REMOVED

@@ -259,3 +259,22 @@ def test_documents_an_earlier_version_cut_are_offered_a_re_read_that_keeps_them(
         qtbot.mouseClick(library.stale_button, Qt.MouseButton.LeftButton)
     assert statuses(window) == {"lease.pdf": "ready"}  # read again, never removed
     assert kb.stale_documents() == [] and library.stale_bar.isHidden()
+
+
+def test_re_index_reads_the_selection_again_without_removing_it_first(
+    make_window, qtbot, docs_dir, monkeypatch
+):
+    window = make_window()
+    library = window.library
+    import_and_wait(qtbot, window, [docs_dir / "lease.pdf"])
+    kb = window.session.kb()
+    old_ids = set(kb.catalog.chunk_ids().tolist())
+    removed = []
+    monkeypatch.setattr(kb, "remove", lambda refs: removed.append(refs) or [])
+    library.table.selectRow(0)
+    with qtbot.waitSignal(library.import_finished, timeout=IMPORT_TIMEOUT) as done:
+        qtbot.mouseClick(library.reindex_button, Qt.MouseButton.LeftButton)
+    assert removed == [], "a re-index never removes: the old version stays until the new is saved"
+    assert [r.status.value for r in done.args[0].results] == ["updated"]
+    assert statuses(window) == {"lease.pdf": "ready"}
+    assert not old_ids & set(kb.catalog.chunk_ids().tolist()), "its passages were cut again"

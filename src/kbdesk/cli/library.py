@@ -40,6 +40,7 @@ def cmd_ingest(args) -> int:
             report = kb.import_paths(
                 args.paths,
                 ocr=settings_for(args).ocr and not args.no_ocr,
+                again=args.again,
                 progress=bar,
                 on_file=on_file,
             )

@@ -46,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--no-ocr", action="store_true", help="do not OCR pages without a text layer")
     p.add_argument(
+        "--again",
+        action="store_true",
+        help="read the files again even if unchanged (the old version stays until the new is saved)",
+    )
+    p.add_argument(
         "--embedder",
         help="embedder for a NEW collection: use-multilingual, minilm, or a "
         "sentence-transformers folder",

@@ -102,6 +102,7 @@ class Importer:
         settings: ingest.ChunkSettings,
         *,
         ocr: bool = True,
+        again: bool = False,
         progress: ProgressFn = no_progress,
         cancel: CancelToken | None = None,
         on_file: Callable[[FileResult], None] | None = None,
@@ -114,6 +115,7 @@ class Importer:
         self.dim = embedder.spec.dim
         self.settings = settings
         self.ocr = ocr
+        self.again = again  # read unchanged files too (Re-index), replacing them as an update
         self.progress = progress
         self.cancel = cancel or CancelToken()
         self.on_file = on_file
@@ -252,6 +254,7 @@ class Importer:
                 existing is not None
                 and existing.status == DocStatus.READY
                 and existing.chunking >= CHUNKING_VERSION
+                and not self.again
             )
             if current and existing.size == stat.st_size and existing.mtime == stat.st_mtime:
                 return _Outcome(

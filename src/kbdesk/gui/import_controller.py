@@ -75,13 +75,13 @@ class ImportController(QWidget):
 
     # -- starting and stopping -----------------------------------------------------------------
 
-    def import_paths(self, paths: list[str]) -> Job:
+    def import_paths(self, paths: list[str], again: bool = False) -> Job:
         paths = [str(Path(p)) for p in paths]
         collection = self.session.collection
         pending = dict(self.session.settings.pending)
         pending[collection] = list(dict.fromkeys([*pending.get(collection, []), *paths]))
         self.session.update_settings(pending=pending)
-        job = self.session.import_paths(paths)
+        job = self.session.import_paths(paths, again=again)
         self.job, self._collection = job, collection
         self.model.plan([p for p in paths if Path(p).is_file()])
         job.item.connect(self._item)

@@ -225,10 +225,11 @@ class LibraryPane(QWidget):
         self.refresh()
 
     def reindex_selected(self) -> None:
+        # Read again in place: each document's old version stays searchable until its new one
+        # is saved, so a cancelled or failed re-index loses nothing.
         paths = self.selected_paths()
         if paths:
-            job = self.session.remove_documents(paths)
-            job.finished.connect(lambda: self.import_paths(paths))
+            self.import_paths(paths, again=True)
 
     # -- importing (the job and its progress are ImportController) -----------------------------
 
@@ -258,8 +259,8 @@ class LibraryPane(QWidget):
 
         self.import_paths([str(samples_dir())])
 
-    def import_paths(self, paths: list[str]) -> Job:
-        return self.imports.import_paths(paths)
+    def import_paths(self, paths: list[str], again: bool = False) -> Job:
+        return self.imports.import_paths(paths, again=again)
 
     def cancel_import(self) -> None:
         self.imports.cancel()

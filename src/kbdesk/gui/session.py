@@ -172,7 +172,10 @@ class Session(QObject):
 
     # -- jobs ----------------------------------------------------------------------------------
 
-    def import_paths(self, paths: Sequence[str], collection: str | None = None) -> Job:
+    def import_paths(
+        self, paths: Sequence[str], collection: str | None = None, again: bool = False
+    ) -> Job:
+        """Import files and folders; `again`: read unchanged files too (Re-index)."""
         kb = self.kb(collection)
         ocr = self.settings.ocr
 
@@ -183,6 +186,7 @@ class Session(QObject):
             return kb.import_paths(
                 list(paths),
                 ocr=ocr,
+                again=again,
                 progress=ctx.progress,
                 cancel=ctx.cancel,
                 on_file=on_file,
