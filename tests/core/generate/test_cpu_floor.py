@@ -11,26 +11,26 @@ from pathlib import Path
 import pytest
 
 from kbdesk.core.errors import Remedy, UnsupportedCpu
-from kbdesk.core.generate import cpu_floor
+from kbdesk.core.generate import cpu_floor, cpu_variants
 from kbdesk.core.messages import Audience, explain
 
-HASWELL = {key: True for key, _, _ in cpu_floor.FLOOR}
+HASWELL = {key: True for key, _ in cpu_floor.FLOOR}
 
 
-def test_build_flags_turn_native_off_the_floor_on_and_everything_above_it_off():
+def test_build_flags_turn_native_off_and_build_every_cpu_variant_for_runtime_choice():
     args = cpu_floor.cmake_args().split()
     assert "-DGGML_NATIVE=OFF" in args
-    for _, option, _ in cpu_floor.FLOOR:
-        assert f"-D{option}=ON" in args
-    for option in ("GGML_AVX512", "GGML_AMX_TILE", "GGML_AMX_INT8", "GGML_AVX512_BF16"):
-        assert f"-D{option}=OFF" in args
-    assert not any("=ON" in a for a in args if "AVX512" in a or "AMX" in a)
+    assert {"-DGGML_BACKEND_DL=ON", "-DGGML_CPU_ALL_VARIANTS=ON"} <= set(args)
+    # installed beside libllama.so, where kbdesk looks (cpu_variants.py), not in a bin/ folder
+    assert "-DCMAKE_INSTALL_BINDIR=llama_cpp/lib" in args
+    # nothing above the floor is switched on for the build as a whole: each variant sets its own
+    assert not any("=ON" in a for a in args if "AVX" in a or "AMX" in a)
 
 
 def test_build_tag_changes_with_the_flags(monkeypatch):
     tag = cpu_floor.build_tag()
     assert tag.startswith("x86-64-v3-")
-    monkeypatch.setattr(cpu_floor, "ABOVE_FLOOR", cpu_floor.ABOVE_FLOOR[:-1])
+    monkeypatch.setattr(cpu_floor, "VARIANT_OPTIONS", cpu_floor.VARIANT_OPTIONS[:-1])
     assert cpu_floor.build_tag() != tag
 
 
@@ -69,7 +69,7 @@ def test_features_a_detector_does_not_know_are_not_held_against_the_cpu(monkeypa
 
 def test_the_floor_is_for_x86_only(monkeypatch):
     monkeypatch.setattr(cpu_floor.platform, "machine", lambda: "arm64")
-    assert cpu_floor.missing_features({key: False for key, _, _ in cpu_floor.FLOOR}) == []
+    assert cpu_floor.missing_features({key: False for key, _ in cpu_floor.FLOOR}) == []
 
 
 def test_this_machine_passes_and_numpy_reports_the_floor():
@@ -82,7 +82,7 @@ def test_host_refuses_before_llama_cpp_is_loaded_on_a_cpu_below_the_floor(small_
     # A fresh interpreter, so that llama.cpp's library is provably never loaded.
     code = f"""
 import sys
-from kbdesk.core.generate import cpu_floor
+from kbdesk.core.generate import cpu_floor, cpu_variants
 from kbdesk.core.generate.host import LlamaHost
 from kbdesk.core.errors import UnsupportedCpu
 cpu_floor.cpu_features = lambda: {{"AVX": True, "AVX2": False, "FMA3": False, "F16C": True}}
@@ -101,19 +101,50 @@ print("LOADED" if "llama_cpp" in sys.modules else "NOT LOADED")
 
 # -- the llama.cpp that is installed -------------------------------------------------------------
 
+# What each shipped CPU library needs, in the kernel's /proc/cpuinfo names (an account of this
+# CPU independent of the libraries' own scores), and llama.cpp's score bit for each feature.
+_SKYLAKEX = (
+    "avx2",
+    "fma",
+    "f16c",
+    "bmi2",
+    "avx512f",
+    "avx512cd",
+    "avx512vl",
+    "avx512dq",
+    "avx512bw",
+)
+VARIANT_NEEDS = {
+    "haswell": ("avx2", "fma", "f16c", "bmi2"),
+    "alderlake": ("avx2", "fma", "f16c", "bmi2", "avx_vnni"),
+    "skylakex": _SKYLAKEX,
+    "cannonlake": (*_SKYLAKEX, "avx512vbmi"),
+    "cascadelake": (*_SKYLAKEX, "avx512_vnni"),
+    "icelake": (*_SKYLAKEX, "avx512vbmi", "avx512_vnni"),
+    "cooperlake": (*_SKYLAKEX, "avx512_vnni", "avx512_bf16"),
+    "zen4": (*_SKYLAKEX, "avx512vbmi", "avx512_vnni", "avx512_bf16"),
+}
+SCORE_BITS = {"avx_vnni": 6, "avx512f": 7, "avx512vbmi": 8, "avx512_bf16": 9, "avx512_vnni": 10}
 
-def _compiled_features() -> set[str]:
-    import llama_cpp
 
-    info = llama_cpp.llama_print_system_info().decode()
-    return {m.group(1) for m in re.finditer(r"(\w+) = 1", info)}
+def _cpuinfo_flags() -> set[str]:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("flags"):
+            return set(line.split(":", 1)[1].split())
+    return set()
 
 
-def test_installed_llama_cpp_is_built_for_the_floor_and_nothing_above_it():
-    compiled = _compiled_features()
-    assert {"AVX", "AVX2", "FMA", "F16C"} <= compiled, compiled
-    above = {f for f in compiled if f.startswith(("AVX512", "AMX", "AVX_VNNI"))}
-    assert not above, f"llama.cpp was compiled with {above}: it will crash on CPUs without them"
+def expected_variant(flags: set[str]) -> str:
+    runnable = [v for v, needs in VARIANT_NEEDS.items() if set(needs) <= flags]
+    return max(runnable, key=lambda v: sum(1 << SCORE_BITS.get(f, 0) for f in VARIANT_NEEDS[v]))
+
+
+def test_the_expected_variant_follows_the_cpus_flags():
+    haswell = set(VARIANT_NEEDS["haswell"])
+    assert expected_variant(haswell) == "haswell"
+    assert expected_variant(haswell | {"avx_vnni"}) == "alderlake"
+    assert expected_variant(set(_SKYLAKEX) | {"avx512_vnni"}) == "cascadelake"
+    assert expected_variant(set(VARIANT_NEEDS["zen4"]) | {"amx_tile", "amx_int8"}) == "zen4"
 
 
 def _llama_libraries() -> list[Path]:
@@ -125,10 +156,63 @@ def _llama_libraries() -> list[Path]:
     return found
 
 
-def offending_instructions(library: Path, limit: int = 5) -> list[str]:
-    """Disassembled lines of `library` that only a CPU above the floor can run."""
+@pytest.mark.skipif(not Path("/proc/cpuinfo").is_file(), reason="needs Linux's /proc/cpuinfo")
+def test_the_variant_this_cpu_runs_loads_from_the_installation_not_the_working_folder(tmp_path):
+    import llama_cpp
+
+    lib = Path(llama_cpp.__file__).resolve().parent / "lib"
+    shipped = {cpu_variants.variant_of(p) for p in lib.glob("libggml-cpu-*.so")}
+    assert shipped == set(cpu_variants.SHIPPED), "the set-up script ships exactly these"
+    # A CPU library in the working folder is what llama.cpp's own search would also try.
+    shutil.copy(lib / "libggml-cpu-haswell.so", tmp_path / "libggml-cpu-zen4.so")
+    code = """
+import llama_cpp
+from pathlib import Path
+from kbdesk.core.generate.host import _llama_cpp
+from kbdesk.core.generate.cpu_variants import load_cpu_backend
+backend = load_cpu_backend(_llama_cpp())
+mapped = [l.split()[-1] for l in Path("/proc/self/maps").read_text().splitlines()
+          if "libggml-cpu-" in l]
+print("BACKEND", backend.variant, backend.path)
+print("MAPPED", " ".join(sorted(set(mapped))))
+print("INFO", llama_cpp.llama_print_system_info().decode())
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    lines = dict(line.split(" ", 1) for line in out.stdout.splitlines() if " " in line)
+    want = expected_variant(_cpuinfo_flags())
+    assert lines["BACKEND"] == f"{want} {lib / f'libggml-cpu-{want}.so'}"
+    assert lines["MAPPED"] == str(lib / f"libggml-cpu-{want}.so"), "one library, the installed one"
+    compiled = {m.group(1) for m in re.finditer(r"(\w+) = 1", lines["INFO"])}
+    assert {"AVX", "AVX2", "FMA", "F16C"} <= compiled, compiled
+    kernel = {"AVX512": "avx512f", "AVX512_VNNI": "avx512_vnni", "AVX_VNNI": "avx_vnni"}
+    for feature, flag in kernel.items():
+        assert feature not in compiled or flag in _cpuinfo_flags(), f"{feature} on a CPU without it"
+    assert not {f for f in compiled if f.startswith("AMX")}
+
+
+def test_prune_keeps_the_shipped_variants_and_deletes_amx_and_those_below_the_floor(tmp_path):
+    for name in ("x64", "sse42", "haswell", "zen4", "sapphirerapids"):
+        (tmp_path / f"libggml-cpu-{name}.so").write_bytes(b"")
+    (tmp_path / "libggml-base.so").write_bytes(b"")
+    gone = cpu_variants.prune(tmp_path)
+    assert gone == ["libggml-cpu-sapphirerapids.so", "libggml-cpu-sse42.so", "libggml-cpu-x64.so"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "libggml-base.so",
+        "libggml-cpu-haswell.so",
+        "libggml-cpu-zen4.so",
+    ]
+
+
+def offending_instructions(library: Path, limit: int = 5, avx512: bool = False) -> list[str]:
+    """Disassembled lines of `library` that only a CPU above its variant can run: AMX always,
+    AVX-512 unless `avx512`."""
     # zmm registers, k masks and registers 16-31 are AVX-512 only; tile*/tmm are AMX.
-    forbidden = re.compile(r"%zmm\d|%k[1-7]\b|\btile\w*\b|%tmm\d|%[xy]mm(1[6-9]|2\d|3[01])\b")
+    amx = r"\t(?:ldtilecfg|sttilecfg|tile\w+|tdp\w+)\b|%tmm\d"
+    wide = r"%zmm\d|%k[1-7]\b|%[xy]mm(1[6-9]|2\d|3[01])\b"
+    forbidden = re.compile(amx if avx512 else f"{amx}|{wide}")
     proc = subprocess.Popen(
         ["objdump", "-d", "--no-show-raw-insn", str(library)], stdout=subprocess.PIPE, text=True
     )
@@ -144,8 +228,15 @@ def offending_instructions(library: Path, limit: int = 5) -> list[str]:
 
 
 @pytest.mark.skipif(shutil.which("objdump") is None, reason="objdump (binutils) is not installed")
-def test_llama_libraries_contain_no_avx512_or_amx_instruction():
+def test_llama_libraries_hold_no_instruction_above_their_variant_and_never_amx():
     # The system-info flags say what the build asked for; the machine code is what a CPU runs.
+    checked = set()
     for library in _llama_libraries():
-        found = offending_instructions(library)
-        assert not found, f"{library.name} holds instructions above the floor: {found}"
+        variant = cpu_variants.variant_of(library) if "ggml-cpu-" in library.name else ""
+        avx512 = variant in cpu_variants.AVX512_VARIANTS
+        found = offending_instructions(library, avx512=avx512)
+        assert not found, f"{library.name} holds instructions above its variant: {found}"
+        checked.add(variant)
+    assert set(cpu_variants.SHIPPED) <= checked
+    # the check itself finds AVX-512 where it must be
+    assert offending_instructions(library.parent / "libggml-cpu-skylakex.so", limit=1)

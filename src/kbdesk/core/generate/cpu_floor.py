@@ -3,8 +3,9 @@
 A native build (`GGML_NATIVE=ON`) compiles in whatever the build machine advertises; on one of
 this project's own machines that meant AMX tile instructions that fault at run time ("Illegal
 instruction"), and a native build cannot be copied to another PC either. So llama.cpp is built
-for a fixed floor (the Haswell / x86-64-v3 set: AVX2, FMA, F16C, BMI2) with everything above it
-switched off explicitly, and the app checks the floor before it loads llama.cpp.
+with its CPU code once per instruction set (GGML_BACKEND_DL + GGML_CPU_ALL_VARIANTS), kbdesk
+loads the best library this CPU runs (cpu_variants.py: never AMX), and the floor all of them
+share (the Haswell / x86-64-v3 set: AVX2, FMA, F16C, BMI2) is checked before llama.cpp loads.
 
 Run as a script (no kbdesk imports), it prints what the set-up script and the packaging need:
 `python cpu_floor.py cmake-args` or `python cpu_floor.py tag`.
@@ -18,29 +19,22 @@ import importlib
 import platform
 import sys
 
-# (the feature as numpy's CPU dispatcher names it, the ggml option that uses it, its usual name)
+# (the feature as numpy's CPU dispatcher names it, its usual name)
 FLOOR = (
-    ("SSE42", "GGML_SSE42", "SSE4.2"),
-    ("AVX", "GGML_AVX", "AVX"),
-    ("F16C", "GGML_F16C", "F16C"),
-    ("FMA3", "GGML_FMA", "FMA"),
-    ("AVX2", "GGML_AVX2", "AVX2"),
-    ("BMI2", "GGML_BMI2", "BMI2"),
+    ("SSE42", "SSE4.2"),
+    ("AVX", "AVX"),
+    ("F16C", "F16C"),
+    ("FMA3", "FMA"),
+    ("AVX2", "AVX2"),
+    ("BMI2", "BMI2"),
 )
-# Never compiled in: a native build took these from the build machine and crashed (AMX) or would
-# not run elsewhere (AVX-512). Their speed could only come back through runtime dispatch
-# (GGML_BACKEND_DL + GGML_CPU_ALL_VARIANTS), not used today.
-ABOVE_FLOOR = (
-    "GGML_AVX_VNNI",
-    "GGML_AVX512",
-    "GGML_AVX512_VBMI",
-    "GGML_AVX512_VNNI",
-    "GGML_AVX512_BF16",
-    "GGML_AMX_TILE",
-    "GGML_AMX_INT8",
-    "GGML_AMX_BF16",
-    "GGML_BACKEND_DL",
-    "GGML_CPU_ALL_VARIANTS",
+# One CPU library per instruction set, loaded at run time (cpu_variants.py), installed next to
+# llama.cpp's own libraries instead of a bin/ folder outside the package. GGML_NATIVE stays off:
+# nothing is taken from the build machine. Each variant sets its own instruction sets.
+VARIANT_OPTIONS = (
+    "-DGGML_BACKEND_DL=ON",
+    "-DGGML_CPU_ALL_VARIANTS=ON",
+    "-DCMAKE_INSTALL_BINDIR=llama_cpp/lib",
 )
 # The multimodal helper library (mtmd) is never used by kbdesk: not built, not shipped.
 OTHER_OPTIONS = ("-DLLAVA_BUILD=OFF",)
@@ -50,10 +44,8 @@ X86_MACHINES = {"x86_64", "amd64", "x64"}
 
 
 def cmake_args() -> str:
-    """The CMAKE_ARGS that build llama-cpp-python for the floor and nothing above it."""
-    on = [f"-D{option}=ON" for _, option, _ in FLOOR]
-    off = [f"-D{option}=OFF" for option in ABOVE_FLOOR]
-    return " ".join(["-DGGML_NATIVE=OFF", *on, *off, *OTHER_OPTIONS])
+    """The CMAKE_ARGS that build llama-cpp-python's CPU variants, nothing for this machine only."""
+    return " ".join(["-DGGML_NATIVE=OFF", *VARIANT_OPTIONS, *OTHER_OPTIONS])
 
 
 def build_tag() -> str:
@@ -83,7 +75,7 @@ def missing_features(features: dict[str, bool] | None = None) -> list[str]:
     if not applies():
         return []
     features = cpu_features() if features is None else features
-    return [name for key, _, name in FLOOR if features.get(key) is False]
+    return [name for key, name in FLOOR if features.get(key) is False]
 
 
 def check_cpu(features: dict[str, bool] | None = None) -> None:

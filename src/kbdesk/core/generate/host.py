@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, cast
 
 from kbdesk.core.errors import ErrorCode, KbdeskError, ModelMissing, Remedy
 from kbdesk.core.generate.cpu_floor import check_cpu
+from kbdesk.core.generate.cpu_variants import load_cpu_backend
 from kbdesk.core.jobs import CancelToken, ProgressFn, no_progress
 from kbdesk.core.types import Progress, Stage
 
@@ -52,6 +53,7 @@ def _llama_cpp():
     from kbdesk.core.generate.llama_log import route_to_log
 
     route_to_log(llama_cpp)
+    load_cpu_backend(llama_cpp)  # before llama.cpp would search the working folder for one
     return llama_cpp
 
 
