@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml requirements.lock build/setup.sh build/llama_wheel.sh src/kbdesk/core/generate/cpu_floor.py src/kbdesk/core/generate/cpu_variants.py
+$(STAMP): pyproject.toml requirements.lock build/setup.sh build/llama_wheel.sh src/kbdesk/core/generate/cpu_floor.py
 	PYTHON=$(PYTHON) bash build/setup.sh
 	touch $(STAMP)
 

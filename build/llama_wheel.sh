@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Builds the llama-cpp-python wheel once and prints the folder that holds it.
-#   build/llama_wheel.sh PYTHON            for the instruction-set floor (what kbdesk ships and runs)
+#   build/llama_wheel.sh PYTHON            one CPU library per shipped instruction set, from the
+#                                          floor up (what kbdesk ships; cpu_floor.py, cpu_variants.py)
 #   build/llama_wheel.sh PYTHON --native   for this machine's own CPU (bench/bench_portable_build.py
 #                                          compares the two; never installed into the app)
 # The folder is named after the build flags, because pip's own wheel cache ignores CMAKE_ARGS
 # (hence --no-cache-dir): a changed floor builds a new wheel instead of reusing the old one.
-# The version and the source archive's sha256 come from requirements.lock.
+# The version and the source archive's sha256 come from requirements.lock; the archive is checked
+# before it is unpacked, and only its list of CPU variants is edited (cpu_floor.py trim).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,9 +36,14 @@ if ! ls "$DIR"/llama_cpp_python-"$LLAMA_VERSION"-*.whl >/dev/null 2>&1; then
     # The source archive is checked against the lock's hash before anything is built from it.
     "$PY" -m pip --disable-pip-version-check download --quiet --no-deps --require-hashes \
         --no-binary :all: -d "$DIR.partial/source" -r /dev/stdin <<<"$LOCKED" >&2
+    tar -xzf "$DIR.partial/source"/llama_cpp_python-"$LLAMA_VERSION".tar.gz -C "$DIR.partial/source"
+    TREE="$DIR.partial/source/llama_cpp_python-$LLAMA_VERSION"
+    if [ "${2:-}" != "--native" ]; then  # only the CPU variants kbdesk ships (never AMX)
+        "$PY" "$FLOOR_PY" trim "$TREE/vendor/llama.cpp/ggml/src/CMakeLists.txt" >&2
+    fi
     CMAKE_ARGS="$ARGS" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc 2>/dev/null || echo 2)" \
         "$PY" -m pip --disable-pip-version-check wheel --quiet --no-cache-dir --no-deps \
-        -w "$DIR.partial" "$DIR.partial/source"/llama_cpp_python-"$LLAMA_VERSION".tar.gz >&2
+        -w "$DIR.partial" "$TREE" >&2
     rm -rf "$DIR.partial/source"
     echo "$ARGS" >"$DIR.partial/CMAKE_ARGS"
     rm -rf "$DIR" && mv "$DIR.partial" "$DIR"

@@ -23,16 +23,13 @@ PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
 
 # llama-cpp-python compiles from source, its CPU code once per instruction set and never for this
 # machine's own (src/kbdesk/core/generate/cpu_floor.py); build/llama_wheel.sh keeps the wheel in
-# a folder named after the flags. The CPU libraries kbdesk never loads (below the floor, AMX) are
-# deleted once installed (cpu_variants.py). The venv records which build it holds, so changed
-# flags reinstall it.
+# a folder named after the flags; only the CPU libraries kbdesk may load are built (never AMX).
+# The venv records which build it holds, so changed flags reinstall it.
 LLAMA_WHEELS="$(bash build/llama_wheel.sh "$VENV/bin/python")"
 LLAMA_MARK="$VENV/.llama-build"
 if [ "$(cat "$LLAMA_MARK" 2>/dev/null)" != "$LLAMA_WHEELS" ] \
         || ! "$VENV/bin/python" -c "import llama_cpp" 2>/dev/null; then
     "${PIP[@]}" install --quiet --no-deps --force-reinstall "$LLAMA_WHEELS"/llama_cpp_python-*.whl
-    LLAMA_LIB="$("$VENV/bin/python" -c 'import importlib.util as u, pathlib as p; print(p.Path(u.find_spec("llama_cpp").origin).parent / "lib")')"
-    "$VENV/bin/python" src/kbdesk/core/generate/cpu_variants.py prune "$LLAMA_LIB" >/dev/null
     echo "$LLAMA_WHEELS" >"$LLAMA_MARK"
 fi
 

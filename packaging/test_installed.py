@@ -289,6 +289,11 @@ def main(argv: list[str] | None = None) -> int:
             facts["model_dirs"][0] == str(installed.root / "opt/kbdesk/models"),
             "the installation's models folder is searched first",
         )
+        cpu = facts["llama_cpp_cpu_library"]
+        check(
+            bool(cpu["variant"]) and str(cpu["path"]).startswith(inside),
+            f"llama.cpp runs its {cpu['variant']} CPU library from the installation ({cpu['path']})",
+        )
 
         docs = work / "documents"
         make_pdf(docs / "lease.pdf", LEASE_PAGES, title="Commercial Lease Agreement")

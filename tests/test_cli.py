@@ -10,6 +10,7 @@ import pymupdf
 import pytest
 
 from kbdesk.cli import main
+from kbdesk.core.generate import cpu_floor
 from tests.helpers import LEASE_PAGES, ZH_PAGES, make_pdf
 
 
@@ -235,5 +236,8 @@ def test_about_says_where_kbdesk_runs_from_and_keeps_its_data(capsys, data_dir):
     facts = json.loads(out)
     assert code == 0 and facts["installed"] is False and facts["data_dir"] == str(data_dir)
     assert facts["model_dirs"][-1] == str(data_dir / "models") and facts["sys_path"]
+    cpu = facts["llama_cpp_cpu_library"]
+    assert cpu["variant"] in cpu_floor.SHIPPED and cpu["path"].endswith(f"-{cpu['variant']}.so")
     code, out, _ = run(capsys, "--data-dir", str(data_dir), "about")
     assert code == 0 and "from source" in out and str(data_dir) in out
+    assert f"runs {cpu['variant']}" in out

@@ -118,10 +118,8 @@ VARIANT_NEEDS = {
     "haswell": ("avx2", "fma", "f16c", "bmi2"),
     "alderlake": ("avx2", "fma", "f16c", "bmi2", "avx_vnni"),
     "skylakex": _SKYLAKEX,
-    "cannonlake": (*_SKYLAKEX, "avx512vbmi"),
     "cascadelake": (*_SKYLAKEX, "avx512_vnni"),
     "icelake": (*_SKYLAKEX, "avx512vbmi", "avx512_vnni"),
-    "cooperlake": (*_SKYLAKEX, "avx512_vnni", "avx512_bf16"),
     "zen4": (*_SKYLAKEX, "avx512vbmi", "avx512_vnni", "avx512_bf16"),
 }
 SCORE_BITS = {"avx_vnni": 6, "avx512f": 7, "avx512vbmi": 8, "avx512_bf16": 9, "avx512_vnni": 10}
@@ -144,6 +142,8 @@ def test_the_expected_variant_follows_the_cpus_flags():
     assert expected_variant(haswell) == "haswell"
     assert expected_variant(haswell | {"avx_vnni"}) == "alderlake"
     assert expected_variant(set(_SKYLAKEX) | {"avx512_vnni"}) == "cascadelake"
+    assert expected_variant(set(_SKYLAKEX) | {"avx512_vnni", "avx512_bf16"}) == "cascadelake"
+    assert set(VARIANT_NEEDS) == set(cpu_floor.SHIPPED)
     assert expected_variant(set(VARIANT_NEEDS["zen4"]) | {"amx_tile", "amx_int8"}) == "zen4"
 
 
@@ -162,15 +162,15 @@ def test_the_variant_this_cpu_runs_loads_from_the_installation_not_the_working_f
 
     lib = Path(llama_cpp.__file__).resolve().parent / "lib"
     shipped = {cpu_variants.variant_of(p) for p in lib.glob("libggml-cpu-*.so")}
-    assert shipped == set(cpu_variants.SHIPPED), "the set-up script ships exactly these"
+    assert shipped == set(cpu_floor.SHIPPED), "the set-up script builds exactly these"
     # A CPU library in the working folder is what llama.cpp's own search would also try.
     shutil.copy(lib / "libggml-cpu-haswell.so", tmp_path / "libggml-cpu-zen4.so")
     code = """
 import llama_cpp
 from pathlib import Path
-from kbdesk.core.generate.host import _llama_cpp
+from kbdesk.core.generate.host import load_llama_cpp
 from kbdesk.core.generate.cpu_variants import load_cpu_backend
-backend = load_cpu_backend(_llama_cpp())
+backend = load_cpu_backend(load_llama_cpp())
 mapped = [l.split()[-1] for l in Path("/proc/self/maps").read_text().splitlines()
           if "libggml-cpu-" in l]
 print("BACKEND", backend.variant, backend.path)
@@ -193,17 +193,75 @@ print("INFO", llama_cpp.llama_print_system_info().decode())
     assert not {f for f in compiled if f.startswith("AMX")}
 
 
-def test_prune_keeps_the_shipped_variants_and_deletes_amx_and_those_below_the_floor(tmp_path):
-    for name in ("x64", "sse42", "haswell", "zen4", "sapphirerapids"):
-        (tmp_path / f"libggml-cpu-{name}.so").write_bytes(b"")
-    (tmp_path / "libggml-base.so").write_bytes(b"")
-    gone = cpu_variants.prune(tmp_path)
-    assert gone == ["libggml-cpu-sapphirerapids.so", "libggml-cpu-sse42.so", "libggml-cpu-x64.so"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "libggml-base.so",
-        "libggml-cpu-haswell.so",
-        "libggml-cpu-zen4.so",
+# The shape of llama.cpp's ggml/src/CMakeLists.txt around its CPU variants (0.3.36's vendor tree).
+VARIANT_CMAKE = """function(ggml_add_cpu_backend_variant tag_name)
+    if (GGML_SYSTEM_ARCH STREQUAL "x86")
+        foreach (feat NATIVE SSE42 AVX)
+            set(GGML_${feat} OFF)
+        endforeach()
+    elseif (GGML_SYSTEM_ARCH STREQUAL "ARM")
+    endif()
+endfunction()
+
+if (GGML_CPU_ALL_VARIANTS)
+    if (GGML_SYSTEM_ARCH STREQUAL "x86")
+        ggml_add_cpu_backend_variant(x64)
+        ggml_add_cpu_backend_variant(sse42              SSE42)
+        ggml_add_cpu_backend_variant(haswell            SSE42 AVX F16C FMA AVX2 BMI2)
+        ggml_add_cpu_backend_variant(skylakex           SSE42 AVX F16C FMA AVX2 BMI2 AVX512)
+        ggml_add_cpu_backend_variant(cascadelake        SSE42 AVX F16C FMA AVX2 BMI2 AVX512 AVX512_VNNI)
+        ggml_add_cpu_backend_variant(icelake            SSE42 AVX F16C FMA AVX2 BMI2 AVX512 AVX512_VBMI AVX512_VNNI)
+        if (NOT MSVC)
+            ggml_add_cpu_backend_variant(zen4           SSE42 AVX F16C FMA AVX2 BMI2 AVX512 AVX512_VBMI AVX512_VNNI AVX512_BF16)
+        endif()
+        ggml_add_cpu_backend_variant(alderlake          SSE42 AVX F16C FMA AVX2 BMI2 AVX_VNNI)
+        if (NOT MSVC)
+            ggml_add_cpu_backend_variant(sapphirerapids SSE42 AVX F16C FMA AVX2 BMI2 AVX512 AMX_TILE AMX_INT8)
+        endif()
+    elseif(GGML_SYSTEM_ARCH STREQUAL "ARM")
+        ggml_add_cpu_backend_variant(armv8.0_1)
+    endif()
+endif()
+"""
+
+
+def _built(text: str) -> list[str]:
+    return re.findall(r"^\s*ggml_add_cpu_backend_variant\((\w+)", text, re.M)
+
+
+def test_trim_builds_only_the_shipped_variants_and_never_amx(tmp_path):
+    cmake = tmp_path / "CMakeLists.txt"
+    cmake.write_text(VARIANT_CMAKE)
+    # run as the build script runs it: by path, before kbdesk is installed
+    out = subprocess.run(
+        [sys.executable, "-S", cpu_floor.__file__, "trim", str(cmake)],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == [
+        "CPU",
+        "variants",
+        "not",
+        "built:",
+        "x64",
+        "sse42",
+        "sapphirerapids",
     ]
+    text = cmake.read_text()
+    assert sorted(_built(text)) == sorted([*cpu_floor.SHIPPED, "armv8"])  # ARM left alone
+    assert "# not shipped by kbdesk: ggml_add_cpu_backend_variant(sapphirerapids" in text
+    assert cpu_floor.trim(cmake) == [] and cmake.read_text() == text, "a second run changes nothing"
+
+
+def test_trim_refuses_a_variant_list_that_lacks_a_shipped_variant(tmp_path):
+    cmake = tmp_path / "CMakeLists.txt"
+    cmake.write_text(VARIANT_CMAKE.replace("ggml_add_cpu_backend_variant(icelake", "foo(icelake"))
+    with pytest.raises(SystemExit, match="icelake"):
+        cpu_floor.trim(cmake)
+    assert cmake.read_text() == VARIANT_CMAKE.replace(
+        "ggml_add_cpu_backend_variant(icelake", "foo(icelake"
+    ), "nothing written"
 
 
 def offending_instructions(library: Path, limit: int = 5, avx512: bool = False) -> list[str]:
@@ -233,10 +291,10 @@ def test_llama_libraries_hold_no_instruction_above_their_variant_and_never_amx()
     checked = set()
     for library in _llama_libraries():
         variant = cpu_variants.variant_of(library) if "ggml-cpu-" in library.name else ""
-        avx512 = variant in cpu_variants.AVX512_VARIANTS
+        avx512 = variant in cpu_floor.AVX512_VARIANTS
         found = offending_instructions(library, avx512=avx512)
         assert not found, f"{library.name} holds instructions above its variant: {found}"
         checked.add(variant)
-    assert set(cpu_variants.SHIPPED) <= checked
+    assert set(cpu_floor.SHIPPED) <= checked
     # the check itself finds AVX-512 where it must be
     assert offending_instructions(library.parent / "libggml-cpu-skylakex.so", limit=1)

@@ -147,11 +147,14 @@ def test_llama_cpp_messages_go_to_the_log_not_the_terminal(small_host, tmp_path,
 
     import llama_cpp
 
+    from kbdesk.core.generate.cpu_variants import loaded_copy
+
     small_host.llama  # noqa: B018 - loaded before the capture starts
     capfd.readouterr()
     # The warning llama.cpp printed once per tensor while attaching an adapter, sent through
     # its own logger as llama.cpp does (it appears only on processors with repacked weights).
-    ggml = ctypes.CDLL(str(Path(llama_cpp.__file__).parent / "lib" / "libggml-base.so"))
+    # through the copy of ggml that libllama itself loaded (a wheel holds copies, not links)
+    ggml = ctypes.CDLL(str(loaded_copy(Path(llama_cpp.__file__).parent / "lib", "ggml-base")))
     warn = 3  # GGML_LOG_LEVEL_WARN
     header_only = tmp_path / "header-only.gguf"  # a GGUF, but no adapter: llama.cpp complains
     header_only.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 0, 0))

@@ -8,7 +8,10 @@ loads the best library this CPU runs (cpu_variants.py: never AMX), and the floor
 share (the Haswell / x86-64-v3 set: AVX2, FMA, F16C, BMI2) is checked before llama.cpp loads.
 
 Run as a script (no kbdesk imports), it prints what the set-up script and the packaging need:
-`python cpu_floor.py cmake-args` or `python cpu_floor.py tag`.
+`python cpu_floor.py cmake-args` or `python cpu_floor.py tag`; `python cpu_floor.py trim
+CMAKELISTS` edits llama.cpp's ggml/src/CMakeLists.txt in an unpacked source tree so that only the
+shipped CPU variants are built (build/llama_wheel.sh): AMX is never compiled, and the build
+takes about half as long.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ import functools
 import hashlib
 import importlib
 import platform
+import re
 import sys
+from pathlib import Path
 
 # (the feature as numpy's CPU dispatcher names it, its usual name)
 FLOOR = (
@@ -36,6 +41,14 @@ VARIANT_OPTIONS = (
     "-DGGML_CPU_ALL_VARIANTS=ON",
     "-DCMAKE_INSTALL_BINDIR=llama_cpp/lib",
 )
+# The libraries kbdesk builds, ships and may load: the floor (haswell: AVX2, FMA, F16C, BMI2),
+# AVX-VNNI (alderlake: Intel desktops from 2021) and AVX-512 (skylakex; cascadelake adds VNNI;
+# icelake adds VBMI: Ice/Tiger/Rocket Lake; zen4 adds BF16: AMD Zen 4/5, and Sapphire Rapids
+# without its AMX). Not built: those below the floor (x64 ... piledriver: cpu_floor refuses such
+# CPUs), cannonlake and cooperlake (rare; skylakex/cascadelake run there), sapphirerapids (AMX).
+SHIPPED = ("haswell", "alderlake", "skylakex", "cascadelake", "icelake", "zen4")
+# AVX-512 code (zmm registers) is allowed in these libraries only; AMX code in none.
+AVX512_VARIANTS = frozenset(SHIPPED[2:])
 # The multimodal helper library (mtmd) is never used by kbdesk: not built, not shipped.
 OTHER_OPTIONS = ("-DLLAVA_BUILD=OFF",)
 
@@ -49,8 +62,8 @@ def cmake_args() -> str:
 
 
 def build_tag() -> str:
-    """A short name for the build flags, kept in the cached wheel's folder name."""
-    digest = hashlib.sha256(cmake_args().encode()).hexdigest()[:8]
+    """A short name for the build flags and variants, kept in the cached wheel's folder name."""
+    digest = hashlib.sha256(" ".join([cmake_args(), *SHIPPED]).encode()).hexdigest()[:8]
     return f"x86-64-v3-{digest}"
 
 
@@ -98,6 +111,43 @@ def _listed(names: list[str]) -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
+_VARIANT_LINE = re.compile(r"^(\s*)ggml_add_cpu_backend_variant\((\w+)\b.*$", re.M)
+_X86_BLOCK = re.compile(
+    r"if \(GGML_CPU_ALL_VARIANTS\).*?GGML_SYSTEM_ARCH STREQUAL \"x86\"\)(.*?)elseif", re.S
+)
+
+
+def trim(cmakelists: Path) -> list[str]:
+    """Comment out the x86 CPU variants kbdesk does not ship in llama.cpp's ggml/src/CMakeLists.txt;
+    the names left out.
+
+    :raises SystemExit: the file's x86 variants are not the ones this module knows (a new
+        llama.cpp release: decide about its variants here before building it).
+    """
+    text = cmakelists.read_text()
+    block = _X86_BLOCK.search(text)
+    if block is None:
+        raise SystemExit(f"{cmakelists}: no x86 CPU variant list found")
+    named = [m.group(2) for m in _VARIANT_LINE.finditer(block.group(1))]
+    if not set(SHIPPED) <= set(named):
+        raise SystemExit(f"{cmakelists}: variants {sorted(set(SHIPPED) - set(named))} are missing")
+    dropped = [name for name in named if name not in SHIPPED]
+
+    def comment(m: re.Match) -> str:
+        return (
+            m.group(0)
+            if m.group(2) in SHIPPED
+            else f"{m.group(1)}# not shipped by kbdesk: {m.group(0).strip()}"
+        )
+
+    body = _VARIANT_LINE.sub(comment, block.group(1))
+    cmakelists.write_text(text[: block.start(1)] + body + text[block.end(1) :])
+    return dropped
+
+
 if __name__ == "__main__":
     command = sys.argv[1] if len(sys.argv) > 1 else "cmake-args"
-    print({"cmake-args": cmake_args, "tag": build_tag}[command]())
+    if command == "trim" and len(sys.argv) == 3:
+        print("CPU variants not built:", " ".join(trim(Path(sys.argv[2]))))
+    else:
+        print({"cmake-args": cmake_args, "tag": build_tag}[command]())

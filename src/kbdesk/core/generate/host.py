@@ -43,7 +43,7 @@ class PromptTooLong(KbdeskError):
 OPENMP_SPIN = ("GOMP_SPINCOUNT", "1000")
 
 
-def _llama_cpp():
+def load_llama_cpp():
     """The llama_cpp module, loaded only once the CPU passed the build's instruction-set floor:
     on a CPU below it, llama.cpp's code would die with "Illegal instruction" instead."""
     check_cpu()
@@ -135,7 +135,7 @@ class LlamaHost:
         from kbdesk.core.generate.models import check_gguf
 
         check_gguf(self.model_path)
-        Llama = _llama_cpp().Llama
+        Llama = load_llama_cpp().Llama
 
         try:
             return Llama(
@@ -191,7 +191,7 @@ class LlamaHost:
         piece = self._pieces.get(token)
         if piece is None:
             # Own buffer: llama-cpp-python's detokenize uses 32 bytes and garbles longer pieces.
-            llama_cpp = _llama_cpp()
+            llama_cpp = load_llama_cpp()
 
             size = 64
             while True:
@@ -251,14 +251,14 @@ class LlamaHost:
 
     def _grammar(self, text: str):
         if text not in self._grammars:
-            _llama_cpp()
+            load_llama_cpp()
             from llama_cpp.llama_grammar import LlamaGrammar
 
             self._grammars[text] = LlamaGrammar.from_string(text, verbose=False)
         return self._grammars[text]
 
     def _generate(self, tokens, max_tokens, sampling, stops, cancel, seed) -> Iterator[str]:
-        llama_cpp = _llama_cpp()
+        llama_cpp = load_llama_cpp()
 
         llama = self.llama
         vocab = llama._model.vocab
@@ -312,7 +312,7 @@ class LlamaHost:
 
     def set_adapter(self, path: str | os.PathLike | None, scale: float = 1.0) -> None:
         """Attaches a LoRA GGUF adapter to the warm model (None detaches)."""
-        llama_cpp = _llama_cpp()
+        llama_cpp = load_llama_cpp()
 
         llama = self.llama
         with self._run_lock:
@@ -336,7 +336,7 @@ class LlamaHost:
             llama.reset()
 
     def _init_adapter(self, key: str):
-        llama_cpp = _llama_cpp()
+        llama_cpp = load_llama_cpp()
 
         path = Path(key)
         if not path.is_file():
@@ -365,7 +365,7 @@ class LlamaHost:
         with self._load_lock, self._run_lock:
             if self._llama is None:
                 return
-            llama_cpp = _llama_cpp()
+            llama_cpp = load_llama_cpp()
             if self._adapter is not None:
                 llama_cpp.llama_set_adapters_lora(self._llama._ctx.ctx, None, 0, None)
             for handle in self._adapters.values():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ctypes
 import logging
-from pathlib import Path
 
 log = logging.getLogger("kbdesk.llama")
 
@@ -31,21 +30,6 @@ def route_to_log(llama_cpp) -> None:
             log.log(LEVELS.get(level, logging.DEBUG), "%s", message)
 
     _callback = on_message
+    # llama_log_set hands the same callback to ggml, the tensor library under llama.cpp, in the
+    # copy of it that libllama loaded (a wheel's other copies are never the one running).
     llama_cpp.llama_log_set(on_message, ctypes.c_void_p(0))
-    # ggml (the tensor library under llama.cpp) has a logger of its own, printing to stderr
-    ggml = _ggml_base(llama_cpp)
-    if ggml is not None:
-        ggml.ggml_log_set.argtypes = [llama_cpp.llama_log_callback, ctypes.c_void_p]
-        ggml.ggml_log_set(on_message, None)
-
-
-def _ggml_base(llama_cpp) -> ctypes.CDLL | None:
-    """ggml's base library as llama_cpp loaded it (already in the process: no second copy)."""
-    folder = Path(llama_cpp.__file__).parent / "lib"
-    for name in ("libggml-base.so", "libggml-base.dylib", "ggml-base.dll"):
-        if (folder / name).is_file():
-            try:
-                return ctypes.CDLL(str(folder / name))
-            except OSError:
-                return None
-    return None
