@@ -29,6 +29,8 @@ class ErrorCode(StrEnum):
     UNSUPPORTED_CPU = "unsupported_cpu"
     PROMPT_TOO_LONG = "prompt_too_long"
     CANCELLED = "cancelled"
+    WRONG_KEY = "wrong_key"  # a passphrase or recovery key that does not unlock the collection
+    SEAL_BROKEN = "seal_broken"  # an encrypted file that is damaged, cut short or changed
 
 
 class Remedy(StrEnum):
@@ -112,3 +114,15 @@ class Cancelled(KbdeskError):
 
     def __init__(self, message: str = "Cancelled."):
         super().__init__(message)
+
+
+class WrongKey(CollectionError):
+    """The passphrase or recovery key does not unlock this collection (nothing was changed)."""
+
+    code = ErrorCode.WRONG_KEY
+
+
+class SealBroken(CollectionError):
+    """An encrypted file of a collection is damaged, cut short or was changed."""
+
+    code = ErrorCode.SEAL_BROKEN

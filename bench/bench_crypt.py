@@ -1,0 +1,100 @@
+"""What encryption costs: one passphrase try (Argon2id at kbdesk's parameters, and alternatives),
+and sealing / unsealing throughput against reading and writing the same bytes plainly.
+
+Usage: .venv/bin/python bench/bench_crypt.py [--rounds 5] [--mb 64] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from cryptography.hazmat.primitives.kdf.argon2 import Argon2id  # noqa: E402
+
+from kbdesk.core.crypt import keys, sealed  # noqa: E402
+
+CANDIDATES = {
+    "kbdesk: 128 MiB, 3 passes, 4 lanes": keys.ARGON2,
+    "RFC 9106 second choice: 64 MiB, 3 passes, 4 lanes": {
+        "memory_cost": 64 * 1024,
+        "iterations": 3,
+        "lanes": 4,
+    },
+    "256 MiB, 3 passes, 4 lanes": {"memory_cost": 256 * 1024, "iterations": 3, "lanes": 4},
+    "OWASP minimum: 19 MiB, 2 passes, 1 lane": {
+        "memory_cost": 19 * 1024,
+        "iterations": 2,
+        "lanes": 1,
+    },
+}
+
+
+def argon2_seconds(params: dict, rounds: int) -> float:
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        Argon2id(salt=os.urandom(16), length=32, **params).derive(b"correct horse battery staple")
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def throughput(mb: int, rounds: int) -> dict:
+    data = os.urandom(mb << 20)
+    key = keys.new_data_key()
+    out: dict[str, list[float]] = {
+        "plain write": [],
+        "sealed write": [],
+        "plain read": [],
+        "sealed read": [],
+    }
+    with tempfile.TemporaryDirectory() as folder:
+        plain, locked = Path(folder) / "plain.bin", Path(folder) / "sealed.bin"
+        for _ in range(rounds):
+            start = time.perf_counter()
+            plain.write_bytes(data)
+            os.fsync(os.open(plain, os.O_RDONLY))
+            out["plain write"].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            sealed.write_sealed(locked, key, data, "bench")
+            out["sealed write"].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            assert plain.read_bytes() == data
+            out["plain read"].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            assert sealed.read_sealed(locked, key, "bench") == data
+            out["sealed read"].append(time.perf_counter() - start)
+    rates = {k: mb / statistics.median(v) for k, v in out.items()}
+    return {
+        **{f"{k} MB/s": round(v, 1) for k, v in rates.items()},
+        "write ratio (sealed / plain)": round(rates["sealed write"] / rates["plain write"], 3),
+        "read ratio (sealed / plain)": round(rates["sealed read"] / rates["plain read"], 3),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--mb", type=int, default=64)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    report = {
+        "argon2id seconds per try (median)": {
+            name: round(argon2_seconds(p, args.rounds), 3) for name, p in CANDIDATES.items()
+        },
+        f"sealed files, {args.mb} MB": throughput(args.mb, args.rounds),
+    }
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

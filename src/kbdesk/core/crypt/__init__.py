@@ -1,0 +1,1 @@
+"""Encryption of a collection's files: data keys and how they are unlocked, sealed files."""
