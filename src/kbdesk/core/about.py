@@ -22,7 +22,8 @@ def _cpu_library() -> dict:
     from kbdesk.core.generate.host import load_llama_cpp
 
     backend = load_cpu_backend(load_llama_cpp())
-    return {"variant": backend.variant or "one for every processor", "path": str(backend.path)}
+    path = str(backend.path) if backend.path else None
+    return {"variant": backend.variant or "one for every processor", "path": path}
 
 
 def about(data_dir: str | os.PathLike | None = None) -> dict:

@@ -250,31 +250,34 @@ class Importer:
             stat = path.stat()
             facts = FileFacts(str(path), name, facts.kind, "", stat.st_size, stat.st_mtime)
             existing = self.catalog.document_by_path(str(path))
-            current = (  # read by this chunker: an older one's chunks are cut again
-                existing is not None
+            # Read by this chunker (an older one's chunks are cut again), and not asked to re-read.
+            current = (
+                existing
+                if existing is not None
                 and existing.status == DocStatus.READY
                 and existing.chunking >= CHUNKING_VERSION
                 and not self.again
+                else None
             )
-            if current and existing.size == stat.st_size and existing.mtime == stat.st_mtime:
+            if current and current.size == stat.st_size and current.mtime == stat.st_mtime:
                 return _Outcome(
                     result=FileResult(
                         str(path),
                         FileStatus.UNCHANGED,
-                        pages=existing.pages,
-                        chunks=existing.chunks,
+                        pages=current.pages,
+                        chunks=current.chunks,
                     )
                 )
             sha = sha256_file(path)
             facts = FileFacts(str(path), name, facts.kind, sha, stat.st_size, stat.st_mtime)
-            if current and existing.sha256 == sha:
-                self.catalog.touch_document(existing.id, stat.st_mtime)
+            if current and current.sha256 == sha:
+                self.catalog.touch_document(current.id, stat.st_mtime)
                 return _Outcome(
                     result=FileResult(
                         str(path),
                         FileStatus.UNCHANGED,
-                        pages=existing.pages,
-                        chunks=existing.chunks,
+                        pages=current.pages,
+                        chunks=current.chunks,
                     )
                 )
             twin = self.catalog.ready_document_with_sha(sha, other_than=str(path))

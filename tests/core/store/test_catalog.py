@@ -139,3 +139,30 @@ def test_the_connection_of_a_finished_thread_is_closed_when_another_opens(tmp_pa
     with pytest.raises(sqlite3.ProgrammingError, match="closed"):
         finished.execute("SELECT 1")
     catalog.close()
+
+
+def test_an_encrypted_catalog_works_alike_and_its_files_hold_no_text(tmp_path):
+    from kbdesk.core.crypt.keys import new_data_key
+    from kbdesk.core.errors import WrongKey
+
+    key = new_data_key()
+    path = tmp_path / "c.sqlite3"
+    catalog = Catalog(path, key=key)
+    words = ["indemnification", "subrogation", "amlodipine", "术后护理须知"]
+    _, ids, _ = _store(catalog, "/d/secret-lease.pdf", [" ".join(words)])
+    assert [cid for cid, _ in catalog.keyword_search('"subrogation"', 5)] == ids  # FTS5 works
+    assert catalog.con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    catalog.close()
+    files = [p for p in tmp_path.iterdir() if p.name.startswith("c.sqlite3")]
+    assert files, "the database and its write-ahead log"
+    for file in files:
+        raw = file.read_bytes()
+        for word in [*words, "secret-lease"]:
+            assert word.encode() not in raw, f"{word} readable in {file.name}"
+    with pytest.raises(WrongKey, match="does not open c.sqlite3"):
+        Catalog(path, key=new_data_key())
+    with pytest.raises(CollectionError):  # nor as plain SQLite
+        Catalog(path)
+    reopened = Catalog(path, key=key)
+    assert reopened.document_by_path("/d/secret-lease.pdf").chunks == 1
+    reopened.close()

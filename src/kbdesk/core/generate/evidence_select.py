@@ -85,7 +85,7 @@ def candidates(hits: Sequence[Hit]) -> Candidates:
     """The sentences the model may choose, numbered in order: those it reads, less headings,
     page furniture and table-of-contents lines (never evidence; they stay in the prompt,
     unnumbered, as context)."""
-    units = []
+    units: list[tuple[int, int, int]] = []
     for i, hit in enumerate(hits):
         units.extend((i, a, b) for a, b in reading_spans(hit) if not furniture(hit.text[a:b]))
     return Candidates(tuple(hits), tuple(units))

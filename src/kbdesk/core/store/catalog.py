@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from kbdesk.core.errors import CollectionError
-from kbdesk.core.store.connections import ThreadConnections
+from kbdesk.core.store.connections import DATABASE_ERRORS, OPERATIONAL_ERRORS, ThreadConnections
 from kbdesk.core.store.schema import SCHEMA, SCHEMA_VERSION, catalog_version, migrate
 from kbdesk.core.types import ChunkDraft, DocStatus, Document, Hit
 
@@ -87,9 +87,9 @@ def _inserted_id(cursor: sqlite3.Cursor) -> int:
 class Catalog:
     """Access to catalog.sqlite3 from any thread (one connection each, see connections.py)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, key: bytes | None = None):
         self.path = Path(path)
-        self._connections = ThreadConnections(self.path)
+        self._connections = ThreadConnections(self.path, key)
         self._write_lock = threading.RLock()
         try:
             con = self.con
@@ -105,7 +105,7 @@ class Catalog:
                 "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?), ('generation', '0')",
                 (str(SCHEMA_VERSION),),
             )
-        except sqlite3.DatabaseError as exc:
+        except DATABASE_ERRORS as exc:
             raise CollectionError(
                 f"The catalog {self.path} cannot be opened: {exc}.",
                 hint="Restore it from a backup or delete the collection and re-import.",
@@ -436,7 +436,7 @@ class Catalog:
             params = [match, k]
         try:
             rows = self.con.execute(sql, params).fetchall()
-        except sqlite3.OperationalError:
+        except OPERATIONAL_ERRORS:
             return []  # a query FTS5 cannot parse finds nothing rather than failing the search
         return [(int(r[0]), -float(r[1])) for r in rows]
 
@@ -452,7 +452,7 @@ class Catalog:
         for term in terms:
             try:
                 row = self.con.execute(sql, ('"' + term.replace('"', '""') + '"', cap)).fetchone()
-            except sqlite3.OperationalError:
+            except OPERATIONAL_ERRORS:
                 row = (0,)
             frequencies.append(int(row[0]))
         return frequencies

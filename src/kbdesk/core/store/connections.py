@@ -1,10 +1,25 @@
-"""SQLite connections for a file shared by threads: one per thread, all closable at once."""
+"""SQLite connections for a file shared by threads: one per thread, all closable at once; an
+encrypted collection's file through SQLCipher 4 (sqlcipher3), with the collection's raw data key."""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
 from pathlib import Path
+
+from kbdesk.core.errors import WrongKey
+
+try:  # SQLCipher's errors are their own classes, not sqlite3's: catch either
+    from sqlcipher3 import dbapi2 as _sqlcipher
+
+    DATABASE_ERRORS: tuple[type[Exception], ...] = (sqlite3.DatabaseError, _sqlcipher.DatabaseError)
+    OPERATIONAL_ERRORS: tuple[type[Exception], ...] = (
+        sqlite3.OperationalError,
+        _sqlcipher.OperationalError,
+    )
+except ImportError:  # pragma: no cover - sqlcipher3 is a locked dependency
+    _sqlcipher = None
+    DATABASE_ERRORS, OPERATIONAL_ERRORS = (sqlite3.DatabaseError,), (sqlite3.OperationalError,)
 
 
 class ThreadConnections:
@@ -13,8 +28,9 @@ class ThreadConnections:
     Every connection opened is kept by the thread it serves, so close() reaches all of them.
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, key: bytes | None = None):
         self.path = Path(path)
+        self.key = key  # the collection's data key: the file is SQLCipher's, not plain SQLite
         self._cons: dict[threading.Thread, sqlite3.Connection] = {}
         self._lock = threading.Lock()
 
@@ -26,9 +42,7 @@ class ThreadConnections:
     def _connect(self) -> sqlite3.Connection:
         # check_same_thread=False only so that close() and the sweep below may close a
         # connection from another thread; each connection is otherwise used by its own thread.
-        con = sqlite3.connect(
-            self.path, timeout=30.0, isolation_level=None, check_same_thread=False
-        )
+        con = open_connection(self.path, self.key)
         con.execute("PRAGMA journal_mode=WAL")
         con.execute("PRAGMA synchronous=NORMAL")
         con.execute("PRAGMA foreign_keys=ON")
@@ -50,3 +64,24 @@ class ThreadConnections:
             cons, self._cons = list(self._cons.values()), {}
         for con in cons:
             con.close()
+
+
+def open_connection(path: Path, key: bytes | None = None) -> sqlite3.Connection:
+    """A connection in autocommit mode; with `key`, to an SQLCipher file under that raw key.
+
+    :raises WrongKey: the key does not open the file (it was left untouched).
+    """
+    if key is None:
+        return sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+    con = _sqlcipher.connect(str(path), timeout=30.0, isolation_level=None, check_same_thread=False)
+    # A raw 256-bit key ("x'…'"): no key derivation on every open, the key is random already.
+    con.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+    try:
+        con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except _sqlcipher.DatabaseError as err:
+        con.close()
+        raise WrongKey(
+            f"The collection's key does not open {Path(path).name} ({err}).",
+            hint="Unlock it with its passphrase or recovery key.",
+        ) from err
+    return con
