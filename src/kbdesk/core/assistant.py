@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from kbdesk.core.errors import KbdeskError
 from kbdesk.core.generate.answerer import Answerer, AskOptions, open_host
-from kbdesk.core.generate.chats import ChatStore
 from kbdesk.core.generate.host import LlamaHost
 from kbdesk.core.generate.models import ModelFolders
 from kbdesk.core.generate.prompt import NOT_IN_DOCUMENTS
@@ -100,7 +99,7 @@ class Assistant:
         self.kb = kb
         self.settings = settings.validated()
         self.models = models
-        self.chats = ChatStore(kb.folder)
+        self.chats = kb.chats()
 
     def options(self, *, use_rag: bool = True, documents: tuple[str, ...] = ()) -> AskOptions:
         return AskOptions(

@@ -31,6 +31,7 @@ class ErrorCode(StrEnum):
     CANCELLED = "cancelled"
     WRONG_KEY = "wrong_key"  # a passphrase or recovery key that does not unlock the collection
     SEAL_BROKEN = "seal_broken"  # an encrypted file that is damaged, cut short or changed
+    LOCKED = "locked"  # an encrypted collection opened without its key
 
 
 class Remedy(StrEnum):
@@ -120,6 +121,12 @@ class WrongKey(CollectionError):
     """The passphrase or recovery key does not unlock this collection (nothing was changed)."""
 
     code = ErrorCode.WRONG_KEY
+
+
+class CollectionLocked(CollectionError):
+    """An encrypted collection was opened without its key: it must be unlocked first."""
+
+    code = ErrorCode.LOCKED
 
 
 class SealBroken(CollectionError):

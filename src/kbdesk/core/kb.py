@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,9 +14,17 @@ import numpy as np
 
 from kbdesk.core import collections_admin
 from kbdesk.core.collection import CATALOG, MANIFEST, VECTORS, Manifest, writer_lock
+from kbdesk.core.crypt import keys, keystore
 from kbdesk.core.embed import DEFAULT_EMBEDDER, Embedder, create_embedder, embedder_dim
 from kbdesk.core.embed.registry import normalise_id
-from kbdesk.core.errors import CollectionError, EmbedderMismatch, ErrorCode
+from kbdesk.core.errors import (
+    CollectionError,
+    CollectionLocked,
+    EmbedderMismatch,
+    ErrorCode,
+    WrongKey,
+)
+from kbdesk.core.generate.chats import ChatStore
 from kbdesk.core.ingest import ChunkSettings
 from kbdesk.core.ingest.chunking import CHUNKING_VERSION
 from kbdesk.core.jobs import CancelToken, ProgressFn, no_progress
@@ -32,15 +41,37 @@ from kbdesk.core.types import DocStatus, Document, FileResult, FileStatus, Hit, 
 __all__ = ["DEFAULT_FUSION", "FUSIONS", "KnowledgeBase"]  # the fusions: the CLI offers them
 
 
+def _collection_key(
+    folder: Path, name: str, key: bytes | None, passphrase: str | None
+) -> bytes | None:
+    """The data key an encrypted collection opens with; None for a plain collection."""
+    if not (folder / keys.KEYS_FILE).is_file():
+        return None
+    keyfile = keys.KeyFile.load(folder)
+    if key is not None:
+        if keys.key_check(key) != keyfile.check:
+            raise WrongKey(f"That key does not unlock collection '{name}'.")
+        return key
+    if passphrase is not None:
+        return keys.unlock(keyfile, passphrase)
+    remembered = keystore.recall(keyfile.collection_id)
+    if remembered is not None and keys.key_check(remembered) == keyfile.check:
+        return remembered
+    raise CollectionLocked(
+        f"Collection '{name}' is encrypted.", hint="Unlock it with its passphrase."
+    )
+
+
 class KnowledgeBase:
     """One open collection. Cheap to open: models and the vector index load on first use."""
 
-    def __init__(self, paths: AppPaths, name: str, manifest: Manifest):
+    def __init__(self, paths: AppPaths, name: str, manifest: Manifest, key: bytes | None = None):
         self.paths = paths
         self.name = name
         self.folder = paths.collection_dir(name)
+        self.key = key  # an encrypted collection's data key (crypt/keys.py); None: plain files
         self.settings = ChunkSettings(manifest.chunk_size, manifest.chunk_overlap)
-        self.catalog = Catalog(self.folder / CATALOG)  # upgrades an older catalog
+        self.catalog = Catalog(self.folder / CATALOG, key=key)  # upgrades an older catalog
         self.manifest = manifest.upgraded(self.folder)
         self._embedder: Embedder | None = None
         self._index: VectorIndex | None = None
@@ -60,7 +91,15 @@ class KnowledgeBase:
         chunk_size: int | None = None,
         chunk_overlap: int | None = None,
         create: bool = True,
+        key: bytes | None = None,
+        passphrase: str | None = None,
     ) -> KnowledgeBase:
+        """Open (or create) a collection. An encrypted one needs its data key, or its passphrase,
+        or a key the system key store remembers for it.
+
+        :raises CollectionLocked: an encrypted collection and no way to unlock it.
+        :raises WrongKey: the key or passphrase does not unlock it.
+        """
         paths = AppPaths.resolve(data_dir)
         name = validate_collection_name(collection)
         folder = paths.collection_dir(name)
@@ -71,7 +110,7 @@ class KnowledgeBase:
                     f"Collection '{name}' was built with the embedder '{manifest.embedder}'.",
                     hint="Its embedder cannot change; create a new collection to use another one.",
                 )
-            return cls(paths, name, manifest)
+            return cls(paths, name, manifest, _collection_key(folder, name, key, passphrase))
         if not create:
             raise CollectionError(
                 f"There is no collection named '{name}' in {paths.collections_dir}."
@@ -85,8 +124,42 @@ class KnowledgeBase:
         dim = embedder_dim(embedder_id)
         folder.mkdir(parents=True, exist_ok=True)
         manifest = Manifest.new(embedder_id, dim, settings.size, settings.overlap)
+        key = _collection_key(folder, name, key, passphrase)  # create_encrypted wrote its keys
         manifest.save(folder)
-        return cls(paths, name, manifest)
+        return cls(paths, name, manifest, key)
+
+    @classmethod
+    def create_encrypted(
+        cls,
+        data_dir: str | os.PathLike | None,
+        collection: str,
+        passphrase: str,
+        *,
+        embedder: str | None = None,
+    ) -> tuple[KnowledgeBase, str]:
+        """A new encrypted collection and its recovery key (to be shown to the user once).
+
+        The key file is written before anything else, so no file of the collection is ever
+        plain; a collection of that name that exists already is refused.
+        """
+        paths = AppPaths.resolve(data_dir)
+        name = validate_collection_name(collection)
+        folder = paths.collection_dir(name)
+        if (folder / MANIFEST).is_file():
+            raise collections_admin.CollectionExists(f"A collection named '{name}' exists already.")
+        key, recovery = keys.new_data_key(), keys.new_recovery_key()
+        keyfile = keys.new_key_file(uuid.uuid4().hex, key, passphrase, recovery)
+        folder.mkdir(parents=True, exist_ok=True)
+        keyfile.save(folder)
+        return cls.open(data_dir, name, embedder=embedder, key=key), recovery
+
+    @property
+    def encrypted(self) -> bool:
+        return self.key is not None
+
+    def chats(self) -> ChatStore:
+        """This collection's saved chats (sealed in an encrypted collection)."""
+        return ChatStore(self.folder, key=self.key)
 
     @staticmethod
     def collections(data_dir: str | os.PathLike | None = None) -> list[str]:
@@ -115,7 +188,7 @@ class KnowledgeBase:
         with self._index_lock:
             if self._index is None:
                 index = VectorIndex(
-                    self.folder / VECTORS, self.manifest.dim, self.manifest.embedder
+                    self.folder / VECTORS, self.manifest.dim, self.manifest.embedder, key=self.key
                 )
                 index.open(self.catalog)
                 if index.dirty:

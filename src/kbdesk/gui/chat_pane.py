@@ -128,9 +128,7 @@ class ChatPane(QWidget):
     # -- history -------------------------------------------------------------------------------
 
     def _store(self):
-        from kbdesk.core.generate.chats import ChatStore
-
-        return ChatStore(self.session.kb().folder)
+        return self.session.kb().chats()
 
     def reload_history(self, new: bool = False) -> None:
         if new:

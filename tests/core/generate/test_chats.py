@@ -81,3 +81,37 @@ def test_a_chat_saved_before_quotes_existed_still_loads(tmp_path):
     # and a turn added to it now is saved with its quote next to the old one
     store.append("20260101-000000-abcdef", answer)
     assert len(store.answers("20260101-000000-abcdef")) == 2
+
+
+def test_an_encrypted_collections_chats_are_sealed_and_a_damaged_one_hides_no_other(tmp_path):
+    import pytest
+
+    from kbdesk.core.crypt.keys import new_data_key
+    from kbdesk.core.errors import SealBroken
+
+    key = new_data_key()
+    store = ChatStore(tmp_path, key=key)
+    citation = Citation(1, 42, 7, "lease.pdf", "/docs/lease.pdf", 3, PASSAGE, quote=QUOTE)
+    first, second = store.new(), store.new() + "b"
+    for chat in (first, second):
+        store.append(
+            chat,
+            Answer(
+                "When is the deposit returned?",
+                "Within 30 days [1].",
+                AnswerOutcome.ANSWERED,
+                (citation,),
+            ),
+        )
+    for path in (tmp_path / "chats").iterdir():
+        raw = path.read_bytes()
+        assert b"deposit" not in raw and b"25,200" not in raw and b"lease" not in raw
+    assert [a.to_json() for a in store.answers(first)] == [
+        a.to_json() for a in store.answers(second)
+    ]
+    assert ChatStore(tmp_path).list() == [], "without the key no chat can be read"
+    damaged = tmp_path / "chats" / f"{first}.json"
+    damaged.write_bytes(damaged.read_bytes()[:-5])
+    with pytest.raises(SealBroken, match=f"{first}.json cannot be opened"):
+        store.load(first)
+    assert [c.id for c in store.list()] == [second]

@@ -113,3 +113,37 @@ def test_index_from_another_embedder_or_torn_file_is_rebuilt(tmp_path, catalog):
     torn.open(catalog)
     assert torn.count == 20 and np.array_equal(torn.ids(), catalog.chunk_ids())
     assert not list(tmp_path.glob("*.tmp"))
+
+
+@pytest.mark.parametrize("threshold,kind", [(10_000, "flat"), (50, "hnsw")])
+def test_a_sealed_index_saves_and_loads_under_its_key_and_is_rebuilt_when_damaged(
+    tmp_path, threshold, kind, caplog
+):
+    from kbdesk.core.crypt.keys import new_data_key
+    from kbdesk.core.crypt.sealed import is_sealed
+
+    key = new_data_key()
+    catalog = Catalog(tmp_path / "catalog.sqlite3", key=key)
+    vectors = _fill(catalog, 4, 50)
+    path = tmp_path / "v.faiss"
+    index = VectorIndex(path, DIM, "e", ann_threshold=threshold, key=key)
+    index.open(catalog)
+    index.save(catalog.generation)
+    raw = path.read_bytes()
+    assert is_sealed(path) and vectors[7].tobytes()[:16] not in raw, "no vector in the clear"
+    again = VectorIndex(path, DIM, "e", ann_threshold=threshold, key=key)
+    assert again._load() and again.kind == kind and again.count == 200
+    assert again.search(vectors[7], 1)[0][0] == catalog.chunk_ids()[7]
+    # A flipped byte, or another key: the index is rebuilt from the catalog, the truth.
+    damaged = bytearray(raw)
+    damaged[len(raw) // 2] ^= 0x40
+    path.write_bytes(bytes(damaged))
+    for k in (key, new_data_key()):
+        rebuilt = VectorIndex(path, DIM, "e", ann_threshold=threshold, key=k)
+        assert not rebuilt._load()
+        rebuilt.open(catalog)
+        assert (
+            rebuilt.count == 200 and rebuilt.search(vectors[7], 1)[0][0] == catalog.chunk_ids()[7]
+        )
+    assert "cannot be opened" in caplog.text
+    catalog.close()

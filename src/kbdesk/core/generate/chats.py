@@ -1,4 +1,5 @@
-"""Saved conversations of a collection: one JSON file per chat under collections/<name>/chats/."""
+"""Saved conversations of a collection: one JSON file per chat under collections/<name>/chats/,
+sealed under the collection's key in an encrypted collection (questions and answers quote it)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from kbdesk.core.errors import KbdeskError
+from kbdesk.core.crypt.sealed import read_sealed, write_sealed
+from kbdesk.core.errors import KbdeskError, SealBroken
 from kbdesk.core.store.fileio import atomic_write_text
 from kbdesk.core.types import Answer, AnswerOutcome, Citation, Hit
 
@@ -26,9 +28,25 @@ class ChatSummary:
     turns: int
 
 
+SEALED_PURPOSE = "chat"
+
+
 class ChatStore:
-    def __init__(self, collection_dir: Path):
+    def __init__(self, collection_dir: Path, key: bytes | None = None):
         self.folder = Path(collection_dir) / "chats"
+        self.key = key  # an encrypted collection's data key: chat files are sealed
+
+    def _read(self, path: Path) -> dict:
+        if self.key is None:
+            return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(read_sealed(path, self.key, SEALED_PURPOSE).decode("utf-8"))
+
+    def _write(self, path: Path, data: dict) -> None:
+        text = json.dumps(data, ensure_ascii=False, indent=1)
+        if self.key is None:
+            atomic_write_text(path, text)
+        else:
+            write_sealed(path, self.key, text.encode("utf-8"), SEALED_PURPOSE)
 
     def new(self) -> str:
         return time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
@@ -43,7 +61,7 @@ class ChatStore:
         if not path.is_file():
             return []
         try:
-            return json.loads(path.read_text(encoding="utf-8"))["turns"]
+            return self._read(path)["turns"]
         except (ValueError, KeyError) as exc:
             raise KbdeskError(f"The saved chat {path.name} is damaged ({exc}).") from exc
 
@@ -88,24 +106,17 @@ class ChatStore:
             }
         )
         title = turns[0]["question"][:80]
-        atomic_write_text(
-            self._path(chat_id),
-            json.dumps(
-                {"version": CHAT_VERSION, "title": title, "turns": turns},
-                ensure_ascii=False,
-                indent=1,
-            ),
-        )
+        self._write(self._path(chat_id), {"version": CHAT_VERSION, "title": title, "turns": turns})
 
     def list(self) -> list[ChatSummary]:
         out = []
         for path in sorted(self.folder.glob("*.json")):
             try:
-                data = json.loads(path.read_text(encoding="utf-8"))
+                data = self._read(path)
                 out.append(
                     ChatSummary(path.stem, data["title"], path.stat().st_mtime, len(data["turns"]))
                 )
-            except (ValueError, KeyError, OSError):
+            except (ValueError, KeyError, OSError, SealBroken):
                 continue  # a damaged chat never hides the others
         return sorted(out, key=lambda c: -c.updated_at)
 

@@ -2,7 +2,9 @@
 
 The catalog is the source of truth. The index file carries the catalog generation and the
 embedder it was built for; on open it is reconciled with the catalog (missing vectors added,
-deleted ones dropped) or rebuilt when it is missing, unreadable or from another embedder.
+deleted ones dropped) or rebuilt when it is missing, unreadable or from another embedder. In an
+encrypted collection the index file is sealed under the collection's key (vectors can be turned
+back into text); a damaged or foreign sealed file is rebuilt from the catalog like a torn one.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from kbdesk.core.crypt.sealed import read_sealed, write_sealed
 from kbdesk.core.store.catalog import Catalog
 from kbdesk.core.store.fileio import atomic_path, atomic_write_text
 
@@ -29,6 +32,7 @@ HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 64
 # HNSW cannot delete in place; deleted ids are excluded by a selector until they pass this share.
 TOMBSTONE_REBUILD_SHARE = 0.10
+SEALED_PURPOSE = "vector index"
 
 
 def _faiss():
@@ -44,8 +48,16 @@ def _faiss():
 
 
 class VectorIndex:
-    def __init__(self, path: Path, dim: int, embedder_id: str, ann_threshold: int = ANN_THRESHOLD):
+    def __init__(
+        self,
+        path: Path,
+        dim: int,
+        embedder_id: str,
+        ann_threshold: int = ANN_THRESHOLD,
+        key: bytes | None = None,
+    ):
         self.path = Path(path)
+        self.key = key  # the collection's data key: the index file is sealed (crypt/sealed.py)
         self.meta_path = self.path.with_suffix(".json")
         self.dim = dim
         self.embedder_id = embedder_id
@@ -94,7 +106,7 @@ class VectorIndex:
             if meta.get("embedder") != self.embedder_id or int(meta.get("dim", -1)) != self.dim:
                 log.info("vector index %s was built for another embedder; rebuilding", self.path)
                 return False
-            index = _faiss().read_index(str(self.path))
+            index = self._read()
             if index.d != self.dim:
                 return False
             # read_index already returns the concrete class; downcasting it again would leave a
@@ -162,8 +174,12 @@ class VectorIndex:
         ):
             self._compact()
         self._maybe_upgrade()
-        with atomic_path(self.path, exclusive=True) as tmp:
-            _faiss().write_index(self._index, str(tmp))
+        if self.key is None:
+            with atomic_path(self.path, exclusive=True) as tmp:
+                _faiss().write_index(self._index, str(tmp))
+        else:
+            data = _faiss().serialize_index(self._index).tobytes()
+            write_sealed(self.path, self.key, data, SEALED_PURPOSE)
         atomic_write_text(
             self.meta_path,
             json.dumps(
@@ -178,6 +194,12 @@ class VectorIndex:
         )
         self.generation = generation
         self.dirty = False
+
+    def _read(self):
+        if self.key is None:
+            return _faiss().read_index(str(self.path))
+        data = read_sealed(self.path, self.key, SEALED_PURPOSE)
+        return _faiss().deserialize_index(np.frombuffer(data, dtype=np.uint8))
 
     # -- mutation ----------------------------------------------------------------------------
 

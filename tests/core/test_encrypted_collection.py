@@ -1,0 +1,96 @@
+"""An encrypted collection with the real embedder, SQLCipher and FAISS: it searches like a plain
+one, no file of it holds the documents' words, and it opens only with its key."""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+
+import pytest
+
+from kbdesk.core.crypt import keys, keystore
+from kbdesk.core.errors import CollectionLocked, WrongKey
+from kbdesk.core.kb import KnowledgeBase
+from kbdesk.core.types import Answer, AnswerOutcome
+
+PASSPHRASE = "harbor point lease files"
+# Distinctive words of the test documents (tests/helpers.py), in both languages.
+SECRETS = [
+    "Bluefin",
+    "Wharf Street",
+    "8,400",
+    "twenty",
+    "amlodipine",
+    "security deposit",
+    "术后",
+    "洗澡",
+]
+
+
+def _forms(word: str) -> list[bytes]:
+    raw = word.encode()
+    return [raw, word.encode("utf-16-le"), word.lower().encode()]
+
+
+def _leaks(folder) -> list[str]:
+    found = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        views = [data]
+        for unpack in (zlib.decompress, gzip.decompress):
+            try:
+                views.append(unpack(data))
+            except Exception:
+                pass
+        for word in SECRETS:
+            if any(form in view for form in _forms(word) for view in views):
+                found.append(f"{word!r} in {path.relative_to(folder)}")
+    return found
+
+
+def test_an_encrypted_collection_searches_alike_and_no_file_holds_its_text(data_dir, docs_dir):
+    kb, recovery = KnowledgeBase.create_encrypted(data_dir, "clinic", PASSPHRASE)
+    with kb:
+        assert kb.encrypted
+        report = kb.import_paths([docs_dir])
+        assert report.ok and len(report.results) == 3
+        for mode in ("hybrid", "dense", "keyword"):
+            hit = kb.search("How much notice is needed to terminate the lease?", k=3, mode=mode)[0]
+            assert (hit.document, hit.page) == ("lease.pdf", 3)
+        assert kb.search("手术后多久可以洗澡", k=3)[0].document == "术后护理须知.pdf"
+        kb.chats().append(
+            kb.chats().new(),
+            Answer("What is the security deposit?", "25,200 dollars [1].", AnswerOutcome.ANSWERED),
+        )
+    folder = kb.folder
+    assert (folder / keys.KEYS_FILE).is_file()
+    assert _leaks(folder) == []
+    # the check itself finds the words in a plain collection
+    with KnowledgeBase.open(data_dir, "plain") as plain:
+        plain.import_paths([docs_dir])
+    assert len(_leaks(plain.folder)) >= len(SECRETS) - 2
+
+    with pytest.raises(CollectionLocked, match="Collection 'clinic' is encrypted"):
+        KnowledgeBase.open(data_dir, "clinic")
+    with pytest.raises(WrongKey, match="That passphrase does not unlock"):
+        KnowledgeBase.open(data_dir, "clinic", passphrase="harbor point lease file")
+    with KnowledgeBase.open(data_dir, "clinic", passphrase=PASSPHRASE) as again:
+        assert again.search("amlodipine dose", k=1)[0].document == "hypertension.pdf"
+        [answer] = again.chats().answers(again.chats().list()[0].id)
+        assert answer.answer == "25,200 dollars [1]."
+        key = again.key
+    keyfile = keys.KeyFile.load(folder)
+    assert keys.unlock(keyfile, recovery, keys.RECOVERY) == key
+
+
+def test_a_key_the_key_store_remembers_opens_the_collection(data_dir, monkeypatch):
+    kb, _recovery = KnowledgeBase.create_encrypted(data_dir, "remembered", PASSPHRASE)
+    kb.close()
+    collection_id = keys.KeyFile.load(kb.folder).collection_id
+    remembered = {collection_id: kb.key}
+    monkeypatch.setattr(keystore, "recall", lambda cid: remembered.get(cid))
+    with KnowledgeBase.open(data_dir, "remembered") as again:
+        assert again.key == kb.key
+    remembered[collection_id] = keys.new_data_key()  # a stale entry is not trusted
+    with pytest.raises(CollectionLocked):
+        KnowledgeBase.open(data_dir, "remembered")
