@@ -3,6 +3,7 @@ one, no file of it holds the documents' words, and it opens only with its key.""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import zlib
 
@@ -38,10 +39,8 @@ def _leaks(folder) -> list[str]:
         data = path.read_bytes()
         views = [data]
         for unpack in (zlib.decompress, gzip.decompress):
-            try:
+            with contextlib.suppress(Exception):  # not that kind of compressed data
                 views.append(unpack(data))
-            except Exception:
-                pass
         for word in SECRETS:
             if any(form in view for form in _forms(word) for view in views):
                 found.append(f"{word!r} in {path.relative_to(folder)}")

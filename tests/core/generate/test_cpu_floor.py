@@ -298,3 +298,13 @@ def test_llama_libraries_hold_no_instruction_above_their_variant_and_never_amx()
     assert set(cpu_floor.SHIPPED) <= checked
     # the check itself finds AVX-512 where it must be
     assert offending_instructions(library.parent / "libggml-cpu-skylakex.so", limit=1)
+
+
+def test_elsewhere_than_x86_one_baseline_library_is_built_and_nothing_is_trimmed(
+    monkeypatch, tmp_path
+):
+    monkeypatch.setattr(cpu_floor.platform, "machine", lambda: "aarch64")
+    assert cpu_floor.cmake_args().split() == ["-DGGML_NATIVE=OFF", "-DLLAVA_BUILD=OFF"]
+    cmake = tmp_path / "CMakeLists.txt"
+    cmake.write_text(VARIANT_CMAKE)
+    assert cpu_floor.trim(cmake) == [] and cmake.read_text() == VARIANT_CMAKE

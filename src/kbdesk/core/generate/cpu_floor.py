@@ -57,8 +57,10 @@ X86_MACHINES = {"x86_64", "amd64", "x64"}
 
 
 def cmake_args() -> str:
-    """The CMAKE_ARGS that build llama-cpp-python's CPU variants, nothing for this machine only."""
-    return " ".join(["-DGGML_NATIVE=OFF", *VARIANT_OPTIONS, *OTHER_OPTIONS])
+    """The CMAKE_ARGS that build llama-cpp-python's CPU variants, nothing for this machine only
+    (elsewhere than x86-64: the architecture's own baseline, one library)."""
+    variants = VARIANT_OPTIONS if applies() else ()
+    return " ".join(["-DGGML_NATIVE=OFF", *variants, *OTHER_OPTIONS])
 
 
 def build_tag() -> str:
@@ -124,6 +126,8 @@ def trim(cmakelists: Path) -> list[str]:
     :raises SystemExit: the file's x86 variants are not the ones this module knows (a new
         llama.cpp release: decide about its variants here before building it).
     """
+    if not applies():
+        return []  # no variants are built here (cmake_args)
     text = cmakelists.read_text()
     block = _X86_BLOCK.search(text)
     if block is None:
