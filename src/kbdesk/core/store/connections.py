@@ -7,7 +7,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from kbdesk.core.errors import WrongKey
+from kbdesk.core.errors import CollectionError, WrongKey
 
 try:  # SQLCipher's errors are their own classes, not sqlite3's: catch either
     from sqlcipher3 import dbapi2 as _sqlcipher
@@ -73,6 +73,11 @@ def open_connection(path: Path, key: bytes | None = None) -> sqlite3.Connection:
     """
     if key is None:
         return sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+    if _sqlcipher is None:
+        raise CollectionError(
+            f"{Path(path).name} is encrypted, and this installation of kbdesk lacks SQLCipher.",
+            hint="Reinstall kbdesk.",
+        )
     con = _sqlcipher.connect(str(path), timeout=30.0, isolation_level=None, check_same_thread=False)
     # A raw 256-bit key ("x'…'"): no key derivation on every open, the key is random already.
     con.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
