@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import json
+import shutil
 import zlib
+from pathlib import Path
 
 import pytest
 
@@ -93,3 +96,33 @@ def test_a_key_the_key_store_remembers_opens_the_collection(data_dir, monkeypatc
     remembered[collection_id] = keys.new_data_key()  # a stale entry is not trusted
     with pytest.raises(CollectionLocked):
         KnowledgeBase.open(data_dir, "remembered")
+
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+ENCRYPTED_RELEASES = sorted(FIXTURES.glob("encrypted-*"))
+
+
+@pytest.mark.parametrize("release", ENCRYPTED_RELEASES, ids=lambda p: p.name)
+def test_an_encrypted_collection_an_earlier_release_wrote_opens_with_its_secrets(release, tmp_path):
+    # tests/fixtures/make_release_data.py --encrypted wrote it; every later release must open it
+    data = tmp_path / release.name
+    shutil.copytree(release, data)
+    secrets = json.loads((data / "secrets.json").read_text())
+    with pytest.raises(CollectionLocked):
+        KnowledgeBase.open(data, "Case 12", create=False)
+    with KnowledgeBase.open(data, "Case 12", create=False, passphrase=secrets["passphrase"]) as kb:
+        assert sorted(d.name for d in kb.documents()) == ["lease.pdf", "术后护理须知.pdf"]
+        hit = kb.search("When is the security deposit returned?", k=1)[0]
+        assert (hit.document, hit.page) == ("lease.pdf", 3) and "30 days" in hit.text
+        assert kb.search("术后多久可以洗澡？", k=1)[0].page == 2
+        [chat] = kb.chats().list()
+        [answer] = kb.chats().answers(chat.id)
+        assert answer.citations[0].chunk_id == hit.chunk_id
+        key = kb.key
+    keyfile = keys.KeyFile.load(data / "collections" / "Case 12")
+    assert keys.unlock(keyfile, secrets["recovery_key"], keys.RECOVERY) == key
+    assert _leaks(data / "collections") == []
+
+
+def test_an_encrypted_release_fixture_exists():
+    assert ENCRYPTED_RELEASES, "tests/fixtures/make_release_data.py --encrypted writes one"
