@@ -71,7 +71,8 @@ BENCHMARKS = (
     Benchmark(
         "crypt",
         "bench_crypt.py",
-        ("--rounds", "2", "--mb", "16", "--pages", "40", "--collection-rounds", "1"),
+        ("--rounds", "2", "--mb", "16", "--pages", "40", "--collection-rounds", "1")
+        + ("--open-passages", "20000"),
     ),
     Benchmark(
         "tune",
