@@ -31,7 +31,7 @@ fi
 DIR="$WHEELS/llama-cpp-python-$LLAMA_VERSION-$TAG"
 
 if ! ls "$DIR"/llama_cpp_python-"$LLAMA_VERSION"-*.whl >/dev/null 2>&1; then
-    echo "==> building llama-cpp-python $LLAMA_VERSION for $TAG (one time, a few minutes)" >&2
+    echo "==> building llama-cpp-python $LLAMA_VERSION for $TAG (one time, 10-20 minutes on 2 cores)" >&2
     rm -rf "$DIR.partial" && mkdir -p "$DIR.partial/source"
     # The source archive is checked against the lock's hash before anything is built from it.
     "$PY" -m pip --disable-pip-version-check download --quiet --no-deps --require-hashes \
