@@ -75,11 +75,12 @@ def load_cpu_backend(llama_cpp) -> CpuBackend:
     :raises UnsupportedCpu: no shipped library runs on this CPU (the floor check,
         cpu_floor.check_cpu, refuses such a CPU first).
     """
-    return _load(Path(llama_cpp.__file__).resolve().parent / "lib")
+    return _load(llama_cpp.__file__)
 
 
-@functools.cache
-def _load(lib_dir: Path) -> CpuBackend:
+@functools.cache  # by the module's file name: every later call is a dictionary lookup
+def _load(module_file: str) -> CpuBackend:
+    lib_dir = Path(module_file).resolve().parent / "lib"
     if not variant_libraries(lib_dir):
         return CpuBackend("", None)  # a build with one CPU library, linked into libggml
     chosen = best_variant(lib_dir)

@@ -146,16 +146,15 @@ def _line_start(text: str, pos: int) -> int:
 
 def _units(sec: _Section, size: int) -> tuple[list[tuple[int, int]], list[bool]]:
     text = sec.text
-    cuts = {m.end() for m in _SENTENCE_END_RE.finditer(text)} | sec.para_starts
-    cuts.add(len(text))
-    cuts.discard(0)
     # "2. Rent", "3.2. Notices": the number's full stop ends no sentence; cut there, the
     # heading would lose its number and never be seen whole.
-    cuts -= {
-        m.end()
-        for m in _SENTENCE_END_RE.finditer(text)
-        if _NUMBER_ONLY_RE.match(text, _line_start(text, m.start()), m.start() + 1)
-    }
+    ends: set[int] = set()
+    numbers: set[int] = set()
+    for m in _SENTENCE_END_RE.finditer(text):
+        number = _NUMBER_ONLY_RE.match(text, _line_start(text, m.start()), m.start() + 1)
+        (numbers if number else ends).add(m.end())
+    cuts = (ends | sec.para_starts | {len(text)}) - numbers
+    cuts.discard(0)
     spans: list[tuple[int, int]] = []
     para_end: list[bool] = []
     prev = 0
