@@ -49,13 +49,13 @@ def _collection_key(
         return None
     keyfile = keys.KeyFile.load(folder)
     if key is not None:
-        if keys.key_check(key) != keyfile.check:
+        if not keyfile.opens_with(key):
             raise WrongKey(f"That key does not unlock collection '{name}'.")
         return key
     if passphrase is not None:
         return keys.unlock(keyfile, passphrase)
     remembered = keystore.recall(keyfile.collection_id)
-    if remembered is not None and keys.key_check(remembered) == keyfile.check:
+    if remembered is not None and keyfile.opens_with(remembered):
         return remembered
     raise CollectionLocked(
         f"Collection '{name}' is encrypted.", hint="Unlock it with its passphrase."

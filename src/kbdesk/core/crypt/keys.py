@@ -65,6 +65,10 @@ class KeyFile:
     def kinds(self) -> set[str]:
         return {w.kind for w in self.wraps}
 
+    def opens_with(self, key: bytes) -> bool:
+        """Whether `key` is this collection's data key."""
+        return hmac.compare_digest(key_check(key), self.check)
+
     def save(self, folder: Path) -> None:
         data = asdict(self) | {"wraps": [asdict(w) for w in self.wraps]}
         with atomic_path(Path(folder) / KEYS_FILE, sync_dir=True) as tmp:
@@ -136,7 +140,7 @@ def unlock(keys: KeyFile, secret: str, kind: str = PASSPHRASE) -> bytes:
             )
         except (InvalidTag, ValueError):
             continue
-        if hmac.compare_digest(key_check(key), keys.check):
+        if keys.opens_with(key):
             return key
     what = "passphrase" if kind == PASSPHRASE else "recovery key"
     raise WrongKey(f"That {what} does not unlock this collection.", hint="Nothing was changed.")
@@ -145,7 +149,7 @@ def unlock(keys: KeyFile, secret: str, kind: str = PASSPHRASE) -> bytes:
 def with_passphrase(keys: KeyFile, key: bytes, passphrase: str) -> KeyFile:
     """The key file with `passphrase` as its only passphrase (a change re-wraps the key only)."""
     check_passphrase(passphrase)
-    if not hmac.compare_digest(key_check(key), keys.check):
+    if not keys.opens_with(key):
         raise WrongKey("That key does not belong to this collection.")
     others = tuple(w for w in keys.wraps if w.kind != PASSPHRASE)
     return replace(keys, wraps=(wrap(key, PASSPHRASE, passphrase, keys.collection_id), *others))
