@@ -6,7 +6,7 @@ import json
 import sys
 
 from kbdesk.cli.ask_request import AskRequest
-from kbdesk.cli.common import EXIT_OK, settings_for
+from kbdesk.cli.common import EXIT_OK, secret_for, settings_for
 from kbdesk.core.types import Answer, AnswerOutcome, source_place
 
 
@@ -45,7 +45,7 @@ def cmd_ask(args) -> int:
         documents=tuple(args.document),
     )
     stream = TerminalStream() if sys.stdout.isatty() and not args.json else None
-    answer, chat_id = _answer(request, stream)
+    answer, chat_id = _answer(request, stream, secret_for(args, request.settings.collection))
     if args.json:
         data = answer.to_json()
         if chat_id is not None:
@@ -79,7 +79,9 @@ def cmd_ask(args) -> int:
     return EXIT_OK
 
 
-def _answer(request: AskRequest, stream: TerminalStream | None) -> tuple[Answer, str | None]:
+def _answer(
+    request: AskRequest, stream: TerminalStream | None, secret: str | None = None
+) -> tuple[Answer, str | None]:
     """The answer and the saved chat it joined (None: not saved). The model and encoders load
     in this process and go with it (a warm background helper saved ~9 % of a call, far from
     what its complexity would need: bench/RESULTS.md)."""
@@ -91,7 +93,7 @@ def _answer(request: AskRequest, stream: TerminalStream | None) -> tuple[Answer,
     models = ModelCache(AppPaths.resolve(request.data_dir).model_dirs)
     try:
         with KnowledgeBase.open(
-            request.data_dir, settings.collection, create=not request.use_rag
+            request.data_dir, settings.collection, create=not request.use_rag, secret=secret
         ) as kb:
             reply = Assistant(kb, settings, models).ask(
                 request.question,

@@ -1,7 +1,15 @@
 """What every command shares: exit codes, the saved settings with the flags applied, opening
-the collection."""
+the collection (asking for an encrypted one's passphrase when it must)."""
 
 from __future__ import annotations
+
+import getpass
+import os
+import stat
+import sys
+from pathlib import Path
+
+from kbdesk.core.errors import KbdeskError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -24,4 +32,62 @@ def settings_for(args):
 def open_collection(args, **create_options):
     from kbdesk.core.kb import KnowledgeBase
 
-    return KnowledgeBase.open(args.data_dir, settings_for(args).collection, **create_options)
+    name = settings_for(args).collection
+    return KnowledgeBase.open(args.data_dir, name, secret=secret_for(args, name), **create_options)
+
+
+def collection_folder(args, name: str | None = None) -> Path:
+    from kbdesk.core.paths import AppPaths
+
+    return AppPaths.resolve(args.data_dir).collection_dir(name or settings_for(args).collection)
+
+
+def secret_for(args, name: str) -> str | None:
+    """The passphrase or recovery key of collection `name` when it is encrypted and the key
+    store remembers no unlock for it; None otherwise."""
+    from kbdesk.core import encryption
+
+    folder = collection_folder(args, name)
+    if not encryption.is_encrypted(folder) or encryption.remembered(folder):
+        return None
+    return read_secret(args, f"Passphrase or recovery key for collection '{name}': ")
+
+
+def read_secret(args, prompt: str, *, new: bool = False) -> str:
+    """A secret from --passphrase-file (never from an argument other users could see in the
+    process list), else typed at the terminal without echo; a new one is typed twice."""
+    if getattr(args, "passphrase_file", None):
+        return _secret_file(args.passphrase_file)
+    if not sys.stdin.isatty():
+        raise KbdeskError(
+            "This collection needs a passphrase, and there is no terminal to ask for it.",
+            hint="Give a file that holds it with --passphrase-file FILE ('-' reads standard input).",
+        )
+    secret = getpass.getpass(prompt)
+    if new and getpass.getpass("Type it again: ") != secret:
+        raise KbdeskError("The two passphrases differ; nothing was changed.")
+    return secret
+
+
+def _secret_file(name: str) -> str:
+    """The first line of the file ('-': standard input), without its line end."""
+    try:
+        if name == "-":
+            line = sys.stdin.readline()
+        else:
+            path = Path(name).expanduser()
+            mode = path.stat().st_mode
+            if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
+                print(
+                    f"kbdesk: warning: other users can read {path}; "
+                    f"chmod 600 {path} keeps the passphrase yours.",
+                    file=sys.stderr,
+                )
+            with path.open(encoding="utf-8") as fh:
+                line = fh.readline()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KbdeskError(f"The passphrase file {name} cannot be read ({exc}).") from exc
+    secret = line.rstrip("\r\n")
+    if not secret:
+        raise KbdeskError(f"The passphrase file {name} is empty.")
+    return secret

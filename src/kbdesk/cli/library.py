@@ -111,10 +111,15 @@ def cmd_remove(args) -> int:
 
 
 def cmd_collections(args) -> int:
+    from kbdesk.core import encryption
     from kbdesk.core.kb import KnowledgeBase
 
     names = KnowledgeBase.collections(args.data_dir)
-    print(json.dumps(names) if args.json else ("\n".join(names) or "No collections yet."))
+    if args.json:
+        print(json.dumps(names))
+        return EXIT_OK
+    lines = [f"{n}  (encrypted)" if encryption.encrypted(args.data_dir, n) else n for n in names]
+    print("\n".join(lines) or "No collections yet.")
     return EXIT_OK
 
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from kbdesk import __version__
-from kbdesk.cli import tune
+from kbdesk.cli import locking, tune
 from kbdesk.cli.about import cmd_about
 from kbdesk.cli.ask import cmd_ask
 from kbdesk.cli.common import EXIT_FAILED, EXIT_USAGE
@@ -38,6 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--collection", help="collection name (default: the one last open in the window)"
+    )
+    parser.add_argument(
+        "--passphrase-file",
+        metavar="FILE",
+        help="read an encrypted collection's passphrase or recovery key from the first line of "
+        "FILE ('-': standard input) instead of asking for it",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -119,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("about", help="version, program and data locations (for support)")
     p.add_argument("--json", action="store_true")
     tune.add_parsers(sub)
+    locking.add_parsers(sub)
     p = sub.add_parser("demo", help="import the bundled sample documents and run a search")
     p.add_argument("query", nargs="?", default="How long do the duties of confidentiality last?")
     return parser
@@ -185,6 +192,7 @@ COMMANDS = {
     "demo": cmd_demo,
     "about": cmd_about,
     **tune.COMMANDS,
+    **locking.COMMANDS,
 }
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ class Remedy(StrEnum):
     ADD_MODEL_FILE = "add_model_file"  # a model name that is not registered
     CHOOSE_ADAPTER = "choose_adapter"  # the chosen adapter cannot be used
     NEWER_COMPUTER = "newer_computer"  # the processor is below the llama.cpp build's floor
+    UNLOCK_COLLECTION = "unlock_collection"  # an encrypted collection opened without its key
 
 
 class KbdeskError(Exception):

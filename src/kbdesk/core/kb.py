@@ -14,15 +14,14 @@ import numpy as np
 
 from kbdesk.core import collections_admin
 from kbdesk.core.collection import CATALOG, MANIFEST, VECTORS, Manifest, writer_lock
-from kbdesk.core.crypt import keys, keystore
+from kbdesk.core.crypt import keys
 from kbdesk.core.embed import DEFAULT_EMBEDDER, Embedder, create_embedder, embedder_dim
 from kbdesk.core.embed.registry import normalise_id
+from kbdesk.core.encryption import collection_key
 from kbdesk.core.errors import (
     CollectionError,
-    CollectionLocked,
     EmbedderMismatch,
     ErrorCode,
-    WrongKey,
 )
 from kbdesk.core.generate.chats import ChatStore
 from kbdesk.core.ingest import ChunkSettings
@@ -39,27 +38,6 @@ from kbdesk.core.store.vectors import VectorIndex
 from kbdesk.core.types import DocStatus, Document, FileResult, FileStatus, Hit, ImportReport
 
 __all__ = ["DEFAULT_FUSION", "FUSIONS", "KnowledgeBase"]  # the fusions: the CLI offers them
-
-
-def _collection_key(
-    folder: Path, name: str, key: bytes | None, passphrase: str | None
-) -> bytes | None:
-    """The data key an encrypted collection opens with; None for a plain collection."""
-    if not (folder / keys.KEYS_FILE).is_file():
-        return None
-    keyfile = keys.KeyFile.load(folder)
-    if key is not None:
-        if not keyfile.opens_with(key):
-            raise WrongKey(f"That key does not unlock collection '{name}'.")
-        return key
-    if passphrase is not None:
-        return keys.unlock(keyfile, passphrase)
-    remembered = keystore.recall(keyfile.collection_id)
-    if remembered is not None and keyfile.opens_with(remembered):
-        return remembered
-    raise CollectionLocked(
-        f"Collection '{name}' is encrypted.", hint="Unlock it with its passphrase."
-    )
 
 
 class KnowledgeBase:
@@ -92,10 +70,10 @@ class KnowledgeBase:
         chunk_overlap: int | None = None,
         create: bool = True,
         key: bytes | None = None,
-        passphrase: str | None = None,
+        secret: str | None = None,
     ) -> KnowledgeBase:
-        """Open (or create) a collection. An encrypted one needs its data key, or its passphrase,
-        or a key the system key store remembers for it.
+        """Open (or create) a collection. An encrypted one needs its data key, its passphrase or
+        recovery key (`secret`), or a key the system key store remembers for it.
 
         :raises CollectionLocked: an encrypted collection and no way to unlock it.
         :raises WrongKey: the key or passphrase does not unlock it.
@@ -110,7 +88,7 @@ class KnowledgeBase:
                     f"Collection '{name}' was built with the embedder '{manifest.embedder}'.",
                     hint="Its embedder cannot change; create a new collection to use another one.",
                 )
-            return cls(paths, name, manifest, _collection_key(folder, name, key, passphrase))
+            return cls(paths, name, manifest, collection_key(folder, name, key, secret))
         if not create:
             raise CollectionError(
                 f"There is no collection named '{name}' in {paths.collections_dir}."
@@ -124,7 +102,7 @@ class KnowledgeBase:
         dim = embedder_dim(embedder_id)
         folder.mkdir(parents=True, exist_ok=True)
         manifest = Manifest.new(embedder_id, dim, settings.size, settings.overlap)
-        key = _collection_key(folder, name, key, passphrase)  # create_encrypted wrote its keys
+        key = collection_key(folder, name, key, secret)  # create_encrypted wrote its keys
         manifest.save(folder)
         return cls(paths, name, manifest, key)
 

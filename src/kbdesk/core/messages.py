@@ -135,6 +135,12 @@ _REMEDIES: dict[Remedy, dict[Audience, str]] = {
         Audience.CLI: "kbdesk ingest and kbdesk search still work; kbdesk ask needs a newer "
         "computer.",
     },
+    Remedy.UNLOCK_COLLECTION: {
+        Audience.WINDOW: "Type its passphrase or recovery key beside the lock and click Unlock.",
+        Audience.CLI: "Run the command in a terminal to be asked for its passphrase, give a "
+        "file that holds it with --passphrase-file FILE, or remember the unlock on this "
+        "computer with kbdesk unlock --remember.",
+    },
 }
 
 # Developers run from a checkout, where the built-in models are assembled by the Makefile.
