@@ -62,7 +62,7 @@ def cmd_create(args) -> int:
         args.data_dir, args.name, passphrase, embedder=args.embedder
     )
     with kb:
-        remembered = args.remember and encryption.remember(kb.folder, kb.key)
+        remembered = bool(args.remember and kb.key and encryption.remember(kb.folder, kb.key))
     print(f"Created encrypted collection '{kb.name}'. {PROTECTED}")
     print(
         "\nRecovery key (shown this once; store it apart from this computer, it opens the "
