@@ -78,3 +78,13 @@ def test_without_a_key_store_the_passphrase_still_works(locked, data_dir):
         KnowledgeBase.open(data_dir, "clinic")
     with KnowledgeBase.open(data_dir, "clinic", secret=PASSPHRASE) as kb:
         assert kb.key == key
+
+
+def test_an_adapter_evaluation_is_refused_on_an_encrypted_collection(locked, data_dir):
+    from kbdesk.core.evaluate.run import run_evaluation
+
+    _folder, key, _recovery = locked
+    with KnowledgeBase.open(data_dir, "clinic", key=key) as kb:
+        with pytest.raises(InvalidSetting, match="evaluation cannot use collection 'clinic'"):
+            run_evaluation(kb, host=None, adapter="any")
+    assert not (data_dir / "adapters").exists()

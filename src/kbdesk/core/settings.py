@@ -1,4 +1,5 @@
-"""The user's preferences (model, adapter, embedder, passages, temperature, OCR, layout), as JSON.
+"""The user's preferences (model, adapter, embedder, passages, temperature, OCR, locking, layout),
+as JSON.
 
 Stored in the per-user config folder. A damaged or partly invalid file never stops the app:
 bad values fall back to their defaults and the reason is kept in `problems` for the log.
@@ -33,6 +34,8 @@ class Settings:
     # by default: with the built-in models it answered worse (bench/RESULTS.md, "Evidence first").
     evidence_first: bool = False
     ocr: bool = True
+    # Encrypted collections lock (their key forgotten) after this long without use; 0: never.
+    lock_after_minutes: int = 15
     collection: str = DEFAULT_COLLECTION  # the one open last
     watched: dict[str, list[str]] = field(default_factory=dict)  # collection -> folders
     # imports cut short by closing the window, resumed at the next start: collection -> paths
@@ -42,6 +45,7 @@ class Settings:
     def validated(self) -> Settings:
         check_passages(self.passages)
         check_temperature(self.temperature)
+        check_lock_after(self.lock_after_minutes)
         return self
 
 
@@ -55,6 +59,14 @@ def check_temperature(temperature: float) -> None:
         raise InvalidSetting(f"Temperature must be between 0 and 2 (got {temperature}).")
 
 
+def check_lock_after(minutes: int) -> None:
+    if not 0 <= int(minutes) <= MAX_LOCK_AFTER:
+        raise InvalidSetting(
+            f"Locking after idle time must be 0-{MAX_LOCK_AFTER} minutes (got {minutes})."
+        )
+
+
+MAX_LOCK_AFTER = 24 * 60
 _DEFAULTS = Settings()
 _TYPES = {
     "model": (str, type(None)),
@@ -64,6 +76,7 @@ _TYPES = {
     "temperature": (int, float),
     "evidence_first": (bool,),
     "ocr": (bool,),
+    "lock_after_minutes": (int,),
     "collection": (str,),
     "watched": (dict,),
     "pending": (dict,),
@@ -71,8 +84,11 @@ _TYPES = {
 }
 
 
+_NUMBERS = ("passages", "temperature", "lock_after_minutes")
+
+
 def _sane(name: str, value) -> bool:
-    if isinstance(value, bool) and name in ("passages", "temperature"):
+    if isinstance(value, bool) and name in _NUMBERS:
         return False
     if not isinstance(value, _TYPES[name]):
         return False
@@ -116,8 +132,8 @@ class SettingsStore:
         try:
             return settings.validated()
         except InvalidSetting as exc:
-            self.problems.append(f"{exc} Defaults are used for passages and temperature.")
-            return replace(settings, passages=_DEFAULTS.passages, temperature=_DEFAULTS.temperature)
+            self.problems.append(f"{exc} Defaults are used for {', '.join(_NUMBERS)}.")
+            return replace(settings, **{n: getattr(_DEFAULTS, n) for n in _NUMBERS})
 
     def save(self, settings: Settings) -> None:
         settings.validated()

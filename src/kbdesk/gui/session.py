@@ -1,5 +1,9 @@
 """The GUI's hold on the core: settings, the open collection, the model host and the job runner.
 
+An encrypted collection's key lives only in its open KnowledgeBase: locking one closes it, and
+opening it again needs its passphrase (or the key store's remembered unlock, unless the user
+locked it in this run).
+
 Everything heavy (embedder, vector index, llama.cpp) is created inside jobs, never on the main
 thread. Writes to a collection share one serial key, so only one import or removal runs at once;
 generation shares another, because one llama.cpp context answers one question at a time.
@@ -37,6 +41,7 @@ class Session(QObject):
 
     collection_changed = Signal(str)
     collections_changed = Signal()  # one was created, renamed or deleted
+    locks_changed = Signal()  # an encrypted collection was unlocked or locked
     settings_changed = Signal(object)  # Settings
 
     def __init__(self, paths: AppPaths, parent: QObject | None = None):
@@ -49,6 +54,7 @@ class Session(QObject):
         self.runner = JobRunner(self)
         self._kbs: dict[str, KnowledgeBase] = {}  # opened once per run, by collection name
         self._moving: set[str] = set()  # collections a rename or delete job is working on
+        self._locked: set[str] = set()  # locked by the user in this run: the key store waits
         self._models = None  # the core's ModelCache, made on first use (it imports llama code)
         self.model_loading: Job | None = None  # the start-up model load, while it runs
 
@@ -87,25 +93,143 @@ class Session(QObject):
             raise CollectionBusy(f"Collection '{name}' is being renamed or deleted; wait a moment.")
         kb = self._kbs.get(name)
         if kb is None:
+            if name in self._locked:
+                from kbdesk.core.encryption import locked_error
+
+                raise locked_error(name)
             kb = KnowledgeBase.open(self.paths.data_dir, name, embedder=None)
             self._kbs[name] = kb
         return kb
 
-    def create_collection(self, name: str) -> None:
+    def create_collection(
+        self, name: str, passphrase: str | None = None, remember: bool = False
+    ) -> Job | None:
+        """A plain collection at once; an encrypted one (`passphrase`) in a job, since deriving
+        its key takes a moment: the job's result is its recovery key, to be shown once."""
         from kbdesk.core.kb import KnowledgeBase
 
         if name in self.collections():
             raise KbdeskError(f"A collection named '{name}' already exists.")
-        self._kbs[name] = KnowledgeBase.open(
-            self.paths.data_dir, name, embedder=self.settings.embedder
-        )
+        if passphrase is None:
+            self._kbs[name] = KnowledgeBase.open(
+                self.paths.data_dir, name, embedder=self.settings.embedder
+            )
+            self._created(name)
+            return None
+        from kbdesk.core import encryption
+
+        data_dir, embedder = self.paths.data_dir, self.settings.embedder
+
+        def run(ctx: JobContext):
+            kb, recovery = KnowledgeBase.create_encrypted(
+                data_dir, name, passphrase, embedder=embedder
+            )
+            if remember and kb.key is not None:
+                encryption.remember(kb.folder, kb.key)
+            return kb, recovery
+
+        job = self.runner.submit("create", run, serial_key=write_key(name))
+        job.result.connect(lambda made: self._created(made[0].name, made[0]))
+        return job
+
+    def _created(self, name: str, kb: KnowledgeBase | None = None) -> None:
+        if kb is not None:
+            self._kbs[name] = kb
         self.switch_collection(name)
         self.collections_changed.emit()
 
     def switch_collection(self, name: str) -> None:
-        self.kb(name)
+        """Make `name` the open collection; a locked one is shown locked, not refused."""
+        if not self.is_locked(name):
+            self.kb(name)
         self.update_settings(collection=name)
         self.collection_changed.emit(name)
+
+    # -- encrypted collections -----------------------------------------------------------------
+
+    def encrypted(self, name: str | None = None) -> bool:
+        from kbdesk.core import encryption
+
+        return encryption.is_encrypted(self.paths.collection_dir(name or self.collection))
+
+    def is_locked(self, name: str | None = None) -> bool:
+        """Encrypted and not open: its passphrase is needed (a remembered unlock opens it here)."""
+        from kbdesk.core.errors import CollectionLocked
+
+        name = name or self.collection
+        if name in self._kbs or not self.encrypted(name):
+            return False
+        try:
+            self.kb(name)
+        except CollectionLocked:
+            return True
+        return False
+
+    def unlock(self, secret: str, remember: bool, name: str | None = None) -> Job:
+        """Unlock an encrypted collection with its passphrase or recovery key, in a job (the key
+        derivation takes a moment); `remember`: keep the unlock in the system key store, else
+        forget one kept before. The result is whether the key store took it."""
+        from kbdesk.core import encryption
+        from kbdesk.core.kb import KnowledgeBase
+
+        name = name or self.collection
+        data_dir = self.paths.data_dir
+
+        def run(ctx: JobContext):
+            kb = KnowledgeBase.open(data_dir, name, create=False, secret=secret)
+            if not remember:
+                encryption.forget(kb.folder)
+                return kb, False
+            return kb, bool(kb.key and encryption.remember(kb.folder, kb.key))
+
+        job = self.runner.submit("unlock", run)
+        job.result.connect(lambda opened: self._unlocked(name, opened[0]))
+        return job
+
+    def _unlocked(self, name: str, kb: KnowledgeBase) -> None:
+        self.forget(name)
+        self._kbs[name] = kb
+        self._locked.discard(name)
+        self.locks_changed.emit()
+        if name == self.collection:
+            self.collection_changed.emit(name)
+
+    def lock(self, name: str | None = None) -> None:
+        """Forget an open encrypted collection's key now; its panes show it locked.
+
+        :raises CollectionBusy: an import, removal or answer is using it (locking would pull
+            its files from under that job).
+        """
+        name = name or self.collection
+        if self.using(name):
+            raise CollectionBusy(
+                f"Collection '{name}' cannot be locked while an import, removal or answer is "
+                "using it.",
+                hint="Wait for it to finish, or cancel it, then lock it.",
+            )
+        self.forget(name)
+        self._locked.add(name)
+        self.locks_changed.emit()
+        if name == self.collection:
+            self.collection_changed.emit(name)
+
+    def unlocked(self) -> list[str]:
+        """The encrypted collections open in this window now."""
+        return [n for n, kb in self._kbs.items() if kb.encrypted]
+
+    def using(self, name: str) -> bool:
+        """Whether a job works in the collection (answers and evaluations use the open one)."""
+        generating = name == self.collection and self.runner.busy(GENERATION_KEY)
+        return self.runner.busy(write_key(name)) or generating
+
+    def change_passphrase(self, current: str, new: str, name: str | None = None) -> Job:
+        """Re-wrap the collection's key under a new passphrase, in a job."""
+        from kbdesk.core import encryption
+
+        folder = self.paths.collection_dir(name or self.collection)
+        return self.runner.submit(
+            "passphrase", lambda ctx: encryption.change_passphrase(folder, current, new)
+        )
 
     def forget(self, name: str) -> None:
         kb = self._kbs.pop(name, None)
@@ -201,8 +325,11 @@ class Session(QObject):
             "remove", lambda ctx: kb.remove(list(refs)), serial_key=write_key(kb.name)
         )
 
-    def warm_up(self) -> Job:
-        """Load the embedder and vector index now, so the first search does not wait."""
+    def warm_up(self) -> Job | None:
+        """Load the embedder and vector index now, so the first search does not wait (a locked
+        collection warms up when it is unlocked)."""
+        if self.is_locked():
+            return None
         kb = self.kb()
         return self.runner.submit("warm-up", lambda ctx: kb.warm_up())
 

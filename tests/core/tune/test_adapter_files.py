@@ -142,6 +142,15 @@ def test_a_job_is_refused_before_it_starts_for_memory_architecture_and_names(tmp
     fake_adapter(paths.adapters_dir, "x")
     with pytest.raises(InvalidSetting, match="adapter named 'x' already exists"):
         jobs.create_job(paths, request)
+    from kbdesk.core.kb import KnowledgeBase
+
+    KnowledgeBase.create_encrypted(paths.data_dir, "sealed", "a long passphrase")[0].close()
+    sealed = dataclasses.replace(request, name="y", collection="sealed")
+    with pytest.raises(
+        InvalidSetting, match="Training cannot use collection 'sealed' because it is encrypted"
+    ):
+        jobs.create_job(paths, sealed)
+    assert not (paths.data_dir / "tuning").exists()
 
 
 def test_token_f1_and_key_facts_work_for_english_and_chinese():

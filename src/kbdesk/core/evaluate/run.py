@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kbdesk.core.adapters import read_meta, resolve_adapter, save_evaluation
+from kbdesk.core.encryption import refuse_plain_copies
 from kbdesk.core.errors import InvalidSetting
 from kbdesk.core.evaluate.fourway import EvalQuestion, evaluate, questions_from_split
 from kbdesk.core.evaluate.report import html_report
@@ -43,6 +44,7 @@ def run_evaluation(
 ) -> tuple[dict, Path]:
     """Evaluates, then writes evaluation.json and report.html beside the adapter and records
     the summary in its meta.json. Returns the result and the report's path."""
+    refuse_plain_copies(kb.folder, kb.name, "An adapter evaluation")
     path = resolve_adapter(kb.paths.adapters_dir, adapter)
     questions = evaluation_questions(path, limit)
     result = evaluate(

@@ -24,6 +24,7 @@ from kbdesk.core.adapters import (
     model_sha256,
     validate_adapter_name,
 )
+from kbdesk.core.encryption import refuse_plain_copies
 from kbdesk.core.errors import InvalidSetting
 from kbdesk.core.generate.cpu_floor import cpu_features
 from kbdesk.core.generate.models import ModelRegistry
@@ -171,6 +172,7 @@ def job_folder(paths: AppPaths, name: str) -> JobFolder:
 def create_job(paths: AppPaths, request: TuneRequest) -> JobFolder:
     """Checks everything that can be checked before hours of work, then writes the job folder."""
     name = validate_adapter_name(request.name)
+    refuse_plain_copies(paths.collection_dir(request.collection), request.collection, "Training")
     if (paths.adapters_dir / name).exists() and not request.replace:
         raise InvalidSetting(
             f"An adapter named '{name}' already exists.", hint="Choose another name."
