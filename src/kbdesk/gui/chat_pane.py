@@ -32,6 +32,10 @@ EMPTY_HINT = (
     "Answers cite their sources like <b>[1]</b>: click one to see the passage on its page.<br>"
     "Press <b>Ctrl+Enter</b> to send and <b>Esc</b> to stop."
 )
+LOCKED_HINT = (
+    "This collection is encrypted and locked.<br>"
+    "Unlock it in the library to ask questions and to see its saved chats."
+)
 _RENDER_MS = 50  # streamed text is redrawn at most 20 times a second
 SEARCHING_NOTE = "Searching your documents…"
 LOADING_NOTE = "Loading the answer model…"
@@ -135,11 +139,14 @@ class ChatPane(QWidget):
             self.stop()
             self.chat_id = None
             self.turns = []
+        locked = self.session.is_locked()
+        for w in (self.input, self.send_button, self.history_box, self.new_button):
+            w.setEnabled(not locked and (w is not self.send_button or not self.busy))
         self.history_box.blockSignals(True)
         self.history_box.clear()
         self.history_box.addItem("New chat", None)
         try:
-            chats = self._store().list()
+            chats = [] if locked else self._store().list()
         except (KbdeskError, OSError) as exc:
             log.warning("chats could not be listed: %s", exc)
             chats = []
@@ -260,7 +267,8 @@ class ChatPane(QWidget):
     def _render(self) -> None:
         bar = self.view.verticalScrollBar()
         at_end = bar.value() >= bar.maximum() - 4
-        self.view.setHtml(transcript_html(self.turns, EMPTY_HINT))
+        hint = LOCKED_HINT if self.session.is_locked() else EMPTY_HINT
+        self.view.setHtml(transcript_html(self.turns, hint))
         if at_end or self.busy:
             bar.setValue(bar.maximum())
 

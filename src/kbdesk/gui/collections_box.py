@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QListWidget,
+    QListWidgetItem,
     QMessageBox,
     QVBoxLayout,
     QWidget,
@@ -18,7 +19,7 @@ from PySide6.QtWidgets import (
 
 from kbdesk.core.errors import KbdeskError
 from kbdesk.gui.session import Session
-from kbdesk.gui.widgets import error_text, tool_button
+from kbdesk.gui.widgets import error_text, lock_icon, tool_button
 from kbdesk.gui.workers import Job
 
 
@@ -49,6 +50,7 @@ class CollectionsBox(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.list)
         session.collections_changed.connect(self.reload)
+        session.locks_changed.connect(self.reload)
         session.collection_changed.connect(lambda _name: self.reload())
         self.reload()
 
@@ -58,7 +60,14 @@ class CollectionsBox(QWidget):
             names.append(self.session.collection)
         self.list.blockSignals(True)
         self.list.clear()
-        self.list.addItems(sorted(names))
+        unlocked = set(self.session.unlocked())
+        for name in sorted(names):
+            item = QListWidgetItem(name)
+            if self.session.encrypted(name):
+                state = "unlocked" if name in unlocked else "locked"
+                item.setIcon(lock_icon(closed=name not in unlocked))
+                item.setToolTip(f"Encrypted, {state}")
+            self.list.addItem(item)
         matches = self.list.findItems(self.session.collection, Qt.MatchFlag.MatchExactly)
         if matches:
             self.list.setCurrentItem(matches[0])
@@ -78,9 +87,32 @@ class CollectionsBox(QWidget):
     # -- create --------------------------------------------------------------------------------
 
     def new_collection(self) -> None:
-        name, ok = QInputDialog.getText(self, "New collection", "Name of the new collection:")
-        if ok and name.strip():
-            self._try(lambda: self.session.create_collection(name.strip()))
+        from kbdesk.gui.collection_dialogs import NewCollectionDialog
+
+        dialog = NewCollectionDialog(self)
+        if dialog.exec():
+            self.create_collection(*dialog.values())
+
+    def create_collection(
+        self, name: str, passphrase: str | None, remember: bool = False
+    ) -> Job | None:
+        """Create a collection; an encrypted one in a job that ends by showing its recovery key."""
+        try:
+            job = self.session.create_collection(name, passphrase, remember)
+        except (KbdeskError, OSError) as exc:
+            self.message.emit(error_text(exc))
+            return None
+        if job is not None:
+            self.message.emit(f"Creating the encrypted collection '{name}'…")
+            job.result.connect(lambda made: self.show_recovery_key(made[0].name, made[1]))
+            job.failed.connect(lambda exc: self.message.emit(error_text(exc)))
+        return job
+
+    def show_recovery_key(self, name: str, recovery: str) -> None:
+        from kbdesk.gui.collection_dialogs import RecoveryKeyDialog
+
+        self.message.emit(f"Created the encrypted collection '{name}'.")
+        RecoveryKeyDialog(name, recovery, self).exec()
 
     # -- rename and delete: the session runs them as jobs ------------------------------------
 

@@ -28,6 +28,7 @@ from kbdesk.gui.folder_watcher import FolderWatcher
 from kbdesk.gui.import_controller import ImportController
 from kbdesk.gui.problems_list import ProblemsList
 from kbdesk.gui.session import Session
+from kbdesk.gui.unlock_panel import UnlockPanel
 from kbdesk.gui.widgets import error_text, tool_button
 from kbdesk.gui.workers import Job
 
@@ -78,9 +79,11 @@ class LibraryPane(QWidget):
         empty_layout.addWidget(self.empty)
         empty_layout.addWidget(self.sample_button, 0, Qt.AlignmentFlag.AlignHCenter)
         empty_layout.addStretch(1)
+        self.unlock_panel = UnlockPanel(session)
         self.stack = QStackedWidget()
         self.stack.addWidget(empty_box)
         self.stack.addWidget(self.table)
+        self.stack.addWidget(self.unlock_panel)
 
         # One "Add" button with a menu keeps the header narrow enough for a side pane.
         self.add_menu = QMenu(self)
@@ -141,6 +144,7 @@ class LibraryPane(QWidget):
         layout.addWidget(self.splitter)
 
         self.collections_box.message.connect(self.message)
+        self.unlock_panel.message.connect(self.message)
         self.imports.message.connect(self.message)
         self.imports.started.connect(self._import_started)
         self.imports.finished.connect(self._import_finished)
@@ -175,6 +179,16 @@ class LibraryPane(QWidget):
     # -- documents -----------------------------------------------------------------------------
 
     def refresh(self) -> None:
+        locked = self.session.is_locked()
+        for b in (self.import_button, self.remove_button, self.reindex_button):
+            b.setEnabled(not locked)
+        if locked:
+            self.model.set_documents([])
+            self.model.flush()
+            self.stale_bar.hide()
+            self.unlock_panel.show_collection(self.session.collection)
+            self.stack.setCurrentWidget(self.unlock_panel)
+            return
         try:
             documents = self.session.kb().documents()
         except KbdeskError as exc:
@@ -259,7 +273,10 @@ class LibraryPane(QWidget):
 
         self.import_paths([str(samples_dir())])
 
-    def import_paths(self, paths: list[str], again: bool = False) -> Job:
+    def import_paths(self, paths: list[str], again: bool = False) -> Job | None:
+        if self.session.is_locked():  # a drop, a watched folder or a menu while it is locked
+            self.message.emit(f"Unlock '{self.session.collection}' first, then add documents.")
+            return None
         return self.imports.import_paths(paths, again=again)
 
     def cancel_import(self) -> None:
@@ -269,7 +286,9 @@ class LibraryPane(QWidget):
         self.imports.prepare_close()
 
     def resume_pending(self) -> None:
-        self.imports.resume_pending()
+        """An import cut short last time; a locked collection's waits for its unlock."""
+        if not self.session.is_locked():
+            self.imports.resume_pending()
 
     def _import_started(self, job: Job) -> None:
         self.stack.setCurrentIndex(1)

@@ -74,6 +74,12 @@ class MainWindow(QMainWindow):
         self._status_clear.timeout.connect(self.status.clear)
         self._build_menus()
         self._restore_layout()
+        from kbdesk.gui.idle_lock import IdleLock
+
+        self.idle_lock = IdleLock(session, lambda text: self.notify(text, ms=0), self)
+        session.collection_changed.connect(lambda _name: self._lock_actions())
+        session.locks_changed.connect(self._locks_changed)
+        self._lock_actions()
 
     # -- menus ---------------------------------------------------------------------------------
 
@@ -104,6 +110,17 @@ class MainWindow(QMainWindow):
         self._action(library, "&New collection…", self.library.new_collection)
         self._action(library, "&Rename collection…", self.library.rename_collection)
         self._action(library, "&Delete collection…", self.library.delete_collection)
+        library.addSeparator()
+        self.lock_action = self._action(
+            library,
+            "&Lock collection",
+            self.lock_collection,
+            "Ctrl+L",
+            "Forget the key of this encrypted collection: its passphrase is asked again",
+        )
+        self.passphrase_action = self._action(
+            library, "Change &passphrase…", self.change_passphrase
+        )
         library.addSeparator()
         remove = self._action(library, "Re&move selected documents", self.library.remove_selected)
         remove.setShortcut(QKeySequence(QKeySequence.StandardKey.Delete))
@@ -165,6 +182,40 @@ class MainWindow(QMainWindow):
                 self.session.update_settings(**dialog.values())
             except KbdeskError as exc:
                 self.notify(str(exc))
+
+    # -- encrypted collections -----------------------------------------------------------------
+
+    def _lock_actions(self) -> None:
+        encrypted = self.session.encrypted()
+        self.lock_action.setEnabled(encrypted and not self.session.is_locked())
+        self.passphrase_action.setEnabled(encrypted)
+
+    def _locks_changed(self) -> None:
+        self._lock_actions()
+        if not self.session.is_locked():  # unlocked: what waited for the key can start
+            self.session.warm_up()
+            self.library.resume_pending()
+
+    def lock_collection(self) -> None:
+        if not self.session.encrypted() or self.session.is_locked():
+            return
+        try:
+            self.session.lock()
+        except KbdeskError as exc:
+            self.notify(str(exc))
+            return
+        self.notify(f"'{self.session.collection}' is locked.")
+
+    def change_passphrase(self) -> None:
+        from kbdesk.gui.collection_dialogs import ChangePassphraseDialog
+
+        name = self.session.collection
+        dialog = ChangePassphraseDialog(name, self)
+        if not dialog.exec():
+            return
+        job = self.session.change_passphrase(*dialog.values())
+        job.result.connect(lambda _none: self.notify(f"The passphrase of '{name}' is changed."))
+        job.failed.connect(lambda exc: self.notify(f"The passphrase was not changed: {exc}"))
 
     def open_adapters(self) -> None:
         from kbdesk.gui.adapters_dialog import AdaptersDialog

@@ -55,6 +55,7 @@ class Session(QObject):
         self._kbs: dict[str, KnowledgeBase] = {}  # opened once per run, by collection name
         self._moving: set[str] = set()  # collections a rename or delete job is working on
         self._locked: set[str] = set()  # locked by the user in this run: the key store waits
+        self._reading: dict[str, int] = {}  # collection -> answers and evaluations reading it
         self._models = None  # the core's ModelCache, made on first use (it imports llama code)
         self.model_loading: Job | None = None  # the start-up model load, while it runs
 
@@ -218,9 +219,14 @@ class Session(QObject):
         return [n for n, kb in self._kbs.items() if kb.encrypted]
 
     def using(self, name: str) -> bool:
-        """Whether a job works in the collection (answers and evaluations use the open one)."""
-        generating = name == self.collection and self.runner.busy(GENERATION_KEY)
-        return self.runner.busy(write_key(name)) or generating
+        """Whether a job works in the collection: an import, removal, answer or evaluation."""
+        return self.runner.busy(write_key(name)) or self._reading.get(name, 0) > 0
+
+    def _reads(self, name: str, job: Job) -> Job:
+        """Count `job` as reading collection `name` until it ends."""
+        self._reading[name] = self._reading.get(name, 0) + 1
+        job.finished.connect(lambda: self._reading.__setitem__(name, self._reading[name] - 1))
+        return job
 
     def change_passphrase(self, current: str, new: str, name: str | None = None) -> Job:
         """Re-wrap the collection's key under a new passphrase, in a job."""
@@ -365,7 +371,8 @@ class Session(QObject):
         """
         from kbdesk.core.assistant import NEW_CHAT, Assistant
 
-        assistant = Assistant(self.kb(), self.settings, self.models())
+        kb = self.kb()
+        assistant = Assistant(kb, self.settings, self.models())
 
         def run(ctx: JobContext):
             return assistant.ask(
@@ -376,7 +383,7 @@ class Session(QObject):
                 progress=ctx.progress,
             )
 
-        return self.runner.submit("ask", run, serial_key=GENERATION_KEY)
+        return self._reads(kb.name, self.runner.submit("ask", run, serial_key=GENERATION_KEY))
 
     def evaluate(self, adapter: str) -> Job:
         """The four-way evaluation of an adapter on the warm answer model; the result is the
@@ -392,7 +399,8 @@ class Session(QObject):
             )
             return result
 
-        return self.runner.submit("evaluate", run, serial_key=GENERATION_KEY)
+        job = self.runner.submit("evaluate", run, serial_key=GENERATION_KEY)
+        return self._reads(kb.name, job)
 
     # -- closing -------------------------------------------------------------------------------
 

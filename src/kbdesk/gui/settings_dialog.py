@@ -1,4 +1,5 @@
-"""The settings dialog: model, adapter, embedder for new collections, passages, temperature, OCR."""
+"""The settings dialog: model, adapter, embedder for new collections, passages, temperature, OCR,
+locking encrypted collections."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from kbdesk.core.adapters import list_adapters
 from kbdesk.core.embed.registry import describe_embedders
 from kbdesk.core.errors import KbdeskError
 from kbdesk.core.generate.models import ModelRegistry
-from kbdesk.core.settings import Settings
+from kbdesk.core.settings import MAX_LOCK_AFTER, Settings
 
 
 class SettingsDialog(QDialog):
@@ -96,6 +97,16 @@ class SettingsDialog(QDialog):
         self.ocr = QCheckBox("Read scanned pages with OCR (Tesseract)")
         self.ocr.setChecked(settings.ocr)
         self.ocr.setAccessibleName("OCR")
+        self.lock_after = QSpinBox()
+        self.lock_after.setRange(0, MAX_LOCK_AFTER)
+        self.lock_after.setSuffix(" min")
+        self.lock_after.setSpecialValueText("Never")
+        self.lock_after.setValue(settings.lock_after_minutes)
+        self.lock_after.setAccessibleName("Lock encrypted collections after minutes without use")
+        self.lock_after.setToolTip(
+            "Encrypted collections lock after this long without a key press or click: their key "
+            "is forgotten and the passphrase is asked again. 0: never."
+        )
 
         folder = QLabel(str(paths.data_dir))
         folder.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -117,6 +128,7 @@ class SettingsDialog(QDialog):
         form.addRow("Temperature:", self.temperature)
         form.addRow("", self.evidence_first)
         form.addRow("", self.ocr)
+        form.addRow("Lock encrypted collections after:", self.lock_after)
         form.addRow("Data folder:", folder_row)
         form.addRow("Log folder:", QLabel(str(paths.log_dir)))
 
@@ -164,4 +176,5 @@ class SettingsDialog(QDialog):
             "temperature": round(self.temperature.value(), 2),
             "evidence_first": self.evidence_first.isChecked(),
             "ocr": self.ocr.isChecked(),
+            "lock_after_minutes": self.lock_after.value(),
         }
