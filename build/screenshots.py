@@ -79,10 +79,15 @@ def main() -> int:
         type=Path,
         help="an adapters folder with trained, evaluated adapters: only take 11-adapters.png",
     )
+    parser.add_argument(
+        "--encrypted", action="store_true", help="only take the encrypted collection's shots"
+    )
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     if args.adapters:
         return adapters_dialog(args.adapters, Path(args.model))
+    if args.encrypted:
+        return encrypted_collection(Path(args.model), args.question)
 
     from bench.corpus import build
     from bench.synth import make_long_pdf
@@ -200,6 +205,77 @@ def main() -> int:
         window.close()
         loading_the_model(paths, Path(args.model), args.question)
         processor_below_floor(paths)
+    return encrypted_collection(Path(args.model), args.question)
+
+
+def encrypted_collection(model: Path, question: str) -> int:
+    """New collection (encrypted), its recovery key, an answer from it, and it locked."""
+    from bench.corpus import build
+    from kbdesk.core.paths import AppPaths
+    from kbdesk.core.settings import SettingsStore
+    from kbdesk.gui import collection_dialogs
+    from kbdesk.gui.main_window import MainWindow, app_icon
+    from kbdesk.gui.session import Session
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setWindowIcon(app_icon())
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        paths = AppPaths.resolve(tmp / "data")
+        store = SettingsStore(paths.config_dir)
+        store.save(replace(store.load(), model=str(model)))
+        docs = tmp / "Client files"
+        build(docs)
+        window = MainWindow(Session(paths))
+        window.resize(1560, 940)
+        window.show()
+        window.start()
+        wait(1000)
+        dialog = collection_dialogs.NewCollectionDialog(window)
+        dialog.name.setText("Dental practice lease")
+        dialog.passphrase.setText("harbour view surgery 2026")
+        dialog.again.setText("harbour view surgery 2026")
+        dialog.show()
+        wait(300)
+        dialog.grab().save(str(OUT / "14-new-encrypted-collection.png"))
+        print("saved", OUT / "14-new-encrypted-collection.png")
+        dialog.close()
+        keys: list = []
+        collection_dialogs.RecoveryKeyDialog.exec = lambda self: keys.append(self) or 1
+        window.library.collections_box.create_collection(*dialog.values())
+        wait_until(lambda: keys, 60)
+        keys[0].show()
+        wait(300)
+        keys[0].grab().save(str(OUT / "15-recovery-key.png"))
+        print("saved", OUT / "15-recovery-key.png")
+        keys[0].stored.setChecked(True)
+        keys[0].accept()
+        window.session.create_collection("Public templates")
+        window.session.switch_collection("Dental practice lease")
+        imported = collect(window.library.import_finished)
+        drop(window, [docs])
+        wait_until(lambda: imported)
+        answered = collect(window.chat.answer_finished)
+        window.chat.input.setPlainText(question)
+        window.chat.send()
+        if not wait_until(lambda: answered):
+            print("no answer within the time limit", file=sys.stderr)
+            return 1
+        citations = answered[0][0].citations
+        if citations:
+            shown = collect(window.citations.page_shown)
+            window.chat._link(QUrl(f"cite:{len(window.chat.turns) - 1}:{citations[0].n}"))
+            wait_until(lambda: shown, 60)
+        shot(window, "16-encrypted-collection.png")
+        window.lock_collection()
+        wait(300)
+        shot(window, "17-locked-collection.png")
+        panel = window.library.unlock_panel
+        panel.secret.setText("not the passphrase")
+        job = panel.unlock()
+        wait_until(lambda: job is None or job.done, 30)
+        shot(window, "18-wrong-passphrase.png")
+        window.close()
     return 0
 
 

@@ -20,10 +20,10 @@ from kbdesk.gui.session import Session
 from kbdesk.gui.widgets import error_text, lock_icon
 from kbdesk.gui.workers import Job
 
+LOCKED_TITLE = "<h3>'{name}' is locked</h3>"
 LOCKED_TEXT = (
-    "<h3>'{name}' is locked</h3>"
-    "<p>Its documents, passages and chats are encrypted on this computer. Type its passphrase "
-    "or its recovery key to open it.</p>"
+    "Its documents, passages and chats are encrypted on this computer. Type its passphrase or "
+    "its recovery key to open it."
 )
 
 
@@ -41,6 +41,9 @@ class UnlockPanel(QWidget):
         self.title = QLabel()
         self.title.setWordWrap(True)
         self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        text = QLabel(LOCKED_TEXT)
+        text.setWordWrap(True)
+        text.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.secret = QLineEdit()
         self.secret.setEchoMode(QLineEdit.EchoMode.Password)
         self.secret.setPlaceholderText("Passphrase or recovery key")
@@ -62,21 +65,20 @@ class UnlockPanel(QWidget):
         row = QHBoxLayout()
         row.addWidget(self.secret, 1)
         row.addWidget(self.unlock_button)
-        box = QWidget()
-        box.setMaximumWidth(420)
-        inner = QVBoxLayout(box)
-        inner.addWidget(icon)
-        inner.addWidget(self.title)
-        inner.addLayout(row)
-        inner.addWidget(self.remember)
-        inner.addWidget(self.problem)
+        # Full width with margins, not a centred box: a word-wrapped label in a centred widget
+        # gets the height of one line and is cut off.
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(24, 0, 24, 0)
         layout.addStretch(1)
-        layout.addWidget(box, 0, Qt.AlignmentFlag.AlignHCenter)
+        for part in (icon, self.title, text):
+            layout.addWidget(part)
+        layout.addLayout(row)
+        layout.addWidget(self.remember)
+        layout.addWidget(self.problem)
         layout.addStretch(2)
 
     def show_collection(self, name: str) -> None:
-        self.title.setText(LOCKED_TEXT.format(name=escape(name)))
+        self.title.setText(LOCKED_TITLE.format(name=escape(name)))
         self.secret.clear()
         self.problem.hide()
         self.secret.setFocus()
