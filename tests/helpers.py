@@ -64,3 +64,44 @@ TERMS_PARAGRAPH_ZH = (
     "每两天更换一次敷料，更换前后都要洗手，使用医院提供的无菌敷料和消毒棉签。"
     "如果伤口发红、渗液或发热超过三十八度，请立即就医。"
 )
+
+
+# Distinctive words of the test documents above, in both languages: no file an encrypted
+# collection writes may hold any of them, in any of the forms `leaks` looks for.
+SECRET_WORDS = [
+    "Bluefin",
+    "Wharf Street",
+    "8,400",
+    "twenty",
+    "amlodipine",
+    "security deposit",
+    "术后",
+    "洗澡",
+]
+
+
+def _forms(word: str) -> list[bytes]:
+    raw = word.encode()
+    return [raw, word.encode("utf-16-le"), word.lower().encode()]
+
+
+def leaks(folder: Path, skip: tuple[Path, ...] = ()) -> list[str]:
+    """Each secret word found in a file under `folder` (but not under `skip`), as it is or
+    zlib- or gzip-compressed."""
+    import contextlib
+    import gzip
+    import zlib
+
+    found = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        if any(path.is_relative_to(s) for s in skip):
+            continue
+        data = path.read_bytes()
+        views = [data]
+        for unpack in (zlib.decompress, gzip.decompress):
+            with contextlib.suppress(Exception):  # not that kind of compressed data
+                views.append(unpack(data))
+        for word in SECRET_WORDS:
+            if any(form in view for form in _forms(word) for view in views):
+                found.append(f"{word!r} in {path.relative_to(folder)}")
+    return found

@@ -3,11 +3,8 @@ one, no file of it holds the documents' words, and it opens only with its key.""
 
 from __future__ import annotations
 
-import contextlib
-import gzip
 import json
 import shutil
-import zlib
 from pathlib import Path
 
 import pytest
@@ -16,38 +13,10 @@ from kbdesk.core.crypt import keys, keystore
 from kbdesk.core.errors import CollectionLocked, WrongKey
 from kbdesk.core.kb import KnowledgeBase
 from kbdesk.core.types import Answer, AnswerOutcome
+from tests.helpers import SECRET_WORDS as SECRETS
+from tests.helpers import leaks as _leaks
 
 PASSPHRASE = "harbor point lease files"
-# Distinctive words of the test documents (tests/helpers.py), in both languages.
-SECRETS = [
-    "Bluefin",
-    "Wharf Street",
-    "8,400",
-    "twenty",
-    "amlodipine",
-    "security deposit",
-    "术后",
-    "洗澡",
-]
-
-
-def _forms(word: str) -> list[bytes]:
-    raw = word.encode()
-    return [raw, word.encode("utf-16-le"), word.lower().encode()]
-
-
-def _leaks(folder) -> list[str]:
-    found = []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        data = path.read_bytes()
-        views = [data]
-        for unpack in (zlib.decompress, gzip.decompress):
-            with contextlib.suppress(Exception):  # not that kind of compressed data
-                views.append(unpack(data))
-        for word in SECRETS:
-            if any(form in view for form in _forms(word) for view in views):
-                found.append(f"{word!r} in {path.relative_to(folder)}")
-    return found
 
 
 def test_an_encrypted_collection_searches_alike_and_no_file_holds_its_text(data_dir, docs_dir):

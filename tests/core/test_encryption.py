@@ -84,7 +84,7 @@ def test_an_adapter_evaluation_is_refused_on_an_encrypted_collection(locked, dat
     from kbdesk.core.evaluate.run import run_evaluation
 
     _folder, key, _recovery = locked
-    with KnowledgeBase.open(data_dir, "clinic", key=key) as kb:
-        with pytest.raises(InvalidSetting, match="evaluation cannot use collection 'clinic'"):
-            run_evaluation(kb, host=None, adapter="any")
+    refused = pytest.raises(InvalidSetting, match="evaluation cannot use collection 'clinic'")
+    with KnowledgeBase.open(data_dir, "clinic", key=key) as kb, refused:
+        run_evaluation(kb, host=None, adapter="any")
     assert not (data_dir / "adapters").exists()

@@ -194,3 +194,36 @@ def test_changing_the_passphrase_from_the_window(make_window, qtbot, monkeypatch
     assert _unlock(window, qtbot, PASSPHRASE) is not None
     assert _unlock(window, qtbot, "a new passphrase") is None
     assert not session.is_locked()
+
+
+def test_after_importing_asking_and_saving_a_chat_no_file_holds_the_documents_words(
+    make_window, qtbot, monkeypatch, docs_dir, small_model_path, tmp_path
+):
+    """The whole app over an encrypted collection, its log file on (at the level the app runs
+    with): the data folder, the log and the per-user folders hold none of the documents' words,
+    not even the question that named them."""
+    import logging
+
+    from kbdesk.gui.app import setup_logging
+    from tests.gui.test_main_window import ask
+    from tests.helpers import leaks
+
+    window = make_window(model=small_model_path)
+    setup_logging(window.session.paths)
+    added = logging.getLogger().handlers[-1]
+    try:
+        _create(window, qtbot, monkeypatch)
+        window.session.update_settings(temperature=0.0)
+        import_and_wait(qtbot, window, [docs_dir])
+        answer, _pieces = ask(
+            qtbot, window, "How much is the security deposit and when is it returned?"
+        )
+        assert answer.citations  # it answered from the documents, and the chat was saved
+        assert window.chat.chat_id is not None
+        window.close()
+    finally:
+        logging.getLogger().removeHandler(added)
+        added.close()
+    log_file = window.session.paths.log_dir / "kbdesk.log"
+    assert log_file.is_file() and log_file.stat().st_size > 0
+    assert leaks(tmp_path, skip=(docs_dir,)) == []
