@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kbdesk.core.crypt import keys, keystore
-from kbdesk.core.errors import CollectionLocked, WrongKey
+from kbdesk.core.errors import CollectionLocked, KbdeskError, SealBroken, WrongKey
 from kbdesk.core.kb import KnowledgeBase
 from kbdesk.core.types import Answer, AnswerOutcome
 from tests.helpers import SECRET_WORDS as SECRETS
@@ -95,3 +95,61 @@ def test_an_encrypted_collection_an_earlier_release_wrote_opens_with_its_secrets
 
 def test_an_encrypted_release_fixture_exists():
     assert ENCRYPTED_RELEASES, "tests/fixtures/make_release_data.py --encrypted writes one"
+
+
+def _flip(path: Path, at: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[at] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def test_one_flipped_byte_in_each_kind_of_encrypted_file_is_caught(data_dir, docs_dir):
+    kb, _recovery = KnowledgeBase.create_encrypted(data_dir, "clinic", PASSPHRASE)
+    with kb:
+        kb.import_paths([docs_dir / "lease.pdf"])
+        chats = kb.chats()
+        kept, damaged = chats.new(), chats.new()
+        for chat in (kept, damaged):
+            chats.append(chat, Answer("Deposit?", "25,200 dollars [1].", AnswerOutcome.ANSWERED))
+    folder, key = kb.folder, kb.key
+    backup = folder.parent / "backup"
+    shutil.copytree(folder, backup)
+
+    # the vector index: rebuilt from the catalog, search unchanged
+    vectors = next(p for p in folder.iterdir() if p.name.startswith("vectors"))
+    _flip(vectors, vectors.stat().st_size // 2)
+    with KnowledgeBase.open(data_dir, "clinic", key=key) as again:
+        assert again.search("security deposit", k=1)[0].page == 3
+    # a chat: that one is reported by name, the others open
+    chat_file = next((folder / "chats").glob(f"{damaged}*"))
+    _flip(chat_file, chat_file.stat().st_size - 5)
+    with KnowledgeBase.open(data_dir, "clinic", key=key) as again:
+        with pytest.raises(SealBroken, match=f"{damaged}.json cannot be opened"):
+            again.chats().answers(damaged)
+        assert again.chats().answers(kept)[0].answer == "25,200 dollars [1]."
+    # the catalog: a clear error, never wrong text
+    shutil.rmtree(folder)
+    shutil.copytree(backup, folder)
+    catalog = folder / "catalog.sqlite3"
+    _flip(catalog, 4096 + 200)  # inside the second page
+    with (
+        pytest.raises(KbdeskError) as caught,
+        KnowledgeBase.open(data_dir, "clinic", key=key) as kb,
+    ):
+        kb.documents()
+        kb.search("security deposit", k=1)
+    assert "catalog.sqlite3 cannot be opened" in str(caught.value)
+    # the key file: a clear error, the data untouched
+    shutil.rmtree(folder)
+    shutil.copytree(backup, folder)
+    keyfile = folder / keys.KEYS_FILE
+    text = keyfile.read_text()
+    keyfile.write_text(text.replace('"check": "', '"check": "A', 1))
+    with pytest.raises((SealBroken, WrongKey)):
+        KnowledgeBase.open(data_dir, "clinic", secret=PASSPHRASE)
+    # restored from the backup, everything opens with the right key, nothing lost
+    shutil.rmtree(folder)
+    shutil.copytree(backup, folder)
+    with KnowledgeBase.open(data_dir, "clinic", secret=PASSPHRASE) as again:
+        assert [d.name for d in again.documents()] == ["lease.pdf"]
+        assert len(again.chats().list()) == 2
