@@ -176,3 +176,18 @@ def test_create_refuses_a_short_passphrase_an_existing_name_and_makes_plain_on_r
     assert code == 1 and "exists already" in err
     code, _out, err = run(capsys, *base, "--collection", "open files", "lock")
     assert code == 1 and "is not encrypted" in err
+
+
+def test_encrypting_an_existing_collection(capsys, data_dir, docs_dir, secret_file):
+    where = ("--data-dir", str(data_dir), "--collection", "papers")
+    code, _out, _err = run(capsys, *where, "ingest", str(docs_dir / "lease.pdf"))
+    assert code == 0
+    code, out, _err = run(capsys, *where, "--passphrase-file", secret_file(PASSPHRASE), "encrypt")
+    assert code == 0 and "Encrypted collection 'papers'" in out and "SSD" in out
+    assert "1/5 the catalog" in out and re.search(r"\n    [A-Z2-7]{4}(-[A-Z2-7]{4}){7}\n", out)
+    code, _out, err = run(capsys, *where, "list")
+    assert code == 1 and "--passphrase-file" in err
+    code, out, _err = run(capsys, *where, "--passphrase-file", secret_file(PASSPHRASE), "list")
+    assert code == 0 and "lease.pdf" in out
+    code, _out, err = run(capsys, *where, "--passphrase-file", secret_file(PASSPHRASE), "encrypt")
+    assert code == 1 and "encrypted already" in err

@@ -227,3 +227,24 @@ def test_after_importing_asking_and_saving_a_chat_no_file_holds_the_documents_wo
     log_file = window.session.paths.log_dir / "kbdesk.log"
     assert log_file.is_file() and log_file.stat().st_size > 0
     assert leaks(tmp_path, skip=(docs_dir,)) == []
+
+
+def test_encrypting_the_open_plain_collection_from_the_window(
+    make_window, qtbot, monkeypatch, docs_dir
+):
+    window = make_window()
+    session = window.session
+    import_and_wait(qtbot, window, [docs_dir / "lease.pdf"])
+    assert window.encrypt_action.isEnabled() and not window.lock_action.isEnabled()
+    shown: list[str] = []
+    monkeypatch.setattr(RecoveryKeyDialog, "exec", lambda self: shown.append(self.recovery) or 1)
+    job = window.start_encrypting(PASSPHRASE, remember=False)
+    assert _finish(qtbot, job) is None
+    qtbot.waitUntil(lambda: bool(shown), timeout=JOB_TIMEOUT)
+    assert session.encrypted() and not session.is_locked()
+    assert statuses(window) == {"lease.pdf": "ready"}
+    assert not window.encrypt_action.isEnabled() and window.lock_action.isEnabled()
+    assert "is encrypted" in window.status.text()
+    window.lock_collection()
+    assert _unlock(window, qtbot, shown[0]) is None  # its recovery key opens it
+    assert statuses(window) == {"lease.pdf": "ready"}

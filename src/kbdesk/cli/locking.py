@@ -1,4 +1,5 @@
-"""`kbdesk create`, `unlock`, `lock` and `passphrase`: encrypted collections from a terminal.
+"""`kbdesk create`, `encrypt`, `unlock`, `lock` and `passphrase`: encrypted collections from a
+terminal.
 
 A passphrase never comes from an argument (other users see arguments in the process list): it
 is typed without echo or read from --passphrase-file.
@@ -9,6 +10,10 @@ from __future__ import annotations
 from kbdesk.cli.common import EXIT_OK, collection_folder, read_secret, settings_for
 from kbdesk.core.errors import KbdeskError
 
+REMOVED_NOTE = (
+    "The plain files were deleted; on an SSD a deleted file can survive until the drive reuses "
+    "its space, so full-disk encryption is still advised."
+)
 PROTECTED = (
     "Its documents' text, passages, vectors and chats are encrypted on disk. While a program "
     "has it unlocked, it is as readable as any open file; full-disk encryption is still advised."
@@ -22,6 +27,13 @@ def add_parsers(sub) -> None:
     p.add_argument("name")
     p.add_argument("--plain", action="store_true", help="do not encrypt it")
     p.add_argument("--embedder", help="use-multilingual, minilm, or a sentence-transformers folder")
+    p.add_argument(
+        "--remember", action="store_true", help="remember the unlock in this computer's key store"
+    )
+    p = sub.add_parser(
+        "encrypt",
+        help="encrypt an existing collection where it is (resumes if it was interrupted)",
+    )
     p.add_argument(
         "--remember", action="store_true", help="remember the unlock in this computer's key store"
     )
@@ -64,12 +76,33 @@ def cmd_create(args) -> int:
     with kb:
         remembered = bool(args.remember and kb.key and encryption.remember(kb.folder, kb.key))
     print(f"Created encrypted collection '{kb.name}'. {PROTECTED}")
-    print(
-        "\nRecovery key (shown this once; store it apart from this computer, it opens the "
-        f"collection if the passphrase is forgotten):\n\n    {recovery}\n"
-    )
+    _print_recovery(recovery)
     if args.remember:
         print(_remembered_line(kb.name, remembered))
+    return EXIT_OK
+
+
+def cmd_encrypt(args) -> int:
+    from kbdesk.core import encryption
+
+    name = settings_for(args).collection
+    folder = collection_folder(args, name)
+    resuming = encryption.interrupted(folder)
+    if resuming:
+        print(f"Going on with the encryption of '{name}' that was interrupted.")
+    passphrase = read_secret(args, f"New passphrase for '{name}': ", new=True)
+
+    def progress(p) -> None:
+        if p.message:
+            print(f"  {p.done + 1}/{p.total} {p.message}…", flush=True)
+
+    key, recovery = encryption.encrypt_collection(
+        args.data_dir, name, passphrase, progress=progress
+    )
+    print(f"Encrypted collection '{name}'. {PROTECTED} {REMOVED_NOTE}")
+    _print_recovery(recovery)
+    if args.remember:
+        print(_remembered_line(name, encryption.remember(folder, key)))
     return EXIT_OK
 
 
@@ -111,6 +144,13 @@ def cmd_passphrase(args) -> int:
     return EXIT_OK
 
 
+def _print_recovery(recovery: str) -> None:
+    print(
+        "\nRecovery key (shown this once; store it apart from this computer, it opens the "
+        f"collection if the passphrase is forgotten):\n\n    {recovery}\n"
+    )
+
+
 def _encrypted_folder(args, name: str):
     from kbdesk.core import encryption
     from kbdesk.core.collections_admin import NoSuchCollection
@@ -134,6 +174,7 @@ def _remembered_line(name: str, remembered: bool) -> str:
 
 COMMANDS = {
     "create": cmd_create,
+    "encrypt": cmd_encrypt,
     "unlock": cmd_unlock,
     "lock": cmd_lock,
     "passphrase": cmd_passphrase,

@@ -8,11 +8,13 @@ import os
 from pathlib import Path
 
 from kbdesk.core.crypt import keys, keystore
+from kbdesk.core.encrypt_existing import encrypt_collection, interrupted
 from kbdesk.core.errors import CollectionLocked, InvalidSetting, Remedy, WrongKey
 from kbdesk.core.paths import AppPaths
 
 MIN_PASSPHRASE = keys.MIN_PASSPHRASE
 check_passphrase = keys.check_passphrase
+__all__ = ["MIN_PASSPHRASE", "check_passphrase", "encrypt_collection", "interrupted"]
 
 
 def is_encrypted(folder: Path) -> bool:

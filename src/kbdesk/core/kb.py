@@ -17,6 +17,7 @@ from kbdesk.core.collection import CATALOG, MANIFEST, VECTORS, Manifest, writer_
 from kbdesk.core.crypt import keys
 from kbdesk.core.embed import DEFAULT_EMBEDDER, Embedder, create_embedder, embedder_dim
 from kbdesk.core.embed.registry import normalise_id
+from kbdesk.core.encrypt_existing import finish_if_checked
 from kbdesk.core.encryption import collection_key
 from kbdesk.core.errors import (
     CollectionError,
@@ -82,6 +83,7 @@ class KnowledgeBase:
         name = validate_collection_name(collection)
         folder = paths.collection_dir(name)
         if (folder / "manifest.json").is_file():
+            finish_if_checked(folder, name)
             manifest = Manifest.load(folder)
             if embedder is not None and normalise_id(embedder) != manifest.embedder:
                 raise EmbedderMismatch(

@@ -141,6 +141,7 @@ class Stage(StrEnum):
     LOADING_MODEL = "loading_model"  # reading the answer model from disk
     SEARCHING = "searching"  # the model is ready; retrieval and the answer follow
     EVALUATING = "evaluating"  # answering held-out questions, one arm after another
+    ENCRYPTING = "encrypting"  # encrypting an existing collection, step by step
 
 
 @dataclass(frozen=True)

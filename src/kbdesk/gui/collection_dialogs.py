@@ -1,5 +1,5 @@
-"""The dialogs of encrypted collections: a new collection (encrypted by default), its recovery key
-shown once, and a new passphrase."""
+"""The dialogs of encrypted collections: a new collection (encrypted by default), encrypting an
+existing one, its recovery key shown once, and a new passphrase."""
 
 from __future__ import annotations
 
@@ -55,18 +55,26 @@ def new_passphrase(first: QLineEdit, again: QLineEdit) -> str:
     return first.text()
 
 
-class NewCollectionDialog(QDialog):
-    """A name, and a passphrase unless the user turns encryption off."""
+REMOVED_NOTE = (
+    " Encrypting takes a while for a large collection; it goes on in the background and picks up "
+    "where it stopped if kbdesk is closed. The plain files are deleted only after the encrypted "
+    "copy is checked; on an SSD a deleted file can survive until the drive reuses its space."
+)
 
-    def __init__(self, parent: QWidget | None = None):
+
+class NewCollectionDialog(QDialog):
+    """A name, and a passphrase unless the user turns encryption off; with `existing`, only the
+    passphrase, to encrypt that collection."""
+
+    def __init__(self, parent: QWidget | None = None, existing: str | None = None):
         super().__init__(parent)
-        self.setWindowTitle("New collection")
-        self.name = QLineEdit()
+        self.setWindowTitle(f"Encrypt '{existing}'" if existing else "New collection")
+        self.name = QLineEdit(existing or "")
         self.name.setAccessibleName("Name of the new collection")
         self.encrypt = QCheckBox("Encrypt this collection")
         self.encrypt.setChecked(True)
         self.encrypt.toggled.connect(self._encrypt_toggled)
-        self.note = QLabel(PROTECTED_NOTE)
+        self.note = QLabel(PROTECTED_NOTE + (REMOVED_NOTE if existing else ""))
         self.note.setWordWrap(True)
         self.note.setStyleSheet("QLabel { color: #444; }")
         self.passphrase = _password_field("Passphrase")
@@ -87,7 +95,12 @@ class NewCollectionDialog(QDialog):
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Create")
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText(
+            "Encrypt" if existing else "Create"
+        )
+        if existing:
+            form.setRowVisible(self.name, False)
+            form.setRowVisible(self.encrypt, False)
         buttons.accepted.connect(self._accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)

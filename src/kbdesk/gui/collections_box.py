@@ -104,14 +104,17 @@ class CollectionsBox(QWidget):
             return None
         if job is not None:
             self.message.emit(f"Creating the encrypted collection '{name}'…")
-            job.result.connect(lambda made: self.show_recovery_key(made[0].name, made[1]))
+            job.result.connect(lambda made: self._created(made[0].name, made[1]))
             job.failed.connect(lambda exc: self.message.emit(error_text(exc)))
         return job
+
+    def _created(self, name: str, recovery: str) -> None:
+        self.message.emit(f"Created the encrypted collection '{name}'.")
+        self.show_recovery_key(name, recovery)
 
     def show_recovery_key(self, name: str, recovery: str) -> None:
         from kbdesk.gui.collection_dialogs import RecoveryKeyDialog
 
-        self.message.emit(f"Created the encrypted collection '{name}'.")
         RecoveryKeyDialog(name, recovery, self).exec()
 
     # -- rename and delete: the session runs them as jobs ------------------------------------

@@ -121,6 +121,13 @@ class MainWindow(QMainWindow):
         self.passphrase_action = self._action(
             library, "Change &passphrase…", self.change_passphrase
         )
+        self.encrypt_action = self._action(
+            library,
+            "&Encrypt this collection…",
+            self.encrypt_collection,
+            None,
+            "Encrypt this collection's documents, index and chats on this computer",
+        )
         library.addSeparator()
         remove = self._action(library, "Re&move selected documents", self.library.remove_selected)
         remove.setShortcut(QKeySequence(QKeySequence.StandardKey.Delete))
@@ -189,6 +196,7 @@ class MainWindow(QMainWindow):
         encrypted = self.session.encrypted()
         self.lock_action.setEnabled(encrypted and not self.session.is_locked())
         self.passphrase_action.setEnabled(encrypted)
+        self.encrypt_action.setEnabled(not encrypted)
 
     def _locks_changed(self) -> None:
         self._lock_actions()
@@ -205,6 +213,31 @@ class MainWindow(QMainWindow):
             self.notify(str(exc))
             return
         self.notify(f"'{self.session.collection}' is locked.")
+
+    def encrypt_collection(self) -> None:
+        from kbdesk.gui.collection_dialogs import NewCollectionDialog
+
+        name = self.session.collection
+        dialog = NewCollectionDialog(self, existing=name)
+        if dialog.exec():
+            _name, passphrase, remember = dialog.values()
+            if passphrase:
+                self.start_encrypting(passphrase, remember)
+
+    def start_encrypting(self, passphrase: str, remember: bool):
+        """Encrypt the open collection in a job; its recovery key is shown when it is done."""
+        name = self.session.collection
+        job = self.session.encrypt_collection(passphrase, remember)
+        self.notify(f"Encrypting '{name}'… other collections stay usable meanwhile.", ms=0)
+        self.encrypt_action.setEnabled(False)
+        job.result.connect(lambda done: self._encrypted(name, done[1]))
+        job.failed.connect(lambda exc: self.notify(f"'{name}' was not encrypted: {exc}", ms=0))
+        job.finished.connect(self._lock_actions)
+        return job
+
+    def _encrypted(self, name: str, recovery: str) -> None:
+        self.notify(f"'{name}' is encrypted; its plain files were deleted.")
+        self.library.collections_box.show_recovery_key(name, recovery)
 
     def change_passphrase(self) -> None:
         from kbdesk.gui.collection_dialogs import ChangePassphraseDialog

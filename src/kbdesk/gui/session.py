@@ -91,7 +91,9 @@ class Session(QObject):
 
         name = name or self.collection
         if name in self._moving:  # opening it now would bring an empty one back
-            raise CollectionBusy(f"Collection '{name}' is being renamed or deleted; wait a moment.")
+            raise CollectionBusy(
+                f"Collection '{name}' is being renamed, deleted or encrypted; wait a moment."
+            )
         kb = self._kbs.get(name)
         if kb is None:
             if name in self._locked:
@@ -226,6 +228,26 @@ class Session(QObject):
         """Count `job` as reading collection `name` until it ends."""
         self._reading[name] = self._reading.get(name, 0) + 1
         job.finished.connect(lambda: self._reading.__setitem__(name, self._reading[name] - 1))
+        return job
+
+    def encrypt_collection(self, passphrase: str, remember: bool) -> Job:
+        """Encrypt the open plain collection where it is, in a job (closed meanwhile, like a
+        rename); its result is the recovery key, and the collection opens unlocked after it."""
+        from kbdesk.core import encryption
+        from kbdesk.core.kb import KnowledgeBase
+
+        name, data_dir = self.collection, self.paths.data_dir
+
+        def run() -> tuple[KnowledgeBase, str]:
+            key, recovery = encryption.encrypt_collection(data_dir, name, passphrase)
+            kb = KnowledgeBase.open(data_dir, name, create=False, key=key)
+            if remember:
+                encryption.remember(kb.folder, key)
+            return kb, recovery
+
+        job = self._move_job("encrypt", name, "encrypted", run)
+        job.result.connect(lambda done: self._unlocked(name, done[0]))
+        job.failed.connect(lambda _exc: self.switch_collection(name))
         return job
 
     def change_passphrase(self, current: str, new: str, name: str | None = None) -> Job:

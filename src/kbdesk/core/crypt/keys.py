@@ -155,6 +155,14 @@ def with_passphrase(keys: KeyFile, key: bytes, passphrase: str) -> KeyFile:
     return replace(keys, wraps=(wrap(key, PASSPHRASE, passphrase, keys.collection_id), *others))
 
 
+def with_recovery_key(keys: KeyFile, key: bytes, recovery: str) -> KeyFile:
+    """The key file with `recovery` as its only recovery key (an earlier one stops working)."""
+    if not keys.opens_with(key):
+        raise WrongKey("That key does not belong to this collection.")
+    others = tuple(w for w in keys.wraps if w.kind != RECOVERY)
+    return replace(keys, wraps=(*others, wrap(key, RECOVERY, recovery, keys.collection_id)))
+
+
 def new_recovery_key() -> str:
     """A printable recovery key: 32 letters and digits in groups of four."""
     text = base64.b32encode(secrets.token_bytes(RECOVERY_BYTES)).decode()
