@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.core.generate.conftest import SMALL_FILE, shared_models_dir  # noqa: E402
-from tests.helpers import LEASE_PAGES, ZH_PAGES, make_pdf  # noqa: E402
+from tests.helpers import LEASE_PAGES, ZH_PAGES, leaks, make_pdf  # noqa: E402
 
 PACKAGES = ROOT / "build" / "out" / "packages"
 SCREENSHOT = ROOT / "docs" / "screenshots" / "08-installed.png"
@@ -178,6 +178,41 @@ def window(installed: Installed, shot: Path, program: Path | None = None) -> flo
         xvfb.wait()
 
 
+def encrypted(installed: Installed, docs: Path) -> None:
+    """An encrypted collection made, filled, searched and reopened by the installed program
+    (SQLCipher, Argon2id and the key store as it bundles them): refused without its passphrase,
+    and no file of it holds the documents' words."""
+    secret = installed.work / "passphrase.txt"
+    secret.write_text("harbor point lease files\n")
+    secret.chmod(0o600)
+    where = ("--data-dir", str(installed.data), "--collection", "Sealed")
+    unlocked = (*where, "--passphrase-file", str(secret))
+    done, seconds = installed.run(*unlocked, "create", "Sealed")
+    check(
+        "Created encrypted collection 'Sealed'" in done.stdout and "Recovery key" in done.stdout,
+        f"create an encrypted collection ({seconds:.1f} s)",
+    )
+    done, _ = installed.run(*unlocked, "ingest", str(docs))
+    check("Summary: 2 imported." in done.stdout, "ingest into the encrypted collection")
+    done, seconds = installed.run(*unlocked, "search", CHINESE_QUERY, "--json")
+    top = json.loads(done.stdout)[0]
+    check(
+        (top["document"], top["page"]) == ("术后护理须知.pdf", 2),
+        f"reopened with its passphrase, search finds the same page ({seconds:.1f} s)",
+    )
+    refused = subprocess.run(
+        installed.command(*where, "list"), capture_output=True, text=True, timeout=120
+    )
+    check(
+        refused.returncode == 1 and "--passphrase-file" in refused.stderr,
+        f"without its passphrase it stays locked: {refused.stderr.strip()!r}",
+    )
+    done, _ = installed.run(*unlocked, "unlock", "--remember")
+    check("key store" in done.stdout, f"unlock --remember: {done.stdout.strip()!r}")
+    found = leaks(installed.data / "collections" / "Sealed")
+    check(not found, f"no file of the encrypted collection holds the documents' words {found}")
+
+
 def pipelines(job: Path) -> list[int]:
     """The pids of training processes working on `job` (the training package's program)."""
     found = []
@@ -320,6 +355,7 @@ def main(argv: list[str] | None = None) -> int:
             f"({answer['model']}, {seconds:.1f} s): {answer['answer']!r}",
         )
         first_token = installed.first_answer_token(QUESTION)
+        encrypted(installed, docs)
 
         args.screenshot.parent.mkdir(parents=True, exist_ok=True)
         starts = [window(installed, args.screenshot) for _ in range(2)]
