@@ -248,3 +248,14 @@ def test_encrypting_the_open_plain_collection_from_the_window(
     window.lock_collection()
     assert _unlock(window, qtbot, shown[0]) is None  # its recovery key opens it
     assert statuses(window) == {"lease.pdf": "ready"}
+
+
+def test_help_says_what_is_and_is_not_protected(make_window, monkeypatch):
+    window = make_window()
+    said = []
+    monkeypatch.setattr(
+        "kbdesk.gui.main_window.QMessageBox.information", lambda *a: said.append(a[2])
+    )
+    help_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Help")
+    next(a for a in help_menu.actions() if a.text() == "&Encrypted collections").trigger()
+    assert "Not protected" in said[0] and "unlocked" in said[0] and "SSD" in said[0]

@@ -55,6 +55,23 @@ def new_passphrase(first: QLineEdit, again: QLineEdit) -> str:
     return first.text()
 
 
+ENCRYPTION_HELP = (
+    "<h3>Encrypted collections</h3>"
+    "<p><b>Protected</b> on this computer's disk, readable only with the passphrase or the "
+    "recovery key: the documents' text and passages, the keyword and vector indexes, and the "
+    "saved chats (questions and answers). A lost laptop, a stolen backup or another user of "
+    "this computer sees only encrypted files.</p>"
+    "<p><b>Not protected</b>: a collection while kbdesk has it unlocked (it locks after the "
+    "idle time set in Settings, or with Library › Lock collection); your original documents, "
+    "which stay where they were; the names of collections; adapters, which cannot be trained "
+    "on an encrypted collection. Full-disk encryption is still advised, also because a "
+    "deleted file can survive on an SSD.</p>"
+    "<p><b>Keys</b>: the passphrase unlocks the collection; the recovery key, shown once when "
+    "it is made, opens it if the passphrase is forgotten. Without either, nobody can open it. "
+    "Remember on this computer keeps the unlock in your account's key store, so anyone who can "
+    "sign in as you can open it.</p>"
+)
+
 REMOVED_NOTE = (
     " Encrypting takes a while for a large collection; it goes on in the background and picks up "
     "where it stopped if kbdesk is closed. The plain files are deleted only after the encrypted "

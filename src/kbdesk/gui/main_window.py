@@ -154,6 +154,7 @@ class MainWindow(QMainWindow):
         self._action(view, "Open in system &viewer", self.citations.open_external)
 
         help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "&Encrypted collections", self.encryption_help)
         self._action(help_menu, "Open the &log folder", self.open_logs)
         self._action(help_menu, "&About kbdesk", self.about)
 
@@ -254,6 +255,11 @@ class MainWindow(QMainWindow):
         from kbdesk.gui.adapters_dialog import AdaptersDialog
 
         AdaptersDialog(self.session, self).exec()
+
+    def encryption_help(self) -> None:
+        from kbdesk.gui.collection_dialogs import ENCRYPTION_HELP
+
+        QMessageBox.information(self, "Encrypted collections", ENCRYPTION_HELP)
 
     def open_logs(self) -> None:
         self.session.paths.log_dir.mkdir(parents=True, exist_ok=True)
