@@ -166,12 +166,17 @@ class Session(QObject):
             self.kb(name)
         except CollectionLocked:
             return True
+        except (
+            KbdeskError
+        ):  # damaged or busy: not a lock; the panes say what it is when they open it
+            return False
         return False
 
     def unlock(self, secret: str, remember: bool, name: str | None = None) -> Job:
         """Unlock an encrypted collection with its passphrase or recovery key, in a job (the key
         derivation takes a moment); `remember`: keep the unlock in the system key store, else
-        forget one kept before. The result is whether the key store took it."""
+        forget one kept before. The result is the open KnowledgeBase and whether the key store
+        took the unlock."""
         from kbdesk.core import encryption
         from kbdesk.core.kb import KnowledgeBase
 
@@ -221,7 +226,8 @@ class Session(QObject):
         return [n for n, kb in self._kbs.items() if kb.encrypted]
 
     def using(self, name: str) -> bool:
-        """Whether a job works in the collection: an import, removal, answer or evaluation."""
+        """Whether a job works in the collection: an import, removal, warm-up, answer or
+        evaluation."""
         return self.runner.busy(write_key(name)) or self._reading.get(name, 0) > 0
 
     def _reads(self, name: str, job: Job) -> Job:
@@ -359,7 +365,7 @@ class Session(QObject):
         if self.is_locked():
             return None
         kb = self.kb()
-        return self.runner.submit("warm-up", lambda ctx: kb.warm_up())
+        return self._reads(kb.name, self.runner.submit("warm-up", lambda ctx: kb.warm_up()))
 
     def models(self):
         """The core's cache of the warm answer model (cheap; loading happens inside jobs)."""
