@@ -191,3 +191,20 @@ def test_encrypting_an_existing_collection(capsys, data_dir, docs_dir, secret_fi
     assert code == 0 and "lease.pdf" in out
     code, _out, err = run(capsys, *where, "--passphrase-file", secret_file(PASSPHRASE), "encrypt")
     assert code == 1 and "encrypted already" in err
+
+
+def test_a_new_recovery_key(capsys, data_dir, secret_file, clinic):
+    where = ("--data-dir", str(data_dir), "--collection", "clinic")
+    code, out, _err = run(
+        capsys, *where, "--passphrase-file", secret_file(clinic, "old.txt"), "recovery-key"
+    )
+    assert code == 0 and "earlier one no longer opens it" in out
+    fresh = re.search(r"\n    ([A-Z2-7]{4}(?:-[A-Z2-7]{4}){7})\n", out).group(1)
+    code, _out, _err = run(
+        capsys, *where, "--passphrase-file", secret_file(clinic, "old.txt"), "list"
+    )
+    assert code == 1
+    code, out, _err = run(
+        capsys, *where, "--passphrase-file", secret_file(fresh, "new.txt"), "list"
+    )
+    assert code == 0 and "lease.pdf" in out

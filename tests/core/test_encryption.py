@@ -88,3 +88,16 @@ def test_an_adapter_evaluation_is_refused_on_an_encrypted_collection(locked, dat
     with KnowledgeBase.open(data_dir, "clinic", key=key) as kb, refused:
         run_evaluation(kb, host=None, adapter="any")
     assert not (data_dir / "adapters").exists()
+
+
+def test_a_new_recovery_key_replaces_the_old_one_and_nothing_else(locked, data_dir):
+    folder, key, recovery = locked
+    with pytest.raises(WrongKey):
+        encryption.new_recovery_key(folder, "not the passphrase")
+    assert encryption.unlock_with(folder, recovery) == key
+    fresh = encryption.new_recovery_key(folder, PASSPHRASE)
+    assert fresh != recovery
+    assert encryption.unlock_with(folder, fresh) == key
+    assert encryption.unlock_with(folder, PASSPHRASE) == key
+    with pytest.raises(WrongKey):
+        encryption.unlock_with(folder, recovery)

@@ -259,3 +259,30 @@ def test_help_says_what_is_and_is_not_protected(make_window, monkeypatch):
     help_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Help")
     next(a for a in help_menu.actions() if a.text() == "&Encrypted collections").trigger()
     assert "Not protected" in said[0] and "unlocked" in said[0] and "SSD" in said[0]
+
+
+def test_a_new_recovery_key_from_the_menu_and_an_interrupted_encryption_is_told(
+    make_window, qtbot, monkeypatch, data_dir
+):
+    window = make_window()
+    recovery = _create(window, qtbot, monkeypatch)
+    shown: list[str] = []
+    monkeypatch.setattr(RecoveryKeyDialog, "exec", lambda self: shown.append(self.recovery) or 1)
+    monkeypatch.setattr("PySide6.QtWidgets.QInputDialog.getText", lambda *a, **k: (recovery, True))
+    assert window.recovery_action.isEnabled()
+    assert _finish(qtbot, window.new_recovery_key()) is None
+    qtbot.waitUntil(lambda: bool(shown), timeout=JOB_TIMEOUT)
+    assert shown[0] != recovery
+    window.lock_collection()
+    assert _unlock(window, qtbot, recovery) is not None  # the old one no longer opens it
+    assert _unlock(window, qtbot, shown[0]) is None
+
+    from kbdesk.core.encrypt_existing import STAGE
+
+    window.session.create_collection("papers")
+    stage = window.session.paths.collection_dir("papers") / STAGE
+    stage.mkdir()
+    (stage / "keys.json").write_text("{}")  # what a run cut short leaves
+    window.session.switch_collection("Clinic")
+    window.session.switch_collection("papers")
+    assert "Encrypting 'papers' was interrupted" in window.status.text()

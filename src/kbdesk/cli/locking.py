@@ -1,5 +1,5 @@
-"""`kbdesk create`, `encrypt`, `unlock`, `lock` and `passphrase`: encrypted collections from a
-terminal.
+"""`kbdesk create`, `encrypt`, `unlock`, `lock`, `passphrase` and `recovery-key`: encrypted
+collections from a terminal.
 
 A passphrase never comes from an argument (other users see arguments in the process list): it
 is typed without echo or read from --passphrase-file.
@@ -46,6 +46,10 @@ def add_parsers(sub) -> None:
         help="remember it in this computer's key store, so commands stop asking",
     )
     sub.add_parser("lock", help="forget a remembered unlock: commands ask for the passphrase again")
+    sub.add_parser(
+        "recovery-key",
+        help="make a new recovery key for an encrypted collection (the old one stops working)",
+    )
     p = sub.add_parser(
         "passphrase",
         help="change an encrypted collection's passphrase (its files stay as they are)",
@@ -144,6 +148,18 @@ def cmd_passphrase(args) -> int:
     return EXIT_OK
 
 
+def cmd_recovery_key(args) -> int:
+    from kbdesk.core import encryption
+
+    name = settings_for(args).collection
+    folder = _encrypted_folder(args, name)
+    secret = read_secret(args, f"Passphrase or current recovery key for '{name}': ")
+    recovery = encryption.new_recovery_key(folder, secret)
+    print(f"'{name}' has a new recovery key; the earlier one no longer opens it.")
+    _print_recovery(recovery)
+    return EXIT_OK
+
+
 def _print_recovery(recovery: str) -> None:
     print(
         "\nRecovery key (shown this once; store it apart from this computer, it opens the "
@@ -178,4 +194,5 @@ COMMANDS = {
     "unlock": cmd_unlock,
     "lock": cmd_lock,
     "passphrase": cmd_passphrase,
+    "recovery-key": cmd_recovery_key,
 }

@@ -121,6 +121,18 @@ def change_passphrase(folder: Path, secret: str, new: str) -> None:
     keys.with_passphrase(keys.KeyFile.load(folder), key, new).save(folder)
 
 
+def new_recovery_key(folder: Path, secret: str) -> str:
+    """A new recovery key for the collection, unlocked by its passphrase or current recovery
+    key; the earlier recovery key stops working. Only the key file changes.
+
+    :raises WrongKey: `secret` does not unlock it (the key file is left untouched).
+    """
+    key = unlock_with(folder, secret)
+    recovery = keys.new_recovery_key()
+    keys.with_recovery_key(keys.KeyFile.load(folder), key, recovery).save(folder)
+    return recovery
+
+
 def _looks_like_recovery_key(text: str) -> bool:
     try:
         keys.normalise_recovery_key(text)

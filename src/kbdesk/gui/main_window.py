@@ -78,8 +78,10 @@ class MainWindow(QMainWindow):
 
         self.idle_lock = IdleLock(session, lambda text: self.notify(text, ms=0), self)
         session.collection_changed.connect(lambda _name: self._lock_actions())
+        session.collection_changed.connect(lambda _name: self._tell_interrupted_encryption())
         session.locks_changed.connect(self._locks_changed)
         self._lock_actions()
+        self._tell_interrupted_encryption()
 
     # -- menus ---------------------------------------------------------------------------------
 
@@ -120,6 +122,13 @@ class MainWindow(QMainWindow):
         )
         self.passphrase_action = self._action(
             library, "Change &passphrase…", self.change_passphrase
+        )
+        self.recovery_action = self._action(
+            library,
+            "New &recovery key…",
+            self.new_recovery_key,
+            None,
+            "Make a new recovery key for this encrypted collection; the old one stops working",
         )
         self.encrypt_action = self._action(
             library,
@@ -197,7 +206,17 @@ class MainWindow(QMainWindow):
         encrypted = self.session.encrypted()
         self.lock_action.setEnabled(encrypted and not self.session.is_locked())
         self.passphrase_action.setEnabled(encrypted)
+        self.recovery_action.setEnabled(encrypted)
         self.encrypt_action.setEnabled(not encrypted)
+
+    def _tell_interrupted_encryption(self) -> None:
+        name = self.session.collection
+        if not self.session.encrypted() and self.session.encryption_interrupted():
+            self.notify(
+                f"Encrypting '{name}' was interrupted; it is still readable as it was. "
+                "Library › Encrypt this collection… with the same passphrase finishes it.",
+                ms=0,
+            )
 
     def _locks_changed(self) -> None:
         self._lock_actions()
@@ -234,6 +253,25 @@ class MainWindow(QMainWindow):
         job.result.connect(lambda done: self._encrypted(name, done[1]))
         job.failed.connect(lambda exc: self.notify(f"'{name}' was not encrypted: {exc}", ms=0))
         job.finished.connect(self._lock_actions)
+        return job
+
+    def new_recovery_key(self):
+        """Asks for the passphrase (or current recovery key), then shows the new recovery key."""
+        from PySide6.QtWidgets import QInputDialog, QLineEdit
+
+        name = self.session.collection
+        secret, ok = QInputDialog.getText(
+            self,
+            "New recovery key",
+            f"The passphrase or current recovery key of '{name}'.\n"
+            "The current recovery key stops working once the new one is made.",
+            QLineEdit.EchoMode.Password,
+        )
+        if not (ok and secret):
+            return None
+        job = self.session.new_recovery_key(secret)
+        job.result.connect(lambda key: self.library.collections_box.show_recovery_key(name, key))
+        job.failed.connect(lambda exc: self.notify(f"No new recovery key: {exc}"))
         return job
 
     def _encrypted(self, name: str, recovery: str) -> None:

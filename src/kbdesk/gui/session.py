@@ -155,6 +155,12 @@ class Session(QObject):
 
         return encryption.is_encrypted(self.paths.collection_dir(name or self.collection))
 
+    def encryption_interrupted(self, name: str | None = None) -> bool:
+        """Whether encrypting the (still plain) collection was started and not finished."""
+        from kbdesk.core import encryption
+
+        return encryption.interrupted(self.paths.collection_dir(name or self.collection))
+
     def is_locked(self, name: str | None = None) -> bool:
         """Encrypted and not open: its passphrase is needed (a remembered unlock opens it here)."""
         from kbdesk.core.errors import CollectionLocked
@@ -255,6 +261,15 @@ class Session(QObject):
         job.result.connect(lambda done: self._unlocked(name, done[0]))
         job.failed.connect(lambda _exc: self.switch_collection(name))
         return job
+
+    def new_recovery_key(self, secret: str) -> Job:
+        """A new recovery key for the open collection, in a job; its result is the key."""
+        from kbdesk.core import encryption
+
+        folder = self.paths.collection_dir(self.collection)
+        return self.runner.submit(
+            "recovery-key", lambda ctx: encryption.new_recovery_key(folder, secret)
+        )
 
     def change_passphrase(self, current: str, new: str, name: str | None = None) -> Job:
         """Re-wrap the collection's key under a new passphrase, in a job."""
