@@ -231,6 +231,14 @@ def encrypted_collection(model: Path, question: str) -> int:
         window.show()
         window.start()
         wait(1000)
+        from kbdesk.gui.settings_dialog import SettingsDialog
+
+        settings = SettingsDialog(window.session.settings, window.session.paths, window)
+        settings.show()
+        wait(300)
+        settings.grab().save(str(OUT / "07-settings.png"))
+        print("saved", OUT / "07-settings.png")
+        settings.close()
         dialog = collection_dialogs.NewCollectionDialog(window)
         dialog.name.setText("Dental practice lease")
         dialog.passphrase.setText("harbour view surgery 2026")
