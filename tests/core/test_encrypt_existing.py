@@ -166,3 +166,18 @@ def test_another_passphrase_starts_over_and_a_writer_holds_it_off(data_dir, plai
     KnowledgeBase.open(data_dir, "second").close()
     with writer_lock(data_dir / "collections" / "second", "second"), pytest.raises(CollectionBusy):
         encryption.encrypt_collection(data_dir, "second", PASSPHRASE)
+
+
+def test_killed_after_the_key_file_moved_in_it_is_encrypted_already(data_dir, plain):
+    _killed_at(data_dir, 4)
+    stage = plain / STAGE
+    for name in ("catalog.sqlite3", "vectors.faiss", "vectors.json", "keys.json"):
+        if (stage / name).is_file():
+            os.replace(stage / name, plain / name)
+    for chat in (stage / "chats").iterdir():
+        os.replace(chat, plain / "chats" / chat.name)
+    assert (stage / "verified").is_file()  # the kill came before the tidy-up
+    with pytest.raises(CollectionError, match="is encrypted already"):
+        encryption.encrypt_collection(data_dir, "clinic", PASSPHRASE)
+    assert not stage.exists()
+    _whole(data_dir, secret=PASSPHRASE)

@@ -58,9 +58,11 @@ def encrypt_collection(
     if not (folder / MANIFEST).is_file():
         raise CollectionError(f"There is no collection named '{name}'.")
     stage = folder / STAGE
-    if (folder / keys.KEYS_FILE).is_file() and not (stage / VERIFIED).is_file():
-        raise CollectionError(f"Collection '{name}' is encrypted already.")
     with writer_lock(folder, name):
+        if (stage / VERIFIED).is_file() and not (stage / keys.KEYS_FILE).is_file():
+            finish_encrypting(folder)  # killed after the key file moved in: only tidying was left
+        if (folder / keys.KEYS_FILE).is_file() and not (stage / VERIFIED).is_file():
+            raise CollectionError(f"Collection '{name}' is encrypted already.")
         key, keyfile = _staged_key(stage, passphrase)
         recovery = keys.new_recovery_key()  # a new one on every run: none was shown before
         keys.with_recovery_key(keyfile, key, recovery).save(stage)
