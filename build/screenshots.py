@@ -275,7 +275,7 @@ def encrypted_collection(model: Path, question: str) -> int:
             window.chat._link(QUrl(f"cite:{len(window.chat.turns) - 1}:{citations[0].n}"))
             wait_until(lambda: shown, 60)
         shot(window, "16-encrypted-collection.png")
-        window.lock_collection()
+        window.locks.lock_collection()
         wait(300)
         shot(window, "17-locked-collection.png")
         panel = window.library.unlock_panel

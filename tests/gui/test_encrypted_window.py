@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 
 from kbdesk.core.errors import CollectionLocked
 from kbdesk.core.kb import KnowledgeBase
-from kbdesk.gui import collection_dialogs
+from kbdesk.gui import collection_dialogs, collection_keys
 from kbdesk.gui.collection_dialogs import (
     ChangePassphraseDialog,
     NewCollectionDialog,
@@ -62,9 +62,9 @@ def test_an_encrypted_collection_locks_hides_everything_and_unlocks(
     box = library.collections_box.list
     item = box.findItems("Clinic", Qt.MatchFlag.MatchExactly)[0]
     assert item.toolTip() == "Encrypted, unlocked" and not item.icon().isNull()
-    assert window.lock_action.isEnabled()
+    assert window.locks.lock_action.isEnabled()
 
-    window.lock_collection()
+    window.locks.lock_collection()
     assert session.is_locked()
     assert library.stack.currentWidget() is library.unlock_panel
     assert "'Clinic' is locked" in library.unlock_panel.title.text()
@@ -75,7 +75,7 @@ def test_an_encrypted_collection_locks_hides_everything_and_unlocks(
     )
     item = box.findItems("Clinic", Qt.MatchFlag.MatchExactly)[0]
     assert item.toolTip() == "Encrypted, locked"
-    assert not window.lock_action.isEnabled() and window.passphrase_action.isEnabled()
+    assert not window.locks.lock_action.isEnabled() and window.locks.passphrase_action.isEnabled()
     with pytest.raises(CollectionLocked):
         session.kb()
     drop(window, [docs_dir / "hypertension.pdf"])  # refused, nothing imported
@@ -89,7 +89,7 @@ def test_an_encrypted_collection_locks_hides_everything_and_unlocks(
     assert not session.is_locked()
     assert library.stack.currentWidget() is library.table
     assert statuses(window) == {"lease.pdf": "ready"}
-    assert window.chat.input.isEnabled() and window.lock_action.isEnabled()
+    assert window.chat.input.isEnabled() and window.locks.lock_action.isEnabled()
 
 
 def test_locking_waits_for_a_job_in_the_collection_and_idle_time_locks(
@@ -103,15 +103,15 @@ def test_locking_waits_for_a_job_in_the_collection_and_idle_time_locks(
         "import", lambda ctx: release.wait(30), serial_key=write_key("Clinic")
     )
     try:
-        window.lock_collection()
+        window.locks.lock_collection()
         assert "cannot be locked while an import" in window.status.text()
         assert not session.is_locked()
-        idle = window.idle_lock
+        idle = window.locks.idle_lock
         assert idle.check(now=idle.last_use + 16 * 60) == []  # busy: not yet
     finally:
         release.set()
     qtbot.waitUntil(lambda: writer.done, timeout=JOB_TIMEOUT)
-    idle = window.idle_lock
+    idle = window.locks.idle_lock
     assert idle.check(now=idle.last_use + 14 * 60) == []  # the default is 15 minutes
     qtbot.keyClick(window.chat.input, Qt.Key.Key_A)  # use resets the clock
     assert idle.check(now=idle.last_use + 14 * 60) == []
@@ -187,10 +187,15 @@ def test_changing_the_passphrase_from_the_window(make_window, qtbot, monkeypatch
     window = make_window()
     session = window.session
     _create(window, qtbot, monkeypatch)
-    wrong = _finish(qtbot, session.change_passphrase("wrong passphrase", "a new passphrase"))
+    wrong = _finish(
+        qtbot, collection_keys.change_passphrase(session, "wrong passphrase", "a new passphrase")
+    )
     assert "does not unlock" in str(wrong)
-    assert _finish(qtbot, session.change_passphrase(PASSPHRASE, "a new passphrase")) is None
-    window.lock_collection()
+    assert (
+        _finish(qtbot, collection_keys.change_passphrase(session, PASSPHRASE, "a new passphrase"))
+        is None
+    )
+    window.locks.lock_collection()
     assert _unlock(window, qtbot, PASSPHRASE) is not None
     assert _unlock(window, qtbot, "a new passphrase") is None
     assert not session.is_locked()
@@ -235,17 +240,17 @@ def test_encrypting_the_open_plain_collection_from_the_window(
     window = make_window()
     session = window.session
     import_and_wait(qtbot, window, [docs_dir / "lease.pdf"])
-    assert window.encrypt_action.isEnabled() and not window.lock_action.isEnabled()
+    assert window.locks.encrypt_action.isEnabled() and not window.locks.lock_action.isEnabled()
     shown: list[str] = []
     monkeypatch.setattr(RecoveryKeyDialog, "exec", lambda self: shown.append(self.recovery) or 1)
-    job = window.start_encrypting(PASSPHRASE, remember=False)
+    job = window.locks.start_encrypting(PASSPHRASE, remember=False)
     assert _finish(qtbot, job) is None
     qtbot.waitUntil(lambda: bool(shown), timeout=JOB_TIMEOUT)
     assert session.encrypted() and not session.is_locked()
     assert statuses(window) == {"lease.pdf": "ready"}
-    assert not window.encrypt_action.isEnabled() and window.lock_action.isEnabled()
+    assert not window.locks.encrypt_action.isEnabled() and window.locks.lock_action.isEnabled()
     assert "is encrypted" in window.status.text()
-    window.lock_collection()
+    window.locks.lock_collection()
     assert _unlock(window, qtbot, shown[0]) is None  # its recovery key opens it
     assert statuses(window) == {"lease.pdf": "ready"}
 
@@ -269,11 +274,11 @@ def test_a_new_recovery_key_from_the_menu_and_an_interrupted_encryption_is_told(
     shown: list[str] = []
     monkeypatch.setattr(RecoveryKeyDialog, "exec", lambda self: shown.append(self.recovery) or 1)
     monkeypatch.setattr("PySide6.QtWidgets.QInputDialog.getText", lambda *a, **k: (recovery, True))
-    assert window.recovery_action.isEnabled()
-    assert _finish(qtbot, window.new_recovery_key()) is None
+    assert window.locks.recovery_action.isEnabled()
+    assert _finish(qtbot, window.locks.new_recovery_key()) is None
     qtbot.waitUntil(lambda: bool(shown), timeout=JOB_TIMEOUT)
     assert shown[0] != recovery
-    window.lock_collection()
+    window.locks.lock_collection()
     assert _unlock(window, qtbot, recovery) is not None  # the old one no longer opens it
     assert _unlock(window, qtbot, shown[0]) is None
 

@@ -97,15 +97,19 @@ class CollectionsBox(QWidget):
         self, name: str, passphrase: str | None, remember: bool = False
     ) -> Job | None:
         """Create a collection; an encrypted one in a job that ends by showing its recovery key."""
+        from kbdesk.gui import collection_keys
+
         try:
-            job = self.session.create_collection(name, passphrase, remember)
+            if passphrase is None:
+                self.session.create_collection(name)
+                return None
+            job = collection_keys.create(self.session, name, passphrase, remember)
         except (KbdeskError, OSError) as exc:
             self.message.emit(error_text(exc))
             return None
-        if job is not None:
-            self.message.emit(f"Creating the encrypted collection '{name}'…")
-            job.result.connect(lambda made: self._created(made[0].name, made[1]))
-            job.failed.connect(lambda exc: self.message.emit(error_text(exc)))
+        self.message.emit(f"Creating the encrypted collection '{name}'…")
+        job.result.connect(lambda made: self._created(made[0].name, made[1]))
+        job.failed.connect(lambda exc: self.message.emit(error_text(exc)))
         return job
 
     def _created(self, name: str, recovery: str) -> None:

@@ -16,6 +16,7 @@ from kbdesk.core.messages import Audience, explain, remedy_text
 from kbdesk.gui.chat_pane import ChatPane, busy_note
 from kbdesk.gui.citation_pane import CitationPane
 from kbdesk.gui.library_pane import LibraryPane
+from kbdesk.gui.lock_actions import LockActions
 from kbdesk.gui.session import Session
 
 log = logging.getLogger(__name__)
@@ -74,14 +75,6 @@ class MainWindow(QMainWindow):
         self._status_clear.timeout.connect(self.status.clear)
         self._build_menus()
         self._restore_layout()
-        from kbdesk.gui.idle_lock import IdleLock
-
-        self.idle_lock = IdleLock(session, lambda text: self.notify(text, ms=0), self)
-        session.collection_changed.connect(lambda _name: self._lock_actions())
-        session.collection_changed.connect(lambda _name: self._tell_interrupted_encryption())
-        session.locks_changed.connect(self._locks_changed)
-        self._lock_actions()
-        self._tell_interrupted_encryption()
 
     # -- menus ---------------------------------------------------------------------------------
 
@@ -113,30 +106,7 @@ class MainWindow(QMainWindow):
         self._action(library, "&Rename collection…", self.library.rename_collection)
         self._action(library, "&Delete collection…", self.library.delete_collection)
         library.addSeparator()
-        self.lock_action = self._action(
-            library,
-            "&Lock collection",
-            self.lock_collection,
-            "Ctrl+L",
-            "Forget the key of this encrypted collection: its passphrase is asked again",
-        )
-        self.passphrase_action = self._action(
-            library, "Change &passphrase…", self.change_passphrase
-        )
-        self.recovery_action = self._action(
-            library,
-            "New &recovery key…",
-            self.new_recovery_key,
-            None,
-            "Make a new recovery key for this encrypted collection; the old one stops working",
-        )
-        self.encrypt_action = self._action(
-            library,
-            "&Encrypt this collection…",
-            self.encrypt_collection,
-            None,
-            "Encrypt this collection's documents, index and chats on this computer",
-        )
+        self.locks = LockActions(self, library, self._action)
         library.addSeparator()
         remove = self._action(library, "Re&move selected documents", self.library.remove_selected)
         remove.setShortcut(QKeySequence(QKeySequence.StandardKey.Delete))
@@ -199,95 +169,6 @@ class MainWindow(QMainWindow):
                 self.session.update_settings(**dialog.values())
             except KbdeskError as exc:
                 self.notify(str(exc))
-
-    # -- encrypted collections -----------------------------------------------------------------
-
-    def _lock_actions(self) -> None:
-        encrypted = self.session.encrypted()
-        self.lock_action.setEnabled(encrypted and not self.session.is_locked())
-        self.passphrase_action.setEnabled(encrypted)
-        self.recovery_action.setEnabled(encrypted)
-        self.encrypt_action.setEnabled(not encrypted)
-
-    def _tell_interrupted_encryption(self) -> None:
-        name = self.session.collection
-        if not self.session.encrypted() and self.session.encryption_interrupted():
-            self.notify(
-                f"Encrypting '{name}' was interrupted; it is still readable as it was. "
-                "Library › Encrypt this collection… with the same passphrase finishes it.",
-                ms=0,
-            )
-
-    def _locks_changed(self) -> None:
-        self._lock_actions()
-        if not self.session.is_locked():  # unlocked: what waited for the key can start
-            self.session.warm_up()
-            self.library.resume_pending()
-
-    def lock_collection(self) -> None:
-        if not self.session.encrypted() or self.session.is_locked():
-            return
-        try:
-            self.session.lock()
-        except KbdeskError as exc:
-            self.notify(str(exc))
-            return
-        self.notify(f"'{self.session.collection}' is locked.")
-
-    def encrypt_collection(self) -> None:
-        from kbdesk.gui.collection_dialogs import NewCollectionDialog
-
-        name = self.session.collection
-        dialog = NewCollectionDialog(self, existing=name)
-        if dialog.exec():
-            _name, passphrase, remember = dialog.values()
-            if passphrase:
-                self.start_encrypting(passphrase, remember)
-
-    def start_encrypting(self, passphrase: str, remember: bool):
-        """Encrypt the open collection in a job; its recovery key is shown when it is done."""
-        name = self.session.collection
-        job = self.session.encrypt_collection(passphrase, remember)
-        self.notify(f"Encrypting '{name}'… other collections stay usable meanwhile.", ms=0)
-        self.encrypt_action.setEnabled(False)
-        job.result.connect(lambda done: self._encrypted(name, done[1]))
-        job.failed.connect(lambda exc: self.notify(f"'{name}' was not encrypted: {exc}", ms=0))
-        job.finished.connect(self._lock_actions)
-        return job
-
-    def new_recovery_key(self):
-        """Asks for the passphrase (or current recovery key), then shows the new recovery key."""
-        from PySide6.QtWidgets import QInputDialog, QLineEdit
-
-        name = self.session.collection
-        secret, ok = QInputDialog.getText(
-            self,
-            "New recovery key",
-            f"The passphrase or current recovery key of '{name}'.\n"
-            "The current recovery key stops working once the new one is made.",
-            QLineEdit.EchoMode.Password,
-        )
-        if not (ok and secret):
-            return None
-        job = self.session.new_recovery_key(secret)
-        job.result.connect(lambda key: self.library.collections_box.show_recovery_key(name, key))
-        job.failed.connect(lambda exc: self.notify(f"No new recovery key: {exc}"))
-        return job
-
-    def _encrypted(self, name: str, recovery: str) -> None:
-        self.notify(f"'{name}' is encrypted; its plain files were deleted.")
-        self.library.collections_box.show_recovery_key(name, recovery)
-
-    def change_passphrase(self) -> None:
-        from kbdesk.gui.collection_dialogs import ChangePassphraseDialog
-
-        name = self.session.collection
-        dialog = ChangePassphraseDialog(name, self)
-        if not dialog.exec():
-            return
-        job = self.session.change_passphrase(*dialog.values())
-        job.result.connect(lambda _none: self.notify(f"The passphrase of '{name}' is changed."))
-        job.failed.connect(lambda exc: self.notify(f"The passphrase was not changed: {exc}"))
 
     def open_adapters(self) -> None:
         from kbdesk.gui.adapters_dialog import AdaptersDialog

@@ -104,40 +104,19 @@ class Session(QObject):
             self._kbs[name] = kb
         return kb
 
-    def create_collection(
-        self, name: str, passphrase: str | None = None, remember: bool = False
-    ) -> Job | None:
-        """A plain collection at once; an encrypted one (`passphrase`) in a job, since deriving
-        its key takes a moment: the job's result is its recovery key, to be shown once."""
+    def create_collection(self, name: str) -> None:
+        """A plain collection, opened at once (an encrypted one: collection_keys.create)."""
         from kbdesk.core.kb import KnowledgeBase
 
         if name in self.collections():
             raise KbdeskError(f"A collection named '{name}' already exists.")
-        if passphrase is None:
-            self._kbs[name] = KnowledgeBase.open(
-                self.paths.data_dir, name, embedder=self.settings.embedder
-            )
-            self._created(name)
-            return None
-        from kbdesk.core import encryption
+        self.created(
+            name, KnowledgeBase.open(self.paths.data_dir, name, embedder=self.settings.embedder)
+        )
 
-        data_dir, embedder = self.paths.data_dir, self.settings.embedder
-
-        def run(ctx: JobContext):
-            kb, recovery = KnowledgeBase.create_encrypted(
-                data_dir, name, passphrase, embedder=embedder
-            )
-            if remember and kb.key is not None:
-                encryption.remember(kb.folder, kb.key)
-            return kb, recovery
-
-        job = self.runner.submit("create", run, serial_key=write_key(name))
-        job.result.connect(lambda made: self._created(made[0].name, made[0]))
-        return job
-
-    def _created(self, name: str, kb: KnowledgeBase | None = None) -> None:
-        if kb is not None:
-            self._kbs[name] = kb
+    def created(self, name: str, kb: KnowledgeBase) -> None:
+        """A collection made just now, open: it becomes the current one."""
+        self._kbs[name] = kb
         self.switch_collection(name)
         self.collections_changed.emit()
 
@@ -178,29 +157,8 @@ class Session(QObject):
             return False
         return False
 
-    def unlock(self, secret: str, remember: bool, name: str | None = None) -> Job:
-        """Unlock an encrypted collection with its passphrase or recovery key, in a job (the key
-        derivation takes a moment); `remember`: keep the unlock in the system key store, else
-        forget one kept before. The result is the open KnowledgeBase and whether the key store
-        took the unlock."""
-        from kbdesk.core import encryption
-        from kbdesk.core.kb import KnowledgeBase
-
-        name = name or self.collection
-        data_dir = self.paths.data_dir
-
-        def run(ctx: JobContext):
-            kb = KnowledgeBase.open(data_dir, name, create=False, secret=secret)
-            if not remember:
-                encryption.forget(kb.folder)
-                return kb, False
-            return kb, bool(kb.key and encryption.remember(kb.folder, kb.key))
-
-        job = self.runner.submit("unlock", run)
-        job.result.connect(lambda opened: self._unlocked(name, opened[0]))
-        return job
-
-    def _unlocked(self, name: str, kb: KnowledgeBase) -> None:
+    def unlocked_with(self, name: str, kb: KnowledgeBase) -> None:
+        """An encrypted collection a job opened with its key: it is open (unlocked) here now."""
         self.forget(name)
         self._kbs[name] = kb
         self._locked.discard(name)
@@ -242,44 +200,6 @@ class Session(QObject):
         job.finished.connect(lambda: self._reading.__setitem__(name, self._reading[name] - 1))
         return job
 
-    def encrypt_collection(self, passphrase: str, remember: bool) -> Job:
-        """Encrypt the open plain collection where it is, in a job (closed meanwhile, like a
-        rename); its result is the recovery key, and the collection opens unlocked after it."""
-        from kbdesk.core import encryption
-        from kbdesk.core.kb import KnowledgeBase
-
-        name, data_dir = self.collection, self.paths.data_dir
-
-        def run() -> tuple[KnowledgeBase, str]:
-            key, recovery = encryption.encrypt_collection(data_dir, name, passphrase)
-            kb = KnowledgeBase.open(data_dir, name, create=False, key=key)
-            if remember:
-                encryption.remember(kb.folder, key)
-            return kb, recovery
-
-        job = self._move_job("encrypt", name, "encrypted", run)
-        job.result.connect(lambda done: self._unlocked(name, done[0]))
-        job.failed.connect(lambda _exc: self.switch_collection(name))
-        return job
-
-    def new_recovery_key(self, secret: str) -> Job:
-        """A new recovery key for the open collection, in a job; its result is the key."""
-        from kbdesk.core import encryption
-
-        folder = self.paths.collection_dir(self.collection)
-        return self.runner.submit(
-            "recovery-key", lambda ctx: encryption.new_recovery_key(folder, secret)
-        )
-
-    def change_passphrase(self, current: str, new: str, name: str | None = None) -> Job:
-        """Re-wrap the collection's key under a new passphrase, in a job."""
-        from kbdesk.core import encryption
-
-        folder = self.paths.collection_dir(name or self.collection)
-        return self.runner.submit(
-            "passphrase", lambda ctx: encryption.change_passphrase(folder, current, new)
-        )
-
     def forget(self, name: str) -> None:
         kb = self._kbs.pop(name, None)
         if kb is not None:
@@ -295,9 +215,7 @@ class Session(QObject):
         from kbdesk.core.collections_admin import rename_collection
 
         data_dir = self.paths.data_dir
-        job = self._move_job(
-            "rename", old, "renamed", lambda: rename_collection(data_dir, old, new)
-        )
+        job = self.move_job("rename", old, "renamed", lambda: rename_collection(data_dir, old, new))
         job.result.connect(lambda folder: self._renamed(old, folder.name))
         return job
 
@@ -306,11 +224,13 @@ class Session(QObject):
         from kbdesk.core.collections_admin import delete_collection
 
         data_dir = self.paths.data_dir
-        job = self._move_job("delete", name, "deleted", lambda: delete_collection(data_dir, name))
+        job = self.move_job("delete", name, "deleted", lambda: delete_collection(data_dir, name))
         job.result.connect(lambda _none: self._deleted(name))
         return job
 
-    def _move_job(self, what: str, name: str, verb: str, fn: Callable[[], object]) -> Job:
+    def move_job(self, what: str, name: str, verb: str, fn: Callable[[], object]) -> Job:
+        """`fn` in a job while collection `name` is closed and cannot be opened here (a rename,
+        a delete, an encryption); refused while a write job works in it."""
         key = write_key(name)
         if self.runner.busy(key):  # closing its KnowledgeBase now would pull it from under a job
             from kbdesk.core.collections_admin import busy_error

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from kbdesk.gui import collection_keys
 from kbdesk.gui.session import Session
 from kbdesk.gui.widgets import error_text, lock_icon
 from kbdesk.gui.workers import Job
@@ -91,7 +92,7 @@ class UnlockPanel(QWidget):
         self.problem.setText("Unlocking…")
         self.problem.setStyleSheet("QLabel { color: #444; }")
         self.problem.show()
-        job = self.session.unlock(secret, self.remember.isChecked())
+        job = collection_keys.unlock(self.session, secret, self.remember.isChecked())
         self.job = job
         job.result.connect(self._unlocked)
         job.failed.connect(self._failed)
