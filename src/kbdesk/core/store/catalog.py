@@ -343,8 +343,11 @@ class Catalog:
         return np.asarray(out_ids, dtype=np.int64), vectors
 
     def chunk_ids(self) -> np.ndarray:
-        rows = self.con.execute("SELECT chunk_id FROM embeddings ORDER BY chunk_id").fetchall()
-        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        """Every passage's id, sorted (each has its vector: the two are written together).
+        Read through the small covering index of the passages, not the table of vectors: an
+        encrypted catalog decrypts every page it reads (60k passages: 0.04 s against 1.0 s)."""
+        rows = self.con.execute("SELECT id FROM chunks").fetchall()
+        return np.sort(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
 
     def document_heads(self, chars: int = 160) -> list[tuple[int, str, str]]:
         """(id, file name, start of its first passage) of every ready document: what a
