@@ -291,3 +291,24 @@ def test_a_new_recovery_key_from_the_menu_and_an_interrupted_encryption_is_told(
     window.session.switch_collection("Clinic")
     window.session.switch_collection("papers")
     assert "Encrypting 'papers' was interrupted" in window.status.text()
+
+
+def test_a_remembered_unlock_opens_at_start_until_the_user_locks(
+    make_window, qtbot, monkeypatch, key_store
+):
+    window = make_window()
+    _create(window, qtbot, monkeypatch)
+    window.locks.lock_collection()
+    window.library.unlock_panel.remember.setChecked(True)
+    assert _unlock(window, qtbot, PASSPHRASE) is None
+    assert key_store.entries  # the key store holds the unlock now
+    window.close()
+
+    again = make_window()  # a new start: the key store opens it without asking
+    assert not again.session.is_locked()
+    assert again.library.stack.currentWidget() is not again.library.unlock_panel
+    again.locks.lock_collection()  # a lock means the passphrase, remembered or not
+    assert again.session.is_locked()
+    assert again.library.stack.currentWidget() is again.library.unlock_panel
+    assert _unlock(again, qtbot, PASSPHRASE) is None  # unticked: the remembered unlock goes
+    assert not key_store.entries
