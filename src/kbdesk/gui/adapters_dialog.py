@@ -263,7 +263,13 @@ class AdaptersDialog(QDialog):
         return ModelRegistry(self.paths.model_dirs).chosen(self.session.settings.model)
 
     def _update_estimate(self) -> None:
-        try:
+        from kbdesk.core.encryption import refuse_plain_copies
+
+        session = self.session
+        try:  # said before any click: an encrypted collection cannot be trained on
+            refuse_plain_copies(
+                session.paths.collection_dir(session.collection), session.collection, "Training"
+            )
             model = self._model()
         except KbdeskError as exc:
             self.estimate.setText(explain(exc, Audience.WINDOW))
