@@ -309,6 +309,9 @@ def test_a_remembered_unlock_opens_at_start_until_the_user_locks(
     assert again.library.stack.currentWidget() is not again.library.unlock_panel
     again.locks.lock_collection()  # a lock means the passphrase, remembered or not
     assert again.session.is_locked()
-    assert again.library.stack.currentWidget() is again.library.unlock_panel
+    panel = again.library.unlock_panel
+    assert again.library.stack.currentWidget() is panel
+    assert panel.remember.isChecked()  # as it was chosen
+    panel.remember.setChecked(False)
     assert _unlock(again, qtbot, PASSPHRASE) is None  # unticked: the remembered unlock goes
     assert not key_store.entries

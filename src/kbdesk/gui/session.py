@@ -134,6 +134,15 @@ class Session(QObject):
 
         return encryption.is_encrypted(self.paths.collection_dir(name or self.collection))
 
+    def remembered(self, name: str | None = None) -> bool:
+        """Whether the key store remembers an unlock of the encrypted collection."""
+        from kbdesk.core import encryption
+
+        try:
+            return encryption.remembered(self.paths.collection_dir(name or self.collection))
+        except KbdeskError:  # a damaged key file: the unlock says so
+            return False
+
     def encryption_interrupted(self, name: str | None = None) -> bool:
         """Whether encrypting the (still plain) collection was started and not finished."""
         from kbdesk.core import encryption

@@ -80,6 +80,7 @@ class UnlockPanel(QWidget):
 
     def show_collection(self, name: str) -> None:
         self.title.setText(LOCKED_TITLE.format(name=escape(name)))
+        self.remember.setChecked(self.session.remembered(name))  # unticking forgets it
         self.secret.clear()
         self.problem.hide()
         self.secret.setFocus()
