@@ -148,3 +148,33 @@ def test_documents_an_earlier_release_cut_are_read_again_by_the_next_import(tmp_
         assert len(again.by_status(FileStatus.UNCHANGED)) == 2
     finally:
         kb.close()
+
+
+ENCRYPTED = sorted(FIXTURES.glob("encrypted-*"))
+
+
+def test_an_encrypted_catalog_is_upgraded_like_a_plain_one(next_schema, tmp_path):
+    data = copy_release(ENCRYPTED[-1], tmp_path)
+    secret = json.loads((data / "secrets.json").read_text())["passphrase"]
+    with KnowledgeBase.open(data, COLLECTION, create=False, secret=secret) as kb:
+        assert len(kb.documents()) == 2 and kb.search("security deposit", k=1)[0].page == 3
+        assert kb.manifest.schema_version == next_schema
+        con = kb.catalog.con
+        assert schema.catalog_version(con) == next_schema
+        assert con.execute("SELECT count(*) FROM documents WHERE reviewed = 0").fetchone()[0] == 2
+
+
+def test_an_earlier_release_encrypted_now_is_upgraded_under_its_key(tmp_path):
+    from kbdesk.core.encryption import encrypt_collection
+
+    data = copy_release(RELEASES[0], tmp_path)  # the oldest: schema 1
+    with sqlite3.connect(catalog_of(data)) as con:
+        assert schema.catalog_version(con) < schema.SCHEMA_VERSION
+    _key, recovery = encrypt_collection(data, COLLECTION, "an older collection, encrypted")
+    with KnowledgeBase.open(data, COLLECTION, create=False, secret=recovery) as kb:
+        assert kb.manifest.schema_version == schema.SCHEMA_VERSION
+        assert schema.catalog_version(kb.catalog.con) == schema.SCHEMA_VERSION
+        hit = kb.search("When is the security deposit returned?", k=1)[0]
+        assert (hit.document, hit.page) == ("lease.pdf", 3)
+        [chat] = kb.chats().list()
+        assert kb.chats().answers(chat.id)[0].citations[0].document == "lease.pdf"
