@@ -80,16 +80,6 @@ def test_without_a_key_store_the_passphrase_still_works(locked, data_dir):
         assert kb.key == key
 
 
-def test_an_adapter_evaluation_is_refused_on_an_encrypted_collection(locked, data_dir):
-    from kbdesk.core.evaluate.run import run_evaluation
-
-    _folder, key, _recovery = locked
-    refused = pytest.raises(InvalidSetting, match="evaluation cannot use collection 'clinic'")
-    with KnowledgeBase.open(data_dir, "clinic", key=key) as kb, refused:
-        run_evaluation(kb, host=None, adapter="any")
-    assert not (data_dir / "adapters").exists()
-
-
 def test_a_new_recovery_key_replaces_the_old_one_and_nothing_else(locked, data_dir):
     folder, key, recovery = locked
     with pytest.raises(WrongKey):

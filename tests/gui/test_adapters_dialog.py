@@ -143,16 +143,3 @@ def test_a_refused_rename_keeps_the_chosen_adapter(qtbot, data_dir, monkeypatch)
     assert warnings and "An adapter named 'clinic' already exists." in warnings[0]
     assert session.settings.adapter == "contracts"
     assert [e.name for e in dialog.entries] == ["clinic", "contracts"]
-
-
-def test_an_encrypted_collection_says_why_it_cannot_be_trained_on(qtbot, data_dir):
-    from kbdesk.core.kb import KnowledgeBase
-
-    KnowledgeBase.create_encrypted(data_dir, "Clinic", "a long passphrase")[0].close()
-    dialog, session = open_dialog(qtbot, data_dir)
-    session.switch_collection("Clinic")
-    dialog._update_estimate()
-    assert (
-        "Training cannot use collection 'Clinic' because it is encrypted" in dialog.estimate.text()
-    )
-    assert not dialog.train_button.isEnabled()

@@ -77,11 +77,13 @@ def cmd_tune(args) -> int:
         print(f"Asked '{args.stop}' to stop at its next safe point (it can be resumed).")
         return EXIT_OK
     if args.resume:
-        job, process = training.resume(paths, args.resume)
+        job = training.job_folder(paths, args.resume)
+        key = _job_key(args, job)
+        job, process = training.resume(paths, args.resume, key)
         print(f"Resuming '{args.resume}' where it stopped.")
         return _follow(job, process)
     kb = open_collection(args, create=False)
-    collection = kb.name
+    collection, key = kb.name, kb.key
     kb.close()
     defaults = TuneSettings()
     rank = args.rank or defaults.rank
@@ -104,12 +106,24 @@ def cmd_tune(args) -> int:
         eval_pairs=args.eval_questions,
         replace=args.replace,
     )
-    job = training.create_job(paths, request)
+    job = training.create_job(paths, request, key)
     print(
         f"Training adapter '{request.name}' for {request.model_name} on collection "
         f"'{collection}' (in the background process; its log: {job / training.LOG_FILE})."
     )
-    return _follow(job, training.start(job))
+    return _follow(job, training.start(job, key))
+
+
+def _job_key(args, job) -> bytes | None:
+    """The key of an unfinished job's encrypted collection (asked for like any command's)."""
+    from argparse import Namespace
+
+    if not job.exists() or not job.spec().encrypted:
+        return None
+    spec = job.spec()
+    scoped = Namespace(**{**vars(args), "collection": spec.collection, "settings": None})
+    with open_collection(scoped, create=False) as kb:
+        return kb.key
 
 
 def cmd_eval(args) -> int:
@@ -148,12 +162,18 @@ def cmd_eval(args) -> int:
         kb.close()
     if args.json:
         data = {k: v for k, v in result.items() if k != "answers" or args.answers}
-        data["report"] = str(report)
+        data["report"] = str(report) if report else None
         print(json.dumps(data, ensure_ascii=False, indent=2))
     else:
         print(file=sys.stderr)
         print(text_report(result))
-        print(f"\nReport: {report}")
+        if report:
+            print(f"\nReport: {report}")
+        else:  # an encrypted collection's adapter: its result is sealed, with no report file
+            print(
+                "\n(The report is encrypted with the collection: kbdesk shows it, here and in "
+                "the window's Adapters dialog.)"
+            )
     return EXIT_OK
 
 

@@ -1,5 +1,9 @@
 """The adapters folder `<data>/adapters/<name>/` (adapter.gguf + meta.json): typed metadata, listing,
-resolving, installing, renaming and removing adapters, and the chosen-adapter setting that follows."""
+resolving, installing, renaming and removing adapters, and the chosen-adapter setting that follows.
+
+An adapter trained on an encrypted collection is *sealed* under that collection's key: its
+adapter.gguf, its held-out questions (split.json) and its evaluation; meta.json keeps names,
+counts and settings only. It answers only in its own collection, unlocked."""
 
 from __future__ import annotations
 
@@ -11,7 +15,8 @@ from dataclasses import asdict, dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
-from kbdesk.core.errors import InvalidSetting, ModelMissing, Remedy
+from kbdesk.core.crypt.sealed import read_sealed, write_sealed
+from kbdesk.core.errors import CollectionLocked, InvalidSetting, ModelMissing, Remedy, SealBroken
 from kbdesk.core.paths import AppPaths, validate_collection_name
 from kbdesk.core.settings import SettingsStore
 from kbdesk.core.store.fileio import (
@@ -26,7 +31,9 @@ from kbdesk.core.store.fileio import (
 ADAPTER_FILE = "adapter.gguf"  # beside it, meta.json (base model, data, settings, evaluation)
 META_FILE = "meta.json"
 EVALUATION_FILE = "evaluation.json"  # the four-way evaluation's whole result
-REPORT_FILE = "report.html"  # ... and its report
+REPORT_FILE = "report.html"  # ... and its report (not written for a sealed adapter)
+SPLIT_FILE = "split.json"  # a sealed adapter's held-out questions (meta.json's split otherwise)
+ADAPTER_PURPOSE, SPLIT_PURPOSE, EVALUATION_PURPOSE = "adapter", "adapter split", "evaluation"
 # What meta.json keeps of the evaluation (the adapters list shows its recommendation).
 EVALUATION_SUMMARY = (
     "model",
@@ -73,6 +80,7 @@ class AdapterMeta:
     training: dict = field(default_factory=dict)  # steps, first/final loss, losses
     split: dict = field(default_factory=dict)  # train / held-out / unanswerable questions
     evaluation: dict | None = None
+    sealed: bool = False  # under its collection's key (an encrypted collection's adapter)
 
     @property
     def base_name(self) -> str:
@@ -106,6 +114,7 @@ class AdapterMeta:
             training=mapping("training"),
             split=mapping("split"),
             evaluation=evaluation if isinstance(evaluation, dict) else None,
+            sealed=bool(data.get("sealed")),
         )
 
 
@@ -212,8 +221,11 @@ def install_adapter(
     meta: AdapterMeta,
     *,
     replace_existing: bool = False,
+    key: bytes | None = None,
 ) -> Path:
-    """Copies a trained adapter into `<adapters>/<name>/` with its meta.json.
+    """Copies a trained adapter into `<adapters>/<name>/` with its meta.json; with the
+    collection's `key`, `adapter_file` is sealed already and the held-out questions are
+    sealed beside it.
 
     Built in a hidden folder and swapped in: a kill leaves either no adapter or a whole one.
     An adapter of the same name is replaced only when asked to.
@@ -225,6 +237,10 @@ def install_adapter(
     empty_trash(adapters_dir)
     staged = staging_path(final)
     shutil.copyfile(adapter_file, staged / ADAPTER_FILE)
+    if key is not None:
+        split = json.dumps(meta.split, ensure_ascii=False).encode("utf-8")
+        write_sealed(staged / SPLIT_FILE, key, split, SPLIT_PURPOSE)
+        meta = replace(meta, split={}, sealed=True)
     write_meta(staged / ADAPTER_FILE, replace(meta, name=name))
     swap_folder(staged, final)
     return final / ADAPTER_FILE
@@ -267,24 +283,80 @@ def remove_adapter(paths: AppPaths, name: str) -> None:
     _follow_choice(paths, name, None)
 
 
-def save_evaluation(adapter_path: Path, result: dict, report_html: str) -> Path:
+def save_evaluation(
+    adapter_path: Path, result: dict, report_html: str, key: bytes | None = None
+) -> Path | None:
     """Writes the evaluation's result and report beside the adapter and its summary into
-    meta.json; returns the report's path."""
+    meta.json; returns the report's path. A sealed adapter's result is sealed under `key` and
+    gets no report file (the window and `kbdesk eval` show it): None."""
     folder = adapter_path.parent
-    atomic_write_text(folder / EVALUATION_FILE, json.dumps(result, ensure_ascii=False, indent=1))
-    atomic_write_text(folder / REPORT_FILE, report_html)
+    meta = read_meta(adapter_path)
+    text = json.dumps(result, ensure_ascii=False, indent=1)
+    report: Path | None = folder / REPORT_FILE
+    if meta.sealed:
+        write_sealed(
+            folder / EVALUATION_FILE, _key_for(meta, key), text.encode(), EVALUATION_PURPOSE
+        )
+        report = None
+    else:
+        atomic_write_text(folder / EVALUATION_FILE, text)
+        atomic_write_text(folder / REPORT_FILE, report_html)
     summary = {k: result[k] for k in EVALUATION_SUMMARY if k in result}
-    write_meta(adapter_path, replace(read_meta(adapter_path), evaluation=summary))
-    return folder / REPORT_FILE
+    write_meta(adapter_path, replace(meta, evaluation=summary))
+    return report
 
 
-def read_evaluation(adapter_path: Path) -> dict | None:
-    """The last evaluation's whole result, None when the adapter was never evaluated."""
+def read_evaluation(adapter_path: Path, key: bytes | None = None) -> dict | None:
+    """The last evaluation's whole result, None when the adapter was never evaluated (or is
+    sealed and `key` is not its collection's)."""
+    path = adapter_path.with_name(EVALUATION_FILE)
     try:
-        data = json.loads(adapter_path.with_name(EVALUATION_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        if read_meta(adapter_path).sealed:
+            if key is None:
+                return None
+            data = json.loads(read_sealed(path, key, EVALUATION_PURPOSE))
+        else:
+            data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, SealBroken):
         return None
     return data if isinstance(data, dict) else None
+
+
+def adapter_split(adapter_path: Path, key: bytes | None = None) -> dict:
+    """The held-out questions the adapter's evaluation asks (sealed ones need the key)."""
+    meta = read_meta(adapter_path)
+    if not meta.sealed:
+        return meta.split
+    data = read_sealed(adapter_path.with_name(SPLIT_FILE), _key_for(meta, key), SPLIT_PURPOSE)
+    return json.loads(data)
+
+
+def adapter_key(adapter_path: Path, collection: str, key: bytes | None) -> bytes | None:
+    """The key that opens the adapter when answering in `collection` (its key or None): None
+    for a plain adapter.
+
+    :raises ModelMissing: a sealed adapter of another collection, or of this one locked.
+    """
+    meta = read_meta(adapter_path)
+    if not meta.sealed:
+        return None
+    if meta.collection != collection or key is None:
+        raise ModelMissing(
+            f"The adapter '{adapter_name(adapter_path)}' was trained on the encrypted "
+            f"collection '{meta.collection}' and is encrypted with it: it answers only there, "
+            "while that collection is unlocked.",
+            remedy=Remedy.CHOOSE_ADAPTER,
+        )
+    return key
+
+
+def _key_for(meta: AdapterMeta, key: bytes | None) -> bytes:
+    if key is None:
+        raise CollectionLocked(
+            f"The adapter '{meta.name}' is encrypted with collection '{meta.collection}'.",
+            hint="Unlock that collection first.",
+        )
+    return key
 
 
 def created_now() -> str:

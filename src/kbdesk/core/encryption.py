@@ -9,7 +9,7 @@ from pathlib import Path
 
 from kbdesk.core.crypt import keys, keystore
 from kbdesk.core.encrypt_existing import encrypt_collection, interrupted
-from kbdesk.core.errors import CollectionLocked, InvalidSetting, Remedy, WrongKey
+from kbdesk.core.errors import CollectionLocked, Remedy, WrongKey
 from kbdesk.core.paths import AppPaths
 
 MIN_PASSPHRASE = keys.MIN_PASSPHRASE
@@ -68,22 +68,6 @@ def collection_key(
     if remembered is not None and keyfile.opens_with(remembered):
         return remembered
     raise locked_error(name)
-
-
-def refuse_plain_copies(folder: Path, name: str, what: str) -> None:
-    """Refuse `what` (training, an evaluation) on an encrypted collection: it would write the
-    collection's text into files that are not encrypted (llama.cpp reads an adapter only from
-    a plain file, and reports sit beside it).
-
-    :raises InvalidSetting: the collection is encrypted.
-    """
-    if is_encrypted(folder):
-        raise InvalidSetting(
-            f"{what} cannot use collection '{name}' because it is encrypted: its adapter, "
-            "training examples and reports would keep the collection's text unencrypted.",
-            hint="Answers from its documents work as usual. To train or evaluate an adapter, "
-            "use a collection that is not encrypted.",
-        )
 
 
 def locked_error(name: str) -> CollectionLocked:

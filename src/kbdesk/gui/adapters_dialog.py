@@ -181,7 +181,13 @@ class AdaptersDialog(QDialog):
         if entry is None:
             self.report.setHtml("<p>No adapters yet. Train one below.</p>")
             return
-        result = read_evaluation(entry.path)
+        result = read_evaluation(entry.path, self._key_of(entry.meta.collection))
+        if result is None and entry.meta.sealed and entry.meta.evaluation:
+            self.report.setHtml(
+                f"<p>The report of “{entry.name}” is encrypted with the collection "
+                f"“{entry.meta.collection}”: open and unlock it to read the report.</p>"
+            )
+            return
         if result is None:
             self.report.setHtml(
                 f"<p>“{entry.name}” has not been evaluated yet. <b>Evaluate…</b> answers its "
@@ -263,13 +269,7 @@ class AdaptersDialog(QDialog):
         return ModelRegistry(self.paths.model_dirs).chosen(self.session.settings.model)
 
     def _update_estimate(self) -> None:
-        from kbdesk.core.encryption import refuse_plain_copies
-
-        session = self.session
-        try:  # said before any click: an encrypted collection cannot be trained on
-            refuse_plain_copies(
-                session.paths.collection_dir(session.collection), session.collection, "Training"
-            )
+        try:
             model = self._model()
         except KbdeskError as exc:
             self.estimate.setText(explain(exc, Audience.WINDOW))
@@ -299,8 +299,9 @@ class AdaptersDialog(QDialog):
                 steps=self.steps.value() or None,
                 passages=self.passages.value(),
             )
-            job = training.create_job(self.paths, request)
-            self.job, self.process = job, training.start(job)
+            key = self.session.kb().key
+            job = training.create_job(self.paths, request, key)
+            self.job, self.process = job, training.start(job, key)
 
         if self._try(create):
             self._follow()
@@ -311,10 +312,18 @@ class AdaptersDialog(QDialog):
             return
 
         def start():
-            self.job, self.process = training.resume(self.paths, waiting[0].name)
+            job = training.job_folder(self.paths, waiting[0].name)
+            key = self.session.kb(job.spec().collection).key if job.spec().encrypted else None
+            self.job, self.process = training.resume(self.paths, waiting[0].name, key)
 
         if self._try(start):
             self._follow()
+
+    def _key_of(self, collection: str | None) -> bytes | None:
+        """The key of `collection` if it is encrypted and open (unlocked) in this window."""
+        if not collection or collection not in self.session.unlocked():
+            return None
+        return self.session.kb(collection).key
 
     def _follow(self) -> None:
         self.timer.start()

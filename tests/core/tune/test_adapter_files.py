@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from kbdesk.core.adapters import check_base, list_adapters, remove_adapter, rename_adapter
-from kbdesk.core.errors import InvalidSetting, ModelMissing
+from kbdesk.core.errors import CollectionLocked, InvalidSetting, ModelMissing
 from kbdesk.core.evaluate.fourway import recommend
 from kbdesk.core.evaluate.metrics import (
     bootstrap_interval,
@@ -146,10 +146,8 @@ def test_a_job_is_refused_before_it_starts_for_memory_architecture_and_names(tmp
 
     KnowledgeBase.create_encrypted(paths.data_dir, "sealed", "a long passphrase")[0].close()
     sealed = dataclasses.replace(request, name="y", collection="sealed")
-    with pytest.raises(
-        InvalidSetting, match="Training cannot use collection 'sealed' because it is encrypted"
-    ):
-        jobs.create_job(paths, sealed)
+    with pytest.raises(CollectionLocked, match="'sealed' is encrypted and locked"):
+        jobs.create_job(paths, sealed)  # its key is needed: the job seals what it writes
     assert not (paths.data_dir / "tuning").exists()
 
 

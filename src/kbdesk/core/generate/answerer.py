@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from kbdesk.core.adapters import (  # resolve_adapter re-exported
+    adapter_key,
     adapter_name,
     check_base,
     resolve_adapter,
@@ -395,7 +396,7 @@ class Answerer:
             return
         path = resolve_adapter(self.kb.paths.adapters_dir, adapter)
         check_base(path, self.host.model_path)
-        self.host.set_adapter(path)
+        self.host.set_adapter(path, key=adapter_key(path, self.kb.name, self.kb.key))
 
     def _adapter_name(self) -> str | None:
         current = self.host.adapter

@@ -310,8 +310,11 @@ class LlamaHost:
     def adapter(self) -> tuple[str, float] | None:
         return self._adapter
 
-    def set_adapter(self, path: str | os.PathLike | None, scale: float = 1.0) -> None:
-        """Attaches a LoRA GGUF adapter to the warm model (None detaches)."""
+    def set_adapter(
+        self, path: str | os.PathLike | None, scale: float = 1.0, key: bytes | None = None
+    ) -> None:
+        """Attaches a LoRA GGUF adapter to the warm model (None detaches); `key`: the adapter
+        is sealed under it (an encrypted collection's), and is opened in memory only."""
         llama_cpp = load_llama_cpp()
 
         llama = self.llama
@@ -322,43 +325,57 @@ class LlamaHost:
                 llama_cpp.llama_set_adapters_lora(llama._ctx.ctx, None, 0, None)
                 self._adapter = None
             else:
-                key = str(Path(path).expanduser().resolve())
-                if (key, scale) == self._adapter:
+                key_of = str(Path(path).expanduser().resolve())
+                if (key_of, scale) == self._adapter:
                     return
-                handle = self._adapters.get(key) or self._init_adapter(key)
+                handle = self._adapters.get(key_of) or self._init_adapter(key_of, key)
                 handles = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(handle)
                 scales = (ctypes.c_float * 1)(scale)
                 if llama_cpp.llama_set_adapters_lora(llama._ctx.ctx, handles, 1, scales) != 0:
-                    raise ModelMissing(f"The adapter {key} could not be attached to the model.")
-                self._adapter = (key, scale)
+                    raise ModelMissing(f"The adapter {key_of} could not be attached to the model.")
+                self._adapter = (key_of, scale)
             # The KV cache was computed with the previous weights: reusing its prefix would mix
             # two models' states, so the next prompt is evaluated from scratch.
             llama.reset()
 
-    def _init_adapter(self, key: str):
-        llama_cpp = load_llama_cpp()
+    def _init_adapter(self, where: str, key: bytes | None = None):
+        from kbdesk.core.adapters import ADAPTER_PURPOSE
+        from kbdesk.core.crypt.memfile import memory_path
+        from kbdesk.core.crypt.sealed import read_sealed
 
-        path = Path(key)
+        path = Path(where)
         if not path.is_file():
             raise ModelMissing(
                 f"The adapter file {path} does not exist.",
                 remedy=Remedy.CHOOSE_ADAPTER,
             )
-        with open(path, "rb") as fh:
-            if fh.read(4) != b"GGUF":
-                raise ModelMissing(
-                    f"The adapter file {path} is not a GGUF LoRA adapter.",
-                    hint="An adapter must be a LoRA exported to GGUF.",
-                    remedy=Remedy.CHOOSE_ADAPTER,
-                )
-        handle = llama_cpp.llama_adapter_lora_init(self.llama._model.model, key.encode("utf-8"))
+        if key is None:
+            with open(path, "rb") as fh:
+                head = fh.read(4)
+            return self._attach_adapter(path, where, head, cache_as=where)
+        # llama.cpp reads an adapter only from a path: a sealed one is opened in memory
+        plain = read_sealed(path, key, ADAPTER_PURPOSE)
+        with memory_path(plain, name="kbdesk-adapter") as in_memory:
+            return self._attach_adapter(path, str(in_memory), plain[:4], cache_as=where)
+
+    def _attach_adapter(self, path: Path, where: str, head: bytes, cache_as: str):
+        """llama.cpp's handle of the adapter file at `where`, kept under `cache_as`."""
+        llama_cpp = load_llama_cpp()
+
+        if head != b"GGUF":
+            raise ModelMissing(
+                f"The adapter file {path} is not a GGUF LoRA adapter.",
+                hint="An adapter must be a LoRA exported to GGUF.",
+                remedy=Remedy.CHOOSE_ADAPTER,
+            )
+        handle = llama_cpp.llama_adapter_lora_init(self.llama._model.model, where.encode("utf-8"))
         if not handle:
             raise ModelMissing(
                 f"The adapter file {path} is not a LoRA adapter for {self.model_name}.",
                 hint="Adapters only work with the base model they were trained on.",
                 remedy=Remedy.CHOOSE_ADAPTER,
             )
-        self._adapters[key] = handle
+        self._adapters[cache_as] = handle
         return handle
 
     def close(self) -> None:

@@ -60,21 +60,36 @@ def write_gguf_lora(
     state: Mapping[str, np.ndarray], out: str | os.PathLike, *, arch: str, alpha: float
 ) -> Path:
     """Writes the adapter atomically (a killed export leaves no half-written file)."""
-    import gguf
-
     tensors = gguf_tensors(state)
-    if not tensors:
-        raise InvalidSetting("The adapter has no LoRA tensors to export.")
     out = Path(out)
     with atomic_path(out) as tmp:
-        writer = gguf.GGUFWriter(str(tmp), arch)
-        writer.add_string("general.type", "adapter")
-        writer.add_string("adapter.type", "lora")
-        writer.add_float32("adapter.lora.alpha", float(alpha))
-        for name in sorted(tensors):
-            writer.add_tensor(name, tensors[name])
-        writer.write_header_to_file()
-        writer.write_kv_data_to_file()
-        writer.write_tensors_to_file()
-        writer.close()
+        _write_gguf(tensors, tmp, arch, alpha)
     return out
+
+
+def gguf_lora_bytes(state: Mapping[str, np.ndarray], *, arch: str, alpha: float) -> bytes:
+    """The adapter's GGUF file as bytes, written in memory only (to be sealed: an encrypted
+    collection's adapter never touches the disk in the clear)."""
+    from kbdesk.core.crypt.memfile import memory_path, read_back
+
+    tensors = gguf_tensors(state)
+    with memory_path(name="kbdesk-adapter") as path:
+        _write_gguf(tensors, path, arch, alpha)
+        return read_back(path)
+
+
+def _write_gguf(tensors: dict, path: Path, arch: str, alpha: float) -> None:
+    import gguf
+
+    if not tensors:
+        raise InvalidSetting("The adapter has no LoRA tensors to export.")
+    writer = gguf.GGUFWriter(str(path), arch)
+    writer.add_string("general.type", "adapter")
+    writer.add_string("adapter.type", "lora")
+    writer.add_float32("adapter.lora.alpha", float(alpha))
+    for name in sorted(tensors):
+        writer.add_tensor(name, tensors[name])
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from kbdesk.core.adapters import AdapterMeta, BaseModelRef
-from kbdesk.core.store.fileio import atomic_write_text
+from kbdesk.core.crypt.sealed import read_sealed, write_sealed
+from kbdesk.core.store.fileio import atomic_write_bytes, atomic_write_text
 from kbdesk.core.tune.settings import TuneSettings
 
 JOB_FILE = "job.json"  # the JobSpec
@@ -25,12 +26,20 @@ UNANSWERABLE_FILE = "unanswerable.jsonl"  # stage 2: one line per held-out passa
 SPLIT_FILE = "split.json"  # stage 2, complete: train / held-out / unanswerable questions
 TRAIN_FILE = "train.jsonl"  # stage 3: the training conversations
 CHECKPOINT = "checkpoint"  # stage 4: LoRA weights, optimizer and step
+CHECKPOINT_WEIGHTS = "adapter.safetensors"  # in CHECKPOINT
+CHECKPOINT_OPTIMIZER = "optimizer.pt"  # in CHECKPOINT
+CHECKPOINT_PURPOSE = "training checkpoint"  # what sealed checkpoint files are sealed for
 TOKENIZER_CACHE = "tokenizer"
 ADAPTER_OUT = "adapter.gguf"
 LOSSES_FILE = "losses.json"
 PROGRESS_FILE = "progress.jsonl"  # one event per line
 PID_FILE = "pid"  # the running pipeline's process id and start time
 LOG_FILE = "pipeline.log"  # the pipeline's own output (tracebacks)
+
+# The files that hold the collection's text (questions, answers, quotes, passages): sealed in a
+# job of an encrypted collection. The others hold names, numbers and states only.
+TEXT_FILES = (PAIRS_TRAIN, PAIRS_EVAL, WRITTEN_FILE, UNANSWERABLE_FILE, SPLIT_FILE, TRAIN_FILE)
+SEALED_PURPOSE = "training job"
 
 EXIT_FAILED = 1
 EXIT_STOPPED = 3
@@ -91,6 +100,9 @@ class JobSpec:
     seed: int = 0
     replace: bool = False
     created: str = ""
+    # From an encrypted collection: the files that hold its text, the checkpoint and the
+    # adapter are sealed under its key, which the pipeline process reads from its stdin.
+    encrypted: bool = False
 
     def to_json(self) -> dict:
         return {
@@ -107,6 +119,7 @@ class JobSpec:
             "seed": self.seed,
             "replace": self.replace,
             "created": self.created,
+            "encrypted": self.encrypted,
         }
 
     @classmethod
@@ -128,6 +141,7 @@ class JobSpec:
             seed=int(data.get("seed", 0)),
             replace=bool(data.get("replace")),
             created=data.get("created", ""),
+            encrypted=bool(data.get("encrypted")),
         )
 
 
@@ -182,8 +196,12 @@ def read_jsonl(path: Path) -> list[Any]:
     """The rows of a file appended one JSON line at a time, up to a line a kill cut short."""
     if not path.is_file():
         return []
+    return _rows(path.read_text(encoding="utf-8"))
+
+
+def _rows(text: str) -> list[Any]:
     rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in text.splitlines():
         try:
             rows.append(json.loads(line))
         except ValueError:
@@ -217,10 +235,56 @@ def _process(pid: int, started: float | None = None):
 
 
 class JobFolder:
-    """One job's folder; `path.name` is the adapter's name."""
+    """One job's folder; `path.name` is the adapter's name. With the collection's `key` (a job
+    of an encrypted collection), the files that hold its text are read and written sealed."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, key: bytes | None = None):
         self.path = Path(path)
+        self.key = key
+
+    # -- the files that hold text ------------------------------------------------------------------
+    def rows(self, name: str) -> list[Any]:
+        """The rows of a JSON-lines file (a line a kill cut short, and what follows, dropped)."""
+        if self.key is None:
+            return read_jsonl(self.path / name)
+        return _rows(self.read_text(name))
+
+    def append_row(self, name: str, row: dict) -> None:
+        """One more row, on disk before the next step starts (sealed: the file written anew)."""
+        if self.key is None:
+            append_jsonl(self.path / name, row)
+        else:
+            self.write_rows(name, [*self.rows(name), row])
+
+    def write_rows(self, name: str, rows: list) -> None:
+        self.write_text(name, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
+    def read_text(self, name: str) -> str:
+        """The file's text ('' when it is not there)."""
+        path = self.path / name
+        if not path.is_file():
+            return ""
+        if self.key is None:
+            return path.read_text(encoding="utf-8")
+        return read_sealed(path, self.key, SEALED_PURPOSE).decode("utf-8")
+
+    def write_text(self, name: str, text: str) -> None:
+        if self.key is None:
+            atomic_write_text(self.path / name, text)
+        else:
+            write_sealed(self.path / name, self.key, text.encode("utf-8"), SEALED_PURPOSE)
+
+    def write_bytes(self, path: Path, data: bytes, purpose: str) -> None:
+        """A binary result (checkpoint weights, the adapter): sealed with the key, else plain."""
+        if self.key is None:
+            atomic_write_bytes(path, data)
+        else:
+            write_sealed(path, self.key, data, purpose)
+
+    def read_bytes(self, path: Path, purpose: str) -> bytes:
+        if self.key is None:
+            return path.read_bytes()
+        return read_sealed(path, self.key, purpose)
 
     def __truediv__(self, name: str) -> Path:
         return self.path / name
@@ -311,9 +375,9 @@ class JobFolder:
     def adapter_meta(self, spec: JobSpec, created: str) -> AdapterMeta:
         """meta.json of the adapter this job trained: base model, data counts, settings, losses,
         and the held-out split the evaluation asks."""
-        split = json.loads((self.path / SPLIT_FILE).read_text(encoding="utf-8"))
+        split = json.loads(self.read_text(SPLIT_FILE))
         losses = json.loads((self.path / LOSSES_FILE).read_text(encoding="utf-8"))["losses"]
-        conversations = read_jsonl(self.path / TRAIN_FILE)
+        conversations = self.rows(TRAIN_FILE)
         report = split.get("filter") or {}
         return AdapterMeta(
             name=spec.name,

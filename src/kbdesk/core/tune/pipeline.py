@@ -22,10 +22,8 @@ import os
 import random
 import sys
 import traceback
-from pathlib import Path
 
 from kbdesk.core.adapters import created_now, install_adapter
-from kbdesk.core.store.fileio import atomic_write_text
 from kbdesk.core.tune import trainer
 from kbdesk.core.tune.dataset import (
     Split,
@@ -57,8 +55,6 @@ from kbdesk.core.tune.jobdir import (
     Event,
     JobFolder,
     StopRequest,
-    append_jsonl,
-    read_jsonl,
 )
 from kbdesk.core.tune.pairs import Pair
 from kbdesk.core.tune.settings import auto_steps
@@ -70,8 +66,8 @@ from kbdesk.core.types import DocStatus
 REPAIR_THRESHOLD = 0.6
 
 
-def read_pairs_file(path: Path) -> list[Pair]:
-    return [Pair(**row) for row in read_jsonl(path)]
+def read_pairs_file(job: JobFolder, name: str) -> list[Pair]:
+    return [Pair(**row) for row in job.rows(name)]
 
 
 def _stopping() -> bool:
@@ -102,7 +98,9 @@ class Pipeline:
         if self._kb is None:
             from kbdesk.core.kb import KnowledgeBase
 
-            self._kb = KnowledgeBase.open(self.spec.data_dir, self.spec.collection, create=False)
+            self._kb = KnowledgeBase.open(
+                self.spec.data_dir, self.spec.collection, create=False, key=self.job.key
+            )
         return self._kb
 
     @property
@@ -134,8 +132,7 @@ class Pipeline:
 
     # -- stages ----------------------------------------------------------------------------
     def examples(self) -> list[Example]:
-        path = self.job / WRITTEN_FILE
-        rows = read_jsonl(path)
+        rows = self.job.rows(WRITTEN_FILE)
         done = {int(r["chunk_id"]) for r in rows}
         report = FilterReport()
         seen: set[str] = set()
@@ -169,27 +166,26 @@ class Pipeline:
                 row["repaired"] = report.repaired > repaired_before
             else:
                 row["reason"] = report.last_reason
-            append_jsonl(path, row)
+            self.job.append_row(WRITTEN_FILE, row)
             done.add(chunk.id)
             self.job.emit(Event.EXAMPLES, done=len(done), total=total, kept=report.kept)
-        rows = read_jsonl(path)
+        rows = self.job.rows(WRITTEN_FILE)
         self.report = report
         return [Example.from_json(r["example"]) for r in rows if r.get("example")]
 
     def split(self, examples: list[Example]) -> dict | None:
         """The split, saved once complete; None when a stop came before it was."""
-        path = self.job / SPLIT_FILE
-        if path.is_file():
-            return json.loads(path.read_text(encoding="utf-8"))
+        if (self.job / SPLIT_FILE).is_file():
+            return json.loads(self.job.read_text(SPLIT_FILE))
         split = split_by_passage(examples, share=self.spec.held_out_share, seed=self.spec.seed)
         unanswerable = self._unanswerable(split, {squash(e.question) for e in examples})
         if _stopping():
             return None
         data = split.to_json()
         data["unanswerable"] = unanswerable
-        data["user_questions"] = [p.__dict__ for p in read_pairs_file(self.job / PAIRS_EVAL)]
+        data["user_questions"] = [p.__dict__ for p in read_pairs_file(self.job, PAIRS_EVAL)]
         data["filter"] = self.report.to_json()
-        atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=1))
+        self.job.write_text(SPLIT_FILE, json.dumps(data, ensure_ascii=False, indent=1))
         self.job.emit(Event.SPLIT, train=len(split.train), held_out=len(split.held_out))
         return data
 
@@ -198,17 +194,16 @@ class Pipeline:
         (one per two of them): the evaluation checks that each way of answering declines them.
         One line per passage tried: a stopped or killed run goes on where it was."""
         passages = sorted({e.chunk_id for e in split.held_out})[::2]
-        path = self.job / UNANSWERABLE_FILE
-        tried = {int(r["chunk_id"]): r.get("question") for r in read_jsonl(path)}
+        tried = {int(r["chunk_id"]): r.get("question") for r in self.job.rows(UNANSWERABLE_FILE)}
         todo = [p for p in passages if p not in tried]
         if todo:
-            self._write_unanswerable(todo, path, seen)
-        tried = {int(r["chunk_id"]): r.get("question") for r in read_jsonl(path)}
+            self._write_unanswerable(todo, seen)
+        tried = {int(r["chunk_id"]): r.get("question") for r in self.job.rows(UNANSWERABLE_FILE)}
         written = [q for p in passages if (q := tried.get(p))]
         self.job.emit(Event.UNANSWERABLE, written=len(written), of=len(passages))
         return written
 
-    def _write_unanswerable(self, passages: list[int], path: Path, seen: set[str]) -> None:
+    def _write_unanswerable(self, passages: list[int], seen: set[str]) -> None:
         from kbdesk.core.embed import create_embedder
         from kbdesk.core.generate.support import closest_sentence
 
@@ -226,12 +221,11 @@ class Pipeline:
                 break
             chunk = chunks.get(chunk_id)
             found = write_unanswerable(self.host, chunk, closest_match, seen) if chunk else None
-            append_jsonl(path, {"chunk_id": chunk_id, "question": found})
+            self.job.append_row(UNANSWERABLE_FILE, {"chunk_id": chunk_id, "question": found})
 
     def data(self, split: Split) -> int:
-        path = self.job / TRAIN_FILE
-        if path.is_file():
-            return len(read_jsonl(path))
+        if (self.job / TRAIN_FILE).is_file():
+            return len(self.job.rows(TRAIN_FILE))
         kb = self.kb
 
         def passage_of(example: Example):
@@ -244,12 +238,11 @@ class Pipeline:
         conversations = raft_conversations(
             split.train, passage_of, distractors_of, seed=self.spec.seed
         )
-        for pair in read_pairs_file(self.job / PAIRS_TRAIN):
+        for pair in read_pairs_file(self.job, PAIRS_TRAIN):
             conversations.extend(self._pair_conversations(pair))
         if not conversations:
             raise ValueError("no training examples: the collection gave no usable passages")
-        lines = [json.dumps(c, ensure_ascii=False) for c in conversations]
-        atomic_write_text(path, "\n".join(lines) + "\n")
+        self.job.write_rows(TRAIN_FILE, conversations)
         self.job.emit(Event.DATA, conversations=len(conversations))
         return len(conversations)
 
@@ -312,9 +305,23 @@ class Pipeline:
             self.job / ADAPTER_OUT,
             self.job.adapter_meta(self.spec, created_now()),
             replace_existing=self.spec.replace,
+            key=self.job.key,
         )
         self.job.emit(Event.INSTALLED, adapter=self.spec.name)
         return 0
+
+
+def read_key(spec) -> bytes:
+    """The encrypted collection's key, one hex line on stdin (never an argument or a file).
+
+    :raises WrongKey: it does not open the collection.
+    """
+    from kbdesk.core.encryption import collection_key
+    from kbdesk.core.paths import AppPaths
+
+    key = bytes.fromhex(sys.stdin.readline().strip())
+    folder = AppPaths.resolve(spec.data_dir).collection_dir(spec.collection)
+    return collection_key(folder, spec.collection, key=key) or key
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -331,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     job.record_process(os.getpid())
     pipeline = None
     try:
+        if job.spec().encrypted:  # the collection's key, from the process that started this one
+            job.key = read_key(job.spec())
         pipeline = Pipeline(job)
         return pipeline.run()
     except MemoryError:

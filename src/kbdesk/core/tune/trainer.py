@@ -17,11 +17,15 @@ import random
 import time
 from pathlib import Path
 
+from kbdesk.core.adapters import ADAPTER_PURPOSE
 from kbdesk.core.store.fileio import atomic_write_text, staging_path, swap_folder, trash_path
-from kbdesk.core.tune.export import write_gguf_lora
+from kbdesk.core.tune.export import gguf_lora_bytes, write_gguf_lora
 from kbdesk.core.tune.jobdir import (
     ADAPTER_OUT,
     CHECKPOINT,
+    CHECKPOINT_OPTIMIZER,
+    CHECKPOINT_PURPOSE,
+    CHECKPOINT_WEIGHTS,
     EXIT_FAILED,
     EXIT_STOPPED,
     LOSSES_FILE,
@@ -30,7 +34,6 @@ from kbdesk.core.tune.jobdir import (
     Event,
     JobFolder,
     StopRequest,
-    read_jsonl,
 )
 
 
@@ -88,18 +91,20 @@ def base_dtype():
 
 
 def _save_checkpoint(job: JobFolder, model, optimizer, scheduler, state: dict) -> None:
-    """Written beside the old one and swapped in: a kill leaves one whole checkpoint."""
+    """Written beside the old one and swapped in: a kill leaves one whole checkpoint. The
+    weights and the optimizer's moments are sealed in a job of an encrypted collection."""
+    import io
+
     import torch
     from peft import get_peft_model_state_dict
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     staged = staging_path(job / CHECKPOINT)
     weights = {k: v.detach().contiguous() for k, v in get_peft_model_state_dict(model).items()}
-    save_file(weights, str(staged / "adapter.safetensors"))
-    torch.save(
-        {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
-        staged / "optimizer.pt",
-    )
+    job.write_bytes(staged / CHECKPOINT_WEIGHTS, save(weights), CHECKPOINT_PURPOSE)
+    moments = io.BytesIO()
+    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, moments)
+    job.write_bytes(staged / CHECKPOINT_OPTIMIZER, moments.getvalue(), CHECKPOINT_PURPOSE)
     (staged / "state.json").write_text(json.dumps(state), encoding="utf-8")
     swap_folder(staged, job / CHECKPOINT)
 
@@ -112,13 +117,18 @@ def latest_checkpoint(job: JobFolder) -> Path | None:
     return None
 
 
-def _load_checkpoint(folder: Path, model, optimizer, scheduler) -> dict:
+def _load_checkpoint(job: JobFolder, folder: Path, model, optimizer, scheduler) -> dict:
+    import io
+
     import torch
     from peft import set_peft_model_state_dict
-    from safetensors.torch import load_file
+    from safetensors.torch import load
 
-    set_peft_model_state_dict(model, load_file(str(folder / "adapter.safetensors")))
-    saved = torch.load(folder / "optimizer.pt", weights_only=False)
+    set_peft_model_state_dict(
+        model, load(job.read_bytes(folder / CHECKPOINT_WEIGHTS, CHECKPOINT_PURPOSE))
+    )
+    moments = io.BytesIO(job.read_bytes(folder / CHECKPOINT_OPTIMIZER, CHECKPOINT_PURPOSE))
+    saved = torch.load(moments, weights_only=False)
     optimizer.load_state_dict(saved["optimizer"])
     scheduler.load_state_dict(saved["scheduler"])
     return json.loads((folder / "state.json").read_text(encoding="utf-8"))
@@ -137,7 +147,7 @@ def train(job: JobFolder) -> int:
         torch.set_num_threads(settings.threads)
     job.emit(Event.LOADING)
     tok = load_tokenizer(model_path, job)
-    conversations = read_jsonl(job / TRAIN_FILE)
+    conversations = job.rows(TRAIN_FILE)
     encoded = [e for e in (encode(tok, c, settings.max_tokens) for c in conversations) if e]
     if not encoded:
         job.emit(Event.ERROR, message="No training example fits the token limit.")
@@ -172,7 +182,7 @@ def train(job: JobFolder) -> int:
     state: dict = {"step": 0, "losses": []}
     checkpoint = latest_checkpoint(job)
     if checkpoint is not None:
-        state = _load_checkpoint(checkpoint, model, optimizer, scheduler)
+        state = _load_checkpoint(job, checkpoint, model, optimizer, scheduler)
         job.emit(Event.RESUMED, step=state["step"], steps=settings.steps)
     job.emit(
         Event.STARTED,
@@ -229,7 +239,13 @@ def train(job: JobFolder) -> int:
             job.emit(Event.STOPPED, stage="train", step=step + 1)
             return EXIT_STOPPED
     weights = {k: v.detach().float().numpy() for k, v in get_peft_model_state_dict(model).items()}
-    write_gguf_lora(weights, job / ADAPTER_OUT, arch=base.config.model_type, alpha=settings.alpha)
+    if job.key is None:
+        write_gguf_lora(
+            weights, job / ADAPTER_OUT, arch=base.config.model_type, alpha=settings.alpha
+        )
+    else:  # written in memory and sealed: never on the disk in the clear
+        adapter = gguf_lora_bytes(weights, arch=base.config.model_type, alpha=settings.alpha)
+        job.write_bytes(job / ADAPTER_OUT, adapter, ADAPTER_PURPOSE)
     atomic_write_text(
         job / LOSSES_FILE, json.dumps({"losses": state["losses"], "steps": settings.steps})
     )

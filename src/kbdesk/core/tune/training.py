@@ -9,7 +9,6 @@ window or the answer model down. This module never imports the process side.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import struct
 import subprocess
@@ -24,12 +23,12 @@ from kbdesk.core.adapters import (
     model_sha256,
     validate_adapter_name,
 )
-from kbdesk.core.encryption import refuse_plain_copies
-from kbdesk.core.errors import InvalidSetting
+from kbdesk.core.encryption import collection_key, is_encrypted
+from kbdesk.core.errors import CollectionLocked, InvalidSetting
 from kbdesk.core.generate.cpu_floor import cpu_features
 from kbdesk.core.generate.models import ModelRegistry
 from kbdesk.core.paths import AppPaths
-from kbdesk.core.store.fileio import atomic_write_text, discard_folder
+from kbdesk.core.store.fileio import discard_folder
 from kbdesk.core.tune.export import check_architecture
 from kbdesk.core.tune.jobdir import (
     LOG_FILE,
@@ -165,14 +164,20 @@ def jobs_dir(paths: AppPaths) -> Path:
     return paths.data_dir / "tuning"
 
 
-def job_folder(paths: AppPaths, name: str) -> JobFolder:
-    return JobFolder(jobs_dir(paths) / validate_adapter_name(name))
+def job_folder(paths: AppPaths, name: str, key: bytes | None = None) -> JobFolder:
+    return JobFolder(jobs_dir(paths) / validate_adapter_name(name), key)
 
 
-def create_job(paths: AppPaths, request: TuneRequest) -> JobFolder:
-    """Checks everything that can be checked before hours of work, then writes the job folder."""
+def create_job(paths: AppPaths, request: TuneRequest, key: bytes | None = None) -> JobFolder:
+    """Checks everything that can be checked before hours of work, then writes the job folder.
+    An encrypted collection's job needs its `key`: what the job writes of its text is sealed.
+
+    :raises CollectionLocked: an encrypted collection, and no key.
+    :raises WrongKey: `key` is not the collection's.
+    """
     name = validate_adapter_name(request.name)
-    refuse_plain_copies(paths.collection_dir(request.collection), request.collection, "Training")
+    folder = paths.collection_dir(request.collection)
+    key = collection_key(folder, request.collection, key=key) if is_encrypted(folder) else None
     if (paths.adapters_dir / name).exists() and not request.replace:
         raise InvalidSetting(
             f"An adapter named '{name}' already exists.", hint="Choose another name."
@@ -186,7 +191,7 @@ def create_job(paths: AppPaths, request: TuneRequest) -> JobFolder:
     check_memory(request.model)
     train_pairs = read_pairs(request.train_pairs) if request.train_pairs else []
     eval_pairs = read_pairs(request.eval_pairs) if request.eval_pairs else []
-    job = job_folder(paths, name)
+    job = job_folder(paths, name, key)
     if job.running_pid() is not None:
         raise InvalidSetting(
             f"A training called '{name}' is running.",
@@ -196,8 +201,7 @@ def create_job(paths: AppPaths, request: TuneRequest) -> JobFolder:
         discard_folder(job.path)  # an older, unfinished job of the same name is started over
     job.path.mkdir(parents=True)
     for target, pairs in ((PAIRS_TRAIN, train_pairs), (PAIRS_EVAL, eval_pairs)):
-        lines = [json.dumps(p.__dict__, ensure_ascii=False) for p in pairs]
-        atomic_write_text(job / target, "".join(line + "\n" for line in lines))
+        job.write_rows(target, [p.__dict__ for p in pairs])
     job.save_spec(
         JobSpec(
             name=name,
@@ -218,6 +222,7 @@ def create_job(paths: AppPaths, request: TuneRequest) -> JobFolder:
             seed=request.seed,
             replace=request.replace,
             created=created_now(),
+            encrypted=key is not None,
         )
     )
     return job
@@ -239,12 +244,21 @@ def pipeline_command() -> list[str]:
     return [str(trainer_program)]
 
 
-def start(job: JobFolder) -> subprocess.Popen:
+def start(job: JobFolder, key: bytes | None = None) -> subprocess.Popen:
     """The job's pipeline in a new process (its own session: a Ctrl+C meant for the terminal
-    reaches the caller, which stops it properly). Refused while one already runs it.
+    reaches the caller, which stops it properly). Refused while one already runs it. A job of
+    an encrypted collection gets the collection's `key` on its stdin (never an argument, an
+    environment variable or a file).
 
     :raises InvalidSetting: the job is already running.
+    :raises CollectionLocked: the job's collection is encrypted, and no key.
     """
+    spec = job.spec()
+    if spec.encrypted and key is None:
+        raise CollectionLocked(
+            f"The training '{job.name}' reads the encrypted collection '{spec.collection}'.",
+            hint="Unlock that collection, then start it again.",
+        )
     pid = job.running_pid()
     if pid is not None:
         raise InvalidSetting(
@@ -258,18 +272,25 @@ def start(job: JobFolder) -> subprocess.Popen:
             command,
             stdout=log,
             stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE if spec.encrypted else subprocess.DEVNULL,
             env=env,
             start_new_session=True,
         )
+    if spec.encrypted and process.stdin is not None and key is not None:
+        with process.stdin:
+            process.stdin.write(key.hex().encode() + b"\n")
     job.record_process(process.pid)  # seen as running from now on, not once it has started
     return process
 
 
-def resume(paths: AppPaths, name: str) -> tuple[JobFolder, subprocess.Popen]:
-    """Starts an unfinished job again; it goes on from what its folder holds.
+def resume(
+    paths: AppPaths, name: str, key: bytes | None = None
+) -> tuple[JobFolder, subprocess.Popen]:
+    """Starts an unfinished job again; it goes on from what its folder holds (`key`: its
+    encrypted collection's).
 
     :raises InvalidSetting: no such unfinished job, or it is running.
+    :raises CollectionLocked: its collection is encrypted, and no key.
     """
     job = job_folder(paths, name)
     if not job.exists():
@@ -277,7 +298,7 @@ def resume(paths: AppPaths, name: str) -> tuple[JobFolder, subprocess.Popen]:
         raise InvalidSetting(
             f"There is no training called '{name}' to resume (unfinished: {waiting})."
         )
-    return job, start(job)
+    return job, start(job, key)
 
 
 def stop(process: subprocess.Popen, wait: float = STOP_WAIT_SECONDS) -> int:
