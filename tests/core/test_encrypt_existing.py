@@ -5,6 +5,7 @@ the next open. Real SQLCipher, FAISS, embedder and processes."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -181,3 +182,55 @@ def test_killed_after_the_key_file_moved_in_it_is_encrypted_already(data_dir, pl
         encryption.encrypt_collection(data_dir, "clinic", PASSPHRASE)
     assert not stage.exists()
     _whole(data_dir, secret=PASSPHRASE)
+
+
+def test_its_adapters_are_sealed_with_it_and_its_training_folders_removed(data_dir, plain):
+    from kbdesk.core.adapters import (
+        EVALUATION_FILE,
+        REPORT_FILE,
+        SPLIT_FILE,
+        adapter_split,
+        read_evaluation,
+        read_meta,
+    )
+    from kbdesk.core.crypt.sealed import MAGIC
+    from kbdesk.core.paths import AppPaths
+    from tests.core.tune.test_adapter_files import fake_adapter
+
+    paths = AppPaths.resolve(data_dir)
+    ours = fake_adapter(paths.adapters_dir, "clinic-lora")
+    theirs = fake_adapter(paths.adapters_dir, "other-lora")
+    split = {"held_out": [{"question": "What is the security deposit?", "chunk_id": 3}]}
+    for adapter, collection in ((ours, "clinic"), (theirs, "other")):
+        meta = json.loads(adapter.with_name("meta.json").read_text())
+        meta.update(collection=collection, split=split)
+        adapter.with_name("meta.json").write_text(json.dumps(meta))
+    ours.with_name(EVALUATION_FILE).write_text(json.dumps({"questions": 1, "arms": {}}))
+    ours.with_name(REPORT_FILE).write_text("<p>What is the security deposit?</p>")
+    job = paths.data_dir / "tuning" / "clinic-lora"
+    job.mkdir(parents=True)
+    spec = {
+        "name": "clinic-lora",
+        "collection": "clinic",
+        "data_dir": str(data_dir),
+        "adapters_dir": str(paths.adapters_dir),
+        "base_model": "/m.gguf",
+        "base": {"name": "m"},
+        "settings": {},
+        "passages": 2,
+        "held_out_share": 0.2,
+    }
+    (job / "job.json").write_text(json.dumps(spec))
+    (job / "written.jsonl").write_text('{"question": "What is the security deposit?"}\n')
+
+    key, _recovery = encryption.encrypt_collection(data_dir, "clinic", PASSPHRASE)
+    assert not job.exists()  # its plain examples went with it
+    meta = read_meta(ours)
+    assert meta.sealed and meta.split == {}
+    assert ours.read_bytes().startswith(MAGIC)
+    assert ours.with_name(SPLIT_FILE).read_bytes().startswith(MAGIC)
+    assert not ours.with_name(REPORT_FILE).exists()
+    assert adapter_split(ours, key) == split
+    assert read_evaluation(ours, key) == {"questions": 1, "arms": {}}
+    assert not read_meta(theirs).sealed and read_meta(theirs).split == split  # not its adapter
+    assert leaks(paths.adapters_dir / "clinic-lora") == [] and leaks(plain) == []

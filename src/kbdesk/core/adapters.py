@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
-from kbdesk.core.crypt.sealed import read_sealed, write_sealed
+from kbdesk.core.crypt.sealed import is_sealed, read_sealed, write_sealed
 from kbdesk.core.errors import CollectionLocked, InvalidSetting, ModelMissing, Remedy, SealBroken
 from kbdesk.core.paths import AppPaths, validate_collection_name
 from kbdesk.core.settings import SettingsStore
@@ -348,6 +348,26 @@ def adapter_key(adapter_path: Path, collection: str, key: bytes | None) -> bytes
             remedy=Remedy.CHOOSE_ADAPTER,
         )
     return key
+
+
+def seal_adapter(adapter_path: Path, key: bytes) -> None:
+    """Seal a plain adapter under its collection's key (that collection was encrypted): its
+    held-out questions, its evaluation and the adapter itself; its report file goes. Each file
+    is sealed only once and meta.json says so last, so a run cut short is simply run again."""
+    meta = read_meta(adapter_path)
+    if meta.sealed:
+        return
+    folder = adapter_path.parent
+    split = json.dumps(meta.split, ensure_ascii=False).encode("utf-8")
+    write_sealed(folder / SPLIT_FILE, key, split, SPLIT_PURPOSE)
+    for path, purpose in (
+        (folder / EVALUATION_FILE, EVALUATION_PURPOSE),
+        (adapter_path, ADAPTER_PURPOSE),
+    ):
+        if path.is_file() and not is_sealed(path):
+            write_sealed(path, key, path.read_bytes(), purpose)
+    (folder / REPORT_FILE).unlink(missing_ok=True)
+    write_meta(adapter_path, replace(meta, split={}, sealed=True))
 
 
 def _key_for(meta: AdapterMeta, key: bytes | None) -> bytes:

@@ -2,7 +2,8 @@
 
 Everything is built in a hidden folder inside the collection: the key file, the catalog
 exported into SQLCipher, the vector index and the chats sealed. It is then checked against
-the plain files; only after that check is `verified` written, and the encrypted files are moved
+the plain files; only after that check is `verified` written, the collection's adapters are
+sealed with it (its training jobs' plain folders removed), and the encrypted files are moved
 over the plain ones, the key file last. Before the check the plain collection is untouched and
 a kill costs only the work redone; after it, the next open (or run) finishes the move.
 """
@@ -16,13 +17,13 @@ from pathlib import Path
 from kbdesk.core.collection import CATALOG, MANIFEST, VECTORS, writer_lock
 from kbdesk.core.crypt import keys
 from kbdesk.core.crypt.sealed import read_sealed, write_sealed
-from kbdesk.core.errors import CollectionError, SealBroken, WrongKey
+from kbdesk.core.errors import CollectionBusy, CollectionError, SealBroken, WrongKey
 from kbdesk.core.generate.chats import SEALED_PURPOSE as CHAT_PURPOSE
 from kbdesk.core.jobs import CancelToken, ProgressFn, no_progress
 from kbdesk.core.paths import AppPaths, validate_collection_name
 from kbdesk.core.store.catalog import Catalog
 from kbdesk.core.store.connections import export_encrypted
-from kbdesk.core.store.fileio import fsync_dir, remove_tree
+from kbdesk.core.store.fileio import discard_folder, fsync_dir, remove_tree
 from kbdesk.core.store.vectors import SEALED_PURPOSE as VECTORS_PURPOSE
 from kbdesk.core.types import Progress, Stage
 
@@ -58,10 +59,12 @@ def encrypt_collection(
     if not (folder / MANIFEST).is_file():
         raise CollectionError(f"There is no collection named '{name}'.")
     stage = folder / STAGE
+    _refuse_while_training(paths, name)
     with writer_lock(folder, name):
         if (stage / VERIFIED).is_file() and not (stage / keys.KEYS_FILE).is_file():
             finish_encrypting(folder)  # killed after the key file moved in: only tidying was left
         if (folder / keys.KEYS_FILE).is_file() and not (stage / VERIFIED).is_file():
+            _tidy_after_a_cut_short_run(paths, name, passphrase)
             raise CollectionError(f"Collection '{name}' is encrypted already.")
         key, keyfile = _staged_key(stage, passphrase)
         recovery = keys.new_recovery_key()  # a new one on every run: none was shown before
@@ -72,9 +75,46 @@ def encrypt_collection(
             (stage / VERIFIED).write_text("checked against the plain files\n")
             fsync_dir(stage)
         progress(Progress(Stage.ENCRYPTING, 4, len(STEPS), message=STEPS[4]))
+        seal_trainings(paths, name, key)
         finish_encrypting(folder)
     progress(Progress(Stage.DONE, len(STEPS), len(STEPS)))
     return key, recovery
+
+
+def seal_trainings(paths: AppPaths, name: str, key: bytes) -> None:
+    """What training kept of the collection, encrypted with it: its adapters sealed, and its
+    jobs' folders (plain examples and checkpoints) removed; a finished job needs its folder no
+    more, an unfinished one is trained again. Repeatable."""
+    from kbdesk.core.adapters import list_adapters, seal_adapter
+    from kbdesk.core.tune.training import jobs_of
+
+    for adapter in list_adapters(paths.adapters_dir):
+        if adapter.meta.collection == name:
+            seal_adapter(adapter.path, key)
+    for job in jobs_of(paths, name):
+        if not job.spec().encrypted:
+            discard_folder(job.path)
+
+
+def _refuse_while_training(paths: AppPaths, name: str) -> None:
+    from kbdesk.core.tune.training import jobs_of
+
+    if any(job.running_pid() is not None for job in jobs_of(paths, name)):
+        raise CollectionBusy(
+            f"Collection '{name}' cannot be encrypted while an adapter is being trained on it.",
+            hint="Stop the training (Chat › Adapters…), then encrypt the collection.",
+        )
+
+
+def _tidy_after_a_cut_short_run(paths: AppPaths, name: str, passphrase: str) -> None:
+    """A run killed after the move left the trainings to seal: done now if the passphrase
+    is the collection's (else the collection is left as it is)."""
+    folder = paths.collection_dir(name)
+    try:
+        key = keys.unlock(keys.KeyFile.load(folder), passphrase)
+    except (WrongKey, SealBroken):
+        return
+    seal_trainings(paths, name, key)
 
 
 def finish_encrypting(folder: Path) -> bool:

@@ -29,7 +29,8 @@ PROTECTED_NOTE = (
     "Encrypted: the documents' text, passages, search index and chats are stored encrypted, "
     "so a lost laptop or another user of this computer cannot read them. While kbdesk has the "
     "collection unlocked it is as readable as any open file, and your original files are not "
-    "changed: full-disk encryption is still advised. Adapters cannot be trained on it."
+    "changed: full-disk encryption is still advised. Adapters trained on it are encrypted "
+    "with it."
 )
 
 
@@ -63,9 +64,11 @@ ENCRYPTION_HELP = (
     "this computer sees only encrypted files.</p>"
     "<p><b>Not protected</b>: a collection while kbdesk has it unlocked (it locks after the "
     "idle time set in Settings, or with Library › Lock collection); your original documents, "
-    "which stay where they were; the names of collections; adapters, which cannot be trained "
-    "on an encrypted collection. Full-disk encryption is still advised, also because a "
-    "deleted file can survive on an SSD.</p>"
+    "which stay where they were; the names of collections and adapters. Full-disk encryption "
+    "is still advised, also because a deleted file can survive on an SSD.</p>"
+    "<p><b>Adapters</b> trained on an encrypted collection are encrypted with it (the training's "
+    "files, the adapter, its evaluation): such an adapter answers only in its own collection, "
+    "while it is unlocked.</p>"
     "<p><b>Keys</b>: the passphrase unlocks the collection; the recovery key, shown once when "
     "it is made, opens it if the passphrase is forgotten. Without either, nobody can open it. "
     "Remember on this computer keeps the unlock in your account's key store, so anyone who can "
@@ -75,7 +78,8 @@ ENCRYPTION_HELP = (
 REMOVED_NOTE = (
     " Encrypting takes a while for a large collection; it goes on in the background and picks up "
     "where it stopped if kbdesk is closed. The plain files are deleted only after the encrypted "
-    "copy is checked; on an SSD a deleted file can survive until the drive reuses its space."
+    "copy is checked; on an SSD a deleted file can survive until the drive reuses its space. "
+    "Its adapters are encrypted with it, and unfinished trainings on it start again."
 )
 
 

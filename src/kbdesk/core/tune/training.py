@@ -253,17 +253,17 @@ def start(job: JobFolder, key: bytes | None = None) -> subprocess.Popen:
     :raises InvalidSetting: the job is already running.
     :raises CollectionLocked: the job's collection is encrypted, and no key.
     """
-    spec = job.spec()
-    if spec.encrypted and key is None:
-        raise CollectionLocked(
-            f"The training '{job.name}' reads the encrypted collection '{spec.collection}'.",
-            hint="Unlock that collection, then start it again.",
-        )
     pid = job.running_pid()
     if pid is not None:
         raise InvalidSetting(
             f"The training '{job.name}' is already running.",
             hint="Wait for it, or stop it first.",
+        )
+    spec = job.spec()
+    if spec.encrypted and key is None:
+        raise CollectionLocked(
+            f"The training '{job.name}' reads the encrypted collection '{spec.collection}'.",
+            hint="Unlock that collection, then start it again.",
         )
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     command = [*pipeline_command(), str(job.path)]
@@ -334,6 +334,11 @@ def _jobs(paths: AppPaths) -> list[JobFolder]:
         return []
     found = (JobFolder(sub) for sub in sorted(folder.iterdir()) if not sub.name.startswith("."))
     return [job for job in found if job.exists()]
+
+
+def jobs_of(paths: AppPaths, collection: str) -> list[JobFolder]:
+    """The training jobs (finished or not) that read `collection`."""
+    return [job for job in _jobs(paths) if job.spec().collection == collection]
 
 
 def unfinished_jobs(paths: AppPaths) -> list[JobStatus]:
