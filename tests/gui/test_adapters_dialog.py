@@ -143,3 +143,24 @@ def test_a_refused_rename_keeps_the_chosen_adapter(qtbot, data_dir, monkeypatch)
     assert warnings and "An adapter named 'clinic' already exists." in warnings[0]
     assert session.settings.adapter == "contracts"
     assert [e.name for e in dialog.entries] == ["clinic", "contracts"]
+
+
+def test_a_sealed_adapters_report_shows_only_while_its_collection_is_unlocked(qtbot, data_dir):
+    from kbdesk.core.adapters import EVALUATION_FILE, seal_adapter
+    from kbdesk.core.kb import KnowledgeBase
+
+    kb, _recovery = KnowledgeBase.create_encrypted(data_dir, "Clinic", "a long passphrase")
+    kb.close()
+    adapter = fake_adapter(AppPaths.resolve(data_dir).adapters_dir, "clinic-lora")
+    meta = json.loads(adapter.with_name("meta.json").read_text())
+    meta.update(collection="Clinic", evaluation={"questions": 8})
+    adapter.with_name("meta.json").write_text(json.dumps(meta))
+    adapter.with_name(EVALUATION_FILE).write_text(json.dumps(evaluation()))
+    seal_adapter(adapter, kb.key)
+    dialog, session = open_dialog(qtbot, data_dir)  # Clinic is not open: its key is not here
+    [entry] = dialog.entries
+    dialog.show_report(entry)
+    assert "encrypted with the collection “Clinic”" in dialog.report.toPlainText()
+    session.unlocked_with("Clinic", KnowledgeBase.open(data_dir, "Clinic", key=kb.key))
+    dialog.show_report(entry)
+    assert "Recommendation" in dialog.report.toPlainText()
