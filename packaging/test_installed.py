@@ -285,6 +285,45 @@ def train(installed: Installed, model: Path) -> None:
     )
 
 
+def train_encrypted(installed: Installed, model: Path) -> None:
+    """A one-step training on the encrypted collection by the installed trainer (the key on its
+    stdin), its adapter answering there (opened in memory), and no document word on disk."""
+    secret = installed.work / "passphrase.txt"  # written by encrypted()
+    sealed = ("--data-dir", str(installed.data), "--collection", "Sealed")
+    unlocked = (*sealed, "--passphrase-file", str(secret))
+    started = time.monotonic()
+    installed.run(
+        *unlocked,
+        "tune",
+        "--name",
+        "sealed-smoke",
+        "--passages",
+        "2",
+        "--steps",
+        "1",
+        "--batch",
+        "1",
+        "--model",
+        str(model),
+        timeout=1800,
+    )
+    adapter = installed.data / "adapters" / "sealed-smoke" / "adapter.gguf"
+    check(
+        adapter.read_bytes().startswith(b"KBDSEAL"),
+        f"the installed trainer trained on the encrypted collection; its adapter is sealed "
+        f"({time.monotonic() - started:.0f} s)",
+    )
+    done, _ = installed.run(
+        *unlocked, "ask", QUESTION, "--json", "--model", str(model), "--adapter", "sealed-smoke"
+    )
+    answer = json.loads(done.stdout)
+    check(answer.get("adapter") == "sealed-smoke", "the sealed adapter answers in its collection")
+    tokenizers = tuple((installed.data / "tuning").glob("*/tokenizer"))  # the model's vocabulary
+    found = leaks(installed.data, skip=(installed.data / "models", *tokenizers))
+    found = [f for f in found if "collections/Sealed" in f or "sealed-smoke" in f]
+    check(not found, f"no file of the encrypted collection's training holds its words {found}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--packages", type=Path, default=PACKAGES)
@@ -363,6 +402,7 @@ def main(argv: list[str] | None = None) -> int:
         trainer = installed.root / "opt/kbdesk/training/kbdesk-train"
         if trainer.is_file():
             train(installed, args.train_model)
+            train_encrypted(installed, args.train_model)
 
         check(
             installed.observed > 0 and not installed.leaks,
