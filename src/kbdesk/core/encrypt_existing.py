@@ -45,11 +45,11 @@ def encrypt_collection(
     cancel: CancelToken | None = None,
 ) -> tuple[bytes, str]:
     """Encrypt plain collection `name` under a new data key wrapped by `passphrase`: the data
-    key, and the new recovery key to be shown once. Run again after a kill with the same passphrase, it goes on
-    where it stopped (a different passphrase starts over; the plain files are untouched until
-    the check).
+    key, and the new recovery key to be shown once. Run again after a kill with the same
+    passphrase, it goes on where it stopped (a different passphrase starts over; the plain
+    files are untouched until the check).
 
-    :raises CollectionBusy: an import or removal is writing to it.
+    :raises CollectionBusy: an import or removal is writing to it, or a training reads it.
     :raises CollectionError: it is encrypted already, or there is no such collection.
     """
     keys.check_passphrase(passphrase)
