@@ -18,7 +18,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from kbdesk.core.errors import SealBroken
-from kbdesk.core.store.fileio import atomic_path
+from kbdesk.core.store.fileio import atomic_path, atomic_write_bytes
 
 MAGIC = b"KBDSEAL"
 FORMAT = 1
@@ -82,6 +82,20 @@ def write_sealed(path: str | os.PathLike, key: bytes, data: bytes, purpose: str)
 def read_sealed(path: str | os.PathLike, key: bytes, purpose: str) -> bytes:
     path = Path(path)
     return unseal(key, path.read_bytes(), purpose, name=path.name)
+
+
+def write_file(path: str | os.PathLike, data: bytes, key: bytes | None, purpose: str) -> None:
+    """`data` into `path` crash-safely: sealed under `key` (an encrypted collection's), as it is
+    where there is none (a plain collection's)."""
+    if key is None:
+        atomic_write_bytes(path, data)
+    else:
+        write_sealed(path, key, data, purpose)
+
+
+def read_file(path: str | os.PathLike, key: bytes | None, purpose: str) -> bytes:
+    """What `write_file` wrote with the same key."""
+    return Path(path).read_bytes() if key is None else read_sealed(path, key, purpose)
 
 
 def is_sealed(path: str | os.PathLike) -> bool:

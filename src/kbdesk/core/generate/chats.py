@@ -10,9 +10,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from kbdesk.core.crypt.sealed import read_sealed, write_sealed
+from kbdesk.core.crypt.sealed import read_file, write_file
 from kbdesk.core.errors import KbdeskError, SealBroken
-from kbdesk.core.store.fileio import atomic_write_text
 from kbdesk.core.types import Answer, AnswerOutcome, Citation, Hit
 
 # Written into each chat file. A file without one is version 1; fields added later are read with
@@ -37,16 +36,11 @@ class ChatStore:
         self.key = key  # an encrypted collection's data key: chat files are sealed
 
     def _read(self, path: Path) -> dict:
-        if self.key is None:
-            return json.loads(path.read_text(encoding="utf-8"))
-        return json.loads(read_sealed(path, self.key, SEALED_PURPOSE).decode("utf-8"))
+        return json.loads(read_file(path, self.key, SEALED_PURPOSE).decode("utf-8"))
 
     def _write(self, path: Path, data: dict) -> None:
         text = json.dumps(data, ensure_ascii=False, indent=1)
-        if self.key is None:
-            atomic_write_text(path, text)
-        else:
-            write_sealed(path, self.key, text.encode("utf-8"), SEALED_PURPOSE)
+        write_file(path, text.encode("utf-8"), self.key, SEALED_PURPOSE)
 
     def new(self) -> str:
         return time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from kbdesk.core.adapters import AdapterMeta, BaseModelRef
-from kbdesk.core.crypt.sealed import read_sealed, write_sealed
-from kbdesk.core.store.fileio import atomic_write_bytes, atomic_write_text
+from kbdesk.core.crypt.sealed import read_file, write_file
+from kbdesk.core.store.fileio import atomic_write_text
 from kbdesk.core.tune.settings import TuneSettings
 
 JOB_FILE = "job.json"  # the JobSpec
@@ -245,8 +245,6 @@ class JobFolder:
     # -- the files that hold text ------------------------------------------------------------------
     def rows(self, name: str) -> list[Any]:
         """The rows of a JSON-lines file (a line a kill cut short, and what follows, dropped)."""
-        if self.key is None:
-            return read_jsonl(self.path / name)
         return _rows(self.read_text(name))
 
     def append_row(self, name: str, row: dict) -> None:
@@ -264,27 +262,17 @@ class JobFolder:
         path = self.path / name
         if not path.is_file():
             return ""
-        if self.key is None:
-            return path.read_text(encoding="utf-8")
-        return read_sealed(path, self.key, SEALED_PURPOSE).decode("utf-8")
+        return read_file(path, self.key, SEALED_PURPOSE).decode("utf-8")
 
     def write_text(self, name: str, text: str) -> None:
-        if self.key is None:
-            atomic_write_text(self.path / name, text)
-        else:
-            write_sealed(self.path / name, self.key, text.encode("utf-8"), SEALED_PURPOSE)
+        write_file(self.path / name, text.encode("utf-8"), self.key, SEALED_PURPOSE)
 
     def write_bytes(self, path: Path, data: bytes, purpose: str) -> None:
         """A binary result (checkpoint weights, the adapter): sealed with the key, else plain."""
-        if self.key is None:
-            atomic_write_bytes(path, data)
-        else:
-            write_sealed(path, self.key, data, purpose)
+        write_file(path, data, self.key, purpose)
 
     def read_bytes(self, path: Path, purpose: str) -> bytes:
-        if self.key is None:
-            return path.read_bytes()
-        return read_sealed(path, self.key, purpose)
+        return read_file(path, self.key, purpose)
 
     def __truediv__(self, name: str) -> Path:
         return self.path / name
