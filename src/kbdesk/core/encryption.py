@@ -64,8 +64,8 @@ def collection_key(
         return key
     if secret is not None:
         return unlock_with(folder, secret)
-    remembered = keystore.recall(keyfile.collection_id)
-    if remembered is not None and keyfile.opens_with(remembered):
+    remembered = _recalled(keyfile)
+    if remembered is not None:
         return remembered
     raise locked_error(name)
 
@@ -87,9 +87,14 @@ def forget(folder: Path) -> None:
 
 
 def remembered(folder: Path) -> bool:
-    keyfile = keys.KeyFile.load(folder)
+    return _recalled(keys.KeyFile.load(folder)) is not None
+
+
+def _recalled(keyfile: keys.KeyFile) -> bytes | None:
+    """The key the key store remembers for the collection, if it is still its key (a stale
+    entry is not trusted)."""
     found = keystore.recall(keyfile.collection_id)
-    return found is not None and keyfile.opens_with(found)
+    return found if found is not None and keyfile.opens_with(found) else None
 
 
 def change_passphrase(folder: Path, secret: str, new: str) -> None:

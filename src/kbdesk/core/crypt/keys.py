@@ -149,18 +149,20 @@ def unlock(keys: KeyFile, secret: str, kind: str = PASSPHRASE) -> bytes:
 def with_passphrase(keys: KeyFile, key: bytes, passphrase: str) -> KeyFile:
     """The key file with `passphrase` as its only passphrase (a change re-wraps the key only)."""
     check_passphrase(passphrase)
-    if not keys.opens_with(key):
-        raise WrongKey("That key does not belong to this collection.")
-    others = tuple(w for w in keys.wraps if w.kind != PASSPHRASE)
-    return replace(keys, wraps=(wrap(key, PASSPHRASE, passphrase, keys.collection_id), *others))
+    return _rewrapped(keys, key, PASSPHRASE, passphrase)
 
 
 def with_recovery_key(keys: KeyFile, key: bytes, recovery: str) -> KeyFile:
     """The key file with `recovery` as its only recovery key (an earlier one stops working)."""
+    return _rewrapped(keys, key, RECOVERY, recovery)
+
+
+def _rewrapped(keys: KeyFile, key: bytes, kind: str, secret: str) -> KeyFile:
+    """The key file whose only wrap of `kind` is the data key under `secret`."""
     if not keys.opens_with(key):
         raise WrongKey("That key does not belong to this collection.")
-    others = tuple(w for w in keys.wraps if w.kind != RECOVERY)
-    return replace(keys, wraps=(*others, wrap(key, RECOVERY, recovery, keys.collection_id)))
+    others = tuple(w for w in keys.wraps if w.kind != kind)
+    return replace(keys, wraps=(*others, wrap(key, kind, secret, keys.collection_id)))
 
 
 def new_recovery_key() -> str:

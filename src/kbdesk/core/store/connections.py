@@ -73,17 +73,12 @@ def open_connection(path: Path, key: bytes | None = None) -> sqlite3.Connection:
     """
     if key is None:
         return sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
-    if _sqlcipher is None:
-        raise CollectionError(
-            f"{Path(path).name} is encrypted, and this installation of kbdesk lacks SQLCipher.",
-            hint="Reinstall kbdesk.",
-        )
-    con = _sqlcipher.connect(str(path), timeout=30.0, isolation_level=None, check_same_thread=False)
-    # A raw 256-bit key ("x'…'"): no key derivation on every open, the key is random already.
-    con.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+    cipher = _cipher(path)
+    con = cipher.connect(str(path), timeout=30.0, isolation_level=None, check_same_thread=False)
+    con.execute(f"PRAGMA key = {_raw(key)}")
     try:
         con.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    except _sqlcipher.DatabaseError as err:
+    except cipher.DatabaseError as err:
         con.close()
         raise WrongKey(
             f"The collection's key does not open {Path(path).name} ({err}).",
@@ -95,18 +90,30 @@ def open_connection(path: Path, key: bytes | None = None) -> sqlite3.Connection:
 def export_encrypted(plain: Path, target: Path, key: bytes) -> None:
     """Copy the plain SQLite file `plain` into a new SQLCipher file `target` under `key`
     (sqlcipher_export: tables, indexes and full-text tables, in one pass)."""
-    if _sqlcipher is None:
-        raise CollectionError(
-            "This installation of kbdesk lacks SQLCipher.", hint="Reinstall kbdesk."
-        )
-    con = _sqlcipher.connect(str(plain), timeout=30.0, isolation_level=None)
+    con = _cipher(target).connect(str(plain), timeout=30.0, isolation_level=None)
     try:
         con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         version = con.execute("PRAGMA user_version").fetchone()[0]
         quoted = str(target).replace("'", "''")
-        con.execute(f"ATTACH DATABASE '{quoted}' AS encrypted KEY \"x'{key.hex()}'\"")
+        con.execute(f"ATTACH DATABASE '{quoted}' AS encrypted KEY {_raw(key)}")
         con.execute("SELECT sqlcipher_export('encrypted')")
         con.execute(f"PRAGMA encrypted.user_version = {int(version)}")
         con.execute("DETACH DATABASE encrypted")
     finally:
         con.close()
+
+
+def _cipher(path: Path):
+    """The SQLCipher module, or a sentence saying the installation lacks it."""
+    if _sqlcipher is None:
+        raise CollectionError(
+            f"{Path(path).name} is encrypted, and this installation of kbdesk lacks SQLCipher.",
+            hint="Reinstall kbdesk.",
+        )
+    return _sqlcipher
+
+
+def _raw(key: bytes) -> str:
+    """A raw 256-bit key as SQLCipher takes it: no key derivation on every open, the key is
+    random already."""
+    return f"\"x'{key.hex()}'\""
