@@ -73,7 +73,6 @@ def cmd_create(args) -> int:
         print(f"Created collection '{args.name}' (not encrypted).")
         return EXIT_OK
     passphrase = read_secret(args, f"New passphrase for '{args.name}': ", new=True)
-    encryption.check_passphrase(passphrase)
     kb, recovery = KnowledgeBase.create_encrypted(
         args.data_dir, args.name, passphrase, embedder=args.embedder
     )
@@ -140,10 +139,9 @@ def cmd_passphrase(args) -> int:
     name = settings_for(args).collection
     folder = _encrypted_folder(args, name)
     current = read_secret(args, f"Current passphrase or recovery key for '{name}': ")
-    encryption.unlock_with(folder, current)  # a wrong one is refused before a new one is asked
+    key = encryption.unlock_with(folder, current)  # a wrong one is refused before a new is asked
     source = Namespace(passphrase_file=args.new_passphrase_file)
-    new = read_secret(source, "New passphrase: ", new=True)
-    encryption.change_passphrase(folder, current, new)
+    encryption.set_passphrase(folder, key, read_secret(source, "New passphrase: ", new=True))
     print(f"The passphrase of '{name}' is changed; its recovery key still works.")
     return EXIT_OK
 

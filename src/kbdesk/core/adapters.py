@@ -238,9 +238,7 @@ def install_adapter(
     staged = staging_path(final)
     shutil.copyfile(adapter_file, staged / ADAPTER_FILE)
     if key is not None:
-        split = json.dumps(meta.split, ensure_ascii=False).encode("utf-8")
-        write_sealed(staged / SPLIT_FILE, key, split, SPLIT_PURPOSE)
-        meta = replace(meta, split={}, sealed=True)
+        meta = _sealed_split(staged, meta, key)
     write_meta(staged / ADAPTER_FILE, replace(meta, name=name))
     swap_folder(staged, final)
     return final / ADAPTER_FILE
@@ -358,8 +356,7 @@ def seal_adapter(adapter_path: Path, key: bytes) -> None:
     if meta.sealed:
         return
     folder = adapter_path.parent
-    split = json.dumps(meta.split, ensure_ascii=False).encode("utf-8")
-    write_sealed(folder / SPLIT_FILE, key, split, SPLIT_PURPOSE)
+    sealed = _sealed_split(folder, meta, key)
     for path, purpose in (
         (folder / EVALUATION_FILE, EVALUATION_PURPOSE),
         (adapter_path, ADAPTER_PURPOSE),
@@ -367,7 +364,14 @@ def seal_adapter(adapter_path: Path, key: bytes) -> None:
         if path.is_file() and not is_sealed(path):
             write_sealed(path, key, path.read_bytes(), purpose)
     (folder / REPORT_FILE).unlink(missing_ok=True)
-    write_meta(adapter_path, replace(meta, split={}, sealed=True))
+    write_meta(adapter_path, sealed)
+
+
+def _sealed_split(folder: Path, meta: AdapterMeta, key: bytes) -> AdapterMeta:
+    """The held-out questions sealed into `folder`; the meta.json that then says so."""
+    split = json.dumps(meta.split, ensure_ascii=False).encode("utf-8")
+    write_sealed(folder / SPLIT_FILE, key, split, SPLIT_PURPOSE)
+    return replace(meta, split={}, sealed=True)
 
 
 def _key_for(meta: AdapterMeta, key: bytes | None) -> bytes:

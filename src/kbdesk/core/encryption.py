@@ -105,8 +105,12 @@ def change_passphrase(folder: Path, secret: str, new: str) -> None:
     :raises WrongKey: `secret` does not unlock it (the key file is left untouched).
     :raises InvalidSetting: the new passphrase is too short.
     """
-    keys.check_passphrase(new)
-    key = unlock_with(folder, secret)
+    keys.check_passphrase(new)  # before the slow unlock
+    set_passphrase(folder, unlock_with(folder, secret), new)
+
+
+def set_passphrase(folder: Path, key: bytes, new: str) -> None:
+    """`change_passphrase` with the data key already at hand (unlocked once, not twice)."""
     keys.with_passphrase(keys.KeyFile.load(folder), key, new).save(folder)
 
 

@@ -19,11 +19,7 @@ from kbdesk.core.embed import DEFAULT_EMBEDDER, Embedder, create_embedder, embed
 from kbdesk.core.embed.registry import normalise_id
 from kbdesk.core.encrypt_existing import finish_if_checked
 from kbdesk.core.encryption import collection_key
-from kbdesk.core.errors import (
-    CollectionError,
-    EmbedderMismatch,
-    ErrorCode,
-)
+from kbdesk.core.errors import CollectionError, EmbedderMismatch, ErrorCode
 from kbdesk.core.generate.chats import ChatStore
 from kbdesk.core.ingest import ChunkSettings
 from kbdesk.core.ingest.chunking import CHUNKING_VERSION

@@ -23,7 +23,7 @@ from kbdesk.core.adapters import (
     model_sha256,
     validate_adapter_name,
 )
-from kbdesk.core.encryption import collection_key, is_encrypted
+from kbdesk.core.encryption import collection_key
 from kbdesk.core.errors import CollectionLocked, InvalidSetting
 from kbdesk.core.generate.cpu_floor import cpu_features
 from kbdesk.core.generate.models import ModelRegistry
@@ -177,7 +177,7 @@ def create_job(paths: AppPaths, request: TuneRequest, key: bytes | None = None) 
     """
     name = validate_adapter_name(request.name)
     folder = paths.collection_dir(request.collection)
-    key = collection_key(folder, request.collection, key=key) if is_encrypted(folder) else None
+    key = collection_key(folder, request.collection, key=key)  # None: a plain collection
     if (paths.adapters_dir / name).exists() and not request.replace:
         raise InvalidSetting(
             f"An adapter named '{name}' already exists.", hint="Choose another name."
