@@ -6,7 +6,7 @@ import json
 import sys
 
 from kbdesk.cli.ask_request import AskRequest
-from kbdesk.cli.common import EXIT_OK, secret_for, settings_for
+from kbdesk.cli.common import EXIT_OK, settings_for, unlocking
 from kbdesk.core.types import Answer, AnswerOutcome, source_place
 
 
@@ -45,7 +45,9 @@ def cmd_ask(args) -> int:
         documents=tuple(args.document),
     )
     stream = TerminalStream() if sys.stdout.isatty() and not args.json else None
-    answer, chat_id = _answer(request, stream, secret_for(args, request.settings.collection))
+    answer, chat_id = unlocking(
+        args, request.settings.collection, lambda secret: _answer(request, stream, secret)
+    )
     if args.json:
         data = answer.to_json()
         if chat_id is not None:

@@ -7,11 +7,14 @@ import getpass
 import os
 import stat
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from kbdesk.core.errors import KbdeskError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+T = TypeVar("T")
 
 
 def settings_for(args):
@@ -33,7 +36,11 @@ def open_collection(args, **create_options):
     from kbdesk.core.kb import KnowledgeBase
 
     name = settings_for(args).collection
-    return KnowledgeBase.open(args.data_dir, name, secret=secret_for(args, name), **create_options)
+    return unlocking(
+        args,
+        name,
+        lambda secret: KnowledgeBase.open(args.data_dir, name, secret=secret, **create_options),
+    )
 
 
 def collection_folder(args, name: str | None = None) -> Path:
@@ -42,15 +49,15 @@ def collection_folder(args, name: str | None = None) -> Path:
     return AppPaths.resolve(args.data_dir).collection_dir(name or settings_for(args).collection)
 
 
-def secret_for(args, name: str) -> str | None:
-    """The passphrase or recovery key of collection `name` when it is encrypted and the key
-    store remembers no unlock for it; None otherwise."""
-    from kbdesk.core import encryption
+def unlocking(args, name: str, use: Callable[[str | None], T]) -> T:
+    """`use(None)`: a plain collection, or one the key store remembers, opens so; an encrypted
+    and locked one is given its passphrase or recovery key (asked only then)."""
+    from kbdesk.core.errors import CollectionLocked
 
-    folder = collection_folder(args, name)
-    if not encryption.is_encrypted(folder) or encryption.remembered(folder):
-        return None
-    return read_secret(args, f"Passphrase or recovery key for collection '{name}': ")
+    try:
+        return use(None)
+    except CollectionLocked:
+        return use(read_secret(args, f"Passphrase or recovery key for collection '{name}': "))
 
 
 def read_secret(args, prompt: str, *, new: bool = False) -> str:
