@@ -315,3 +315,12 @@ def test_a_remembered_unlock_opens_at_start_until_the_user_locks(
     panel.remember.setChecked(False)
     assert _unlock(again, qtbot, PASSPHRASE) is None  # unticked: the remembered unlock goes
     assert not key_store.entries
+
+
+def test_an_encrypted_collection_of_a_name_in_use_is_refused(make_window, qtbot, monkeypatch):
+    window = make_window()
+    _create(window, qtbot, monkeypatch)
+    job = window.library.collections_box.create_collection("Clinic", PASSPHRASE)
+    failure = _finish(qtbot, job)
+    assert "A collection named 'Clinic' exists already." in str(failure)
+    assert "exists already" in window.status.text()

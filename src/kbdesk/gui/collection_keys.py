@@ -11,16 +11,11 @@ from kbdesk.gui.workers import Job, JobContext
 
 def create(session: Session, name: str, passphrase: str, remember: bool) -> Job:
     """A new encrypted collection; the job's result is (its KnowledgeBase, its recovery key),
-    and it becomes the current collection, unlocked.
-
-    :raises KbdeskError: a collection of that name exists.
-    """
+    and it becomes the current collection, unlocked. A name in use fails the job (the core
+    refuses it before deriving any key)."""
     from kbdesk.core import encryption
-    from kbdesk.core.errors import KbdeskError
     from kbdesk.core.kb import KnowledgeBase
 
-    if name in session.collections():
-        raise KbdeskError(f"A collection named '{name}' already exists.")
     data_dir, embedder = session.paths.data_dir, session.settings.embedder
 
     def run(ctx: JobContext):

@@ -5,7 +5,6 @@ and its evaluation is sealed too. No file under the data folder holds the docume
 
 from __future__ import annotations
 
-import json
 import os
 
 import pytest
@@ -20,8 +19,7 @@ from kbdesk.core.kb import KnowledgeBase
 from kbdesk.core.paths import AppPaths
 from kbdesk.core.tune import training
 from kbdesk.core.tune.jobdir import CHECKPOINT, TEXT_FILES, TOKENIZER_CACHE
-from kbdesk.core.tune.settings import TuneSettings
-from tests.core.tune.test_tune_end_to_end import PAIRS, wait_for
+from tests.core.tune.test_tune_end_to_end import PAIRS, small_request, wait_for
 from tests.helpers import LEASE_PAGES, ZH_PAGES, leaks, make_pdf
 
 pytestmark = pytest.mark.timeout(2400)
@@ -47,30 +45,15 @@ def sealed(tmp_path_factory, small_model):
     kb, _recovery = KnowledgeBase.create_encrypted(data, "clinic", PASSPHRASE)
     with kb:
         assert kb.import_paths([docs]).ok
-    pairs = root / "pairs.jsonl"
-    pairs.write_text("".join(json.dumps(p) + "\n" for p in PAIRS), encoding="utf-8")
     paths = AppPaths.resolve(data)
-    request = training.TuneRequest(
-        name="clinic-lora",
-        collection="clinic",
-        model=data / "models" / SMALL.file,
-        model_name=SMALL.name,
-        model_sha256=SMALL.sha256,
-        settings=TuneSettings(
-            rank=4, alpha=8, steps=1, batch=1, save_every=1, max_tokens=1024, learning_rate=5e-3
-        ),
-        auto_steps=False,
-        passages=2,
-        train_pairs=pairs,
-        eval_pairs=pairs,
-    )
+    request = small_request(root, data, "clinic", steps=1, passages=2)
     job = training.create_job(paths, request, kb.key)
     with pytest.raises(CollectionLocked, match="reads the encrypted collection 'clinic'"):
         training.start(job)  # without the key it is not started
     process = training.start(job, kb.key)
     wait_for(job, "installed", process)
     assert process.wait(60) == 0
-    pairs.unlink()  # the user's own file, not kbdesk's
+    (root / "pairs.jsonl").unlink()  # the user's own file, not kbdesk's
     return {"paths": paths, "data": data, "key": kb.key, "job": job, "root": root}
 
 

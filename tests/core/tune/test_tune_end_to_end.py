@@ -40,6 +40,36 @@ PAIRS = [
 ]
 
 
+def small_request(
+    root, data, collection: str, *, steps: int, passages: int
+) -> training.TuneRequest:
+    """A tiny training of the small model on `collection`, with PAIRS as the user's own
+    training and evaluation questions (written to `root`)."""
+    pairs = root / "pairs.jsonl"
+    pairs.write_text("".join(json.dumps(p) + "\n" for p in PAIRS), encoding="utf-8")
+    return training.TuneRequest(
+        name=f"{collection}-lora",
+        collection=collection,
+        model=data / "models" / SMALL.file,
+        model_name=SMALL.name,
+        model_sha256=SMALL.sha256,
+        # a high learning rate: two steps must visibly change the answers
+        settings=TuneSettings(
+            rank=4,
+            alpha=8,
+            steps=steps,
+            batch=1,
+            save_every=1,
+            max_tokens=1024,
+            learning_rate=5e-3,
+        ),
+        auto_steps=False,
+        passages=passages,
+        train_pairs=pairs,
+        eval_pairs=pairs,
+    )
+
+
 def wait_for(job: JobFolder, event: str, process, timeout: float = 900.0) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -70,24 +100,8 @@ def tuned(tmp_path_factory, small_model):
     kb = KnowledgeBase.open(data, "practice", embedder="use-multilingual")
     assert kb.import_paths([docs]).ok
     kb.close()
-    pairs = root / "pairs.jsonl"
-    pairs.write_text("".join(json.dumps(p) + "\n" for p in PAIRS), encoding="utf-8")
     paths = AppPaths.resolve(data)
-    request = training.TuneRequest(
-        name="practice-lora",
-        collection="practice",
-        model=data / "models" / SMALL.file,
-        model_name=SMALL.name,
-        model_sha256=SMALL.sha256,
-        # a high learning rate: two steps must visibly change the answers
-        settings=TuneSettings(
-            rank=4, alpha=8, steps=3, batch=1, save_every=1, max_tokens=1024, learning_rate=5e-3
-        ),
-        auto_steps=False,
-        passages=3,
-        train_pairs=pairs,
-        eval_pairs=pairs,
-    )
+    request = small_request(root, data, "practice", steps=3, passages=3)
     job = training.create_job(paths, request)
     first = training.start(job)
     try:
