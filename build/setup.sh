@@ -48,6 +48,7 @@ echo "==> installing kbdesk"
 "${PIP[@]}" check >/dev/null || { "${PIP[@]}" check >&2; exit 1; }
 
 bash build/system-deps.sh || true
+bash build/pgvector_portable.sh "$VENV/bin/python"
 
 # The small answer model (0.5B) backs the generation tests; it lives in the per-user cache the
 # tests read. `make run` assembles the default 1.5B model into the app's models folder.

@@ -7,7 +7,8 @@ files are those `dpkg -i` would install). Every run of the installed program get
 environment (`env -i`, a new HOME, PATH=/usr/bin:/bin) and no network where `unshare -n` works.
 Checked: --version; `about` (sys.path inside the installation); ingest of a generated English and
 Chinese PDF; search --json; ask --json with the packaged default model (the known fact, the
-right page); the window under Xvfb (its screenshot: docs/screenshots/08-installed.png); with the
+right page); a collection shared on a real PostgreSQL + pgvector and searched by a second login;
+the window under Xvfb (its screenshot: docs/screenshots/08-installed.png); with the
 training package, a one-step adapter training stopped, resumed and installed. No file of the checkout or its virtual
 environment may appear in /proc/<pid>/maps of any run. Prints the figures bench/RESULTS.md keeps
 (cold start to a usable window, first answer token, installed size).
@@ -213,6 +214,40 @@ def encrypted(installed: Installed, docs: Path) -> None:
     check(not found, f"no file of the encrypted collection holds the documents' words {found}")
 
 
+def shared(installed: Installed) -> None:
+    """The installed program prepares a real PostgreSQL + pgvector (the tests' throwaway server,
+    started from the checkout's environment: only the program under test is the installed one),
+    uploads its collection, grants a second login, which searches it."""
+    import pgserver
+    import psycopg
+
+    folder = Path(tempfile.mkdtemp(prefix="kbdesk-pg-"))
+    server = pgserver.get_server(folder, cleanup_mode="stop")
+    try:
+        url = f"postgresql://postgres@/postgres?host={folder}"
+        reader = f"postgresql://reader@/postgres?host={folder}"
+        with psycopg.connect(url, autocommit=True) as con:
+            con.execute("CREATE ROLE reader LOGIN")
+        done, _ = installed.run("server", "init", url)
+        check("Prepared" in done.stdout, f"server init: {done.stdout.strip()}")
+        base = ("--data-dir", str(installed.data), "server", "--server")
+        done, seconds = installed.run(*base, url, "push", "default", "--as", "practice")
+        check(
+            "2 added" in done.stdout,
+            f"server push uploads the collection ({seconds:.1f} s): {done.stdout.strip()}",
+        )
+        installed.run(*base, url, "grant", "practice", "reader", "--read")
+        done, _ = installed.run(*base, reader, "search", "practice", CHINESE_QUERY, "--json")
+        top = json.loads(done.stdout)[0]
+        check(
+            (top["document"], top["page"]) == ("术后护理须知.pdf", 2),
+            f"a second login searches the shared collection ({top['document']} p{top['page']})",
+        )
+    finally:
+        server.cleanup()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def pipelines(job: Path) -> list[int]:
     """The pids of training processes working on `job` (the training package's program)."""
     found = []
@@ -394,6 +429,7 @@ def main(argv: list[str] | None = None) -> int:
             f"({answer['model']}, {seconds:.1f} s): {answer['answer']!r}",
         )
         first_token = installed.first_answer_token(QUESTION)
+        shared(installed)
         encrypted(installed, docs)
 
         args.screenshot.parent.mkdir(parents=True, exist_ok=True)

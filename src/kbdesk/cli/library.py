@@ -72,6 +72,11 @@ def cmd_search(args) -> int:
         hits = kb.search(
             args.query, k=args.k, mode=args.mode, documents=args.document, fusion=args.fusion
         )
+    return print_hits(args, hits)
+
+
+def print_hits(args, hits) -> int:
+    """Search results as JSON (--json) or as numbered places with a snippet."""
     if args.json:
         print(json.dumps([h.to_json() for h in hits], ensure_ascii=False, indent=2))
         return EXIT_OK

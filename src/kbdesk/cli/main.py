@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from kbdesk import __version__
-from kbdesk.cli import locking, tune
+from kbdesk.cli import locking, server, tune
 from kbdesk.cli.about import cmd_about
 from kbdesk.cli.ask import cmd_ask
 from kbdesk.cli.common import EXIT_FAILED, EXIT_USAGE
@@ -126,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     tune.add_parsers(sub)
     locking.add_parsers(sub)
+    server.add_parsers(sub)
     p = sub.add_parser("demo", help="import the bundled sample documents and run a search")
     p.add_argument("query", nargs="?", default="How long do the duties of confidentiality last?")
     return parser
@@ -193,6 +194,7 @@ COMMANDS = {
     "about": cmd_about,
     **tune.COMMANDS,
     **locking.COMMANDS,
+    **server.COMMANDS,
 }
 
 if __name__ == "__main__":

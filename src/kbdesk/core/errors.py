@@ -32,6 +32,9 @@ class ErrorCode(StrEnum):
     WRONG_KEY = "wrong_key"  # a passphrase or recovery key that does not unlock the collection
     SEAL_BROKEN = "seal_broken"  # an encrypted file that is damaged, cut short or changed
     LOCKED = "locked"  # an encrypted collection opened without its key
+    SERVER = "server"  # a shared server refused or failed a request
+    SERVER_UNREACHABLE = "server_unreachable"  # no answer from the shared server
+    ACCESS_DENIED = "access_denied"  # the shared server does not let this login do that
 
 
 class Remedy(StrEnum):
@@ -134,3 +137,21 @@ class SealBroken(CollectionError):
     """An encrypted file of a collection is damaged, cut short or was changed."""
 
     code = ErrorCode.SEAL_BROKEN
+
+
+class ServerError(KbdeskError):
+    """The shared server (PostgreSQL + pgvector) refused or failed a request."""
+
+    code = ErrorCode.SERVER
+
+
+class ServerUnreachable(ServerError):
+    """The shared server did not answer: local collections are unaffected."""
+
+    code = ErrorCode.SERVER_UNREACHABLE
+
+
+class AccessDenied(ServerError):
+    """The shared server does not let this login read or change that collection."""
+
+    code = ErrorCode.ACCESS_DENIED

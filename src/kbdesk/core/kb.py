@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -29,7 +28,6 @@ from kbdesk.core.search.answer_context import ContextOptions
 from kbdesk.core.search.fusion import DEFAULT_FUSION, FUSIONS
 from kbdesk.core.search.rerank import CrossEncoderReranker
 from kbdesk.core.search.searcher import Searcher, SearchOptions
-from kbdesk.core.search.text import name_terms, spelled_out
 from kbdesk.core.store.catalog import Catalog
 from kbdesk.core.store.vectors import VectorIndex
 from kbdesk.core.types import DocStatus, Document, FileResult, FileStatus, Hit, ImportReport
@@ -305,13 +303,8 @@ class KnowledgeBase:
 
     def best_similarity(self, query: str, documents: Iterable[str] = ()) -> float:
         """Cosine similarity of the closest passage: how related the collection is to a question."""
-        documents = tuple(documents)
         with self._index_lock:
-            doc_ids = self.catalog.doc_ids_for_names(documents) if documents else None
-            if documents and not doc_ids:
-                return 0.0
-            top = self.searcher().dense(query, 1, doc_ids)
-        return top[0][1] if top else 0.0
+            return self.searcher().best_similarity(query, tuple(documents))
 
     def stale_documents(self, documents: Iterable[Document] | None = None) -> list[Document]:
         """Ready documents an earlier kbdesk cut into passages (no section paths, older
@@ -325,17 +318,9 @@ class KnowledgeBase:
         ]
 
     def unmentioned(self, question: str, passages: Sequence[str] = ()) -> list[str]:
-        """The names the question uses that no passage of the collection contains: each word of
-        a name ("Brightwater-Kestrel"; its numbers are the evidence check's), and an acronym
-        neither as itself nor spelled out in `passages` ("NDA": "Non-Disclosure Agreement")."""
-        names = [n for n in name_terms(question) if not spelled_out(n, passages)]
-        parts = {n: [w.lower() for w in re.findall(r"[A-Za-z]\w+", n)] for n in names}
-        words = sorted({w for ws in parts.values() for w in ws})
-        if not words:
-            return []
+        """The names the question uses that no passage of the collection contains (Searcher)."""
         with self._index_lock:
-            counts = dict(zip(words, self.catalog.document_frequencies(words, cap=1), strict=True))
-        return [n for n in names if parts[n] and any(counts[w] == 0 for w in parts[n])]
+            return self.searcher().unmentioned(question, passages)
 
     def close(self) -> None:
         with self._index_lock:

@@ -79,6 +79,11 @@ class AppPaths:
     def adapters_dir(self) -> Path:
         return self.data_dir / "adapters"
 
+    @property
+    def shared_files_dir(self) -> Path:
+        """Copies of shared collections' original files, fetched when a citation opens them."""
+        return self.data_dir / "shared-files"
+
     def collection_dir(self, name: str) -> Path:
         return self.collections_dir / validate_collection_name(name)
 

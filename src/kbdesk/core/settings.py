@@ -37,6 +37,9 @@ class Settings:
     # Encrypted collections lock (their key forgotten) after this long without use; 0: never.
     lock_after_minutes: int = 15
     collection: str = DEFAULT_COLLECTION  # the one open last
+    # The practice's shared server (a libpq address, never with its password: that is kept in
+    # the system key store); "" where there is none.
+    shared_server: str = ""
     watched: dict[str, list[str]] = field(default_factory=dict)  # collection -> folders
     # imports cut short by closing the window, resumed at the next start: collection -> paths
     pending: dict[str, list[str]] = field(default_factory=dict)
@@ -78,6 +81,7 @@ _TYPES = {
     "ocr": (bool,),
     "lock_after_minutes": (int,),
     "collection": (str,),
+    "shared_server": (str,),
     "watched": (dict,),
     "pending": (dict,),
     "layout": (dict,),

@@ -142,6 +142,7 @@ class Stage(StrEnum):
     SEARCHING = "searching"  # the model is ready; retrieval and the answer follow
     EVALUATING = "evaluating"  # answering held-out questions, one arm after another
     ENCRYPTING = "encrypting"  # encrypting an existing collection, step by step
+    UPLOADING = "uploading"  # copying a collection's documents to a shared server
 
 
 @dataclass(frozen=True)

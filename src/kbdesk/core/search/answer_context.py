@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kbdesk.core.errors import InvalidSetting
-from kbdesk.core.store.catalog import Catalog, ChunkRow
+from kbdesk.core.search.passages import Passages
+from kbdesk.core.store.catalog import ChunkRow
 from kbdesk.core.types import Hit
 
 Place = tuple[int, int | None]  # (document id, page); an unpaged document is one place
@@ -39,7 +40,7 @@ def place_of(row: ChunkRow) -> Place:
 
 
 def answer_context(
-    ranked: Sequence[tuple[int, float]], catalog: Catalog, options: ContextOptions
+    ranked: Sequence[tuple[int, float]], catalog: Passages, options: ContextOptions
 ) -> list[Hit]:
     """Blocks for the prompt from a best-first ranking of passages (id, score), every passage
     of a page kept, not one per page: the `pages` best places, each with up to `per_page` of its

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,17 +14,14 @@ from kbdesk.core.errors import InvalidSetting
 from kbdesk.core.search.answer_context import ContextOptions, answer_context
 from kbdesk.core.search.documents import DocumentName, describe, named_documents
 from kbdesk.core.search.fusion import DEFAULT_FUSION, FUSIONS, fuse
+from kbdesk.core.search.passages import NearestVectors, Passages
 from kbdesk.core.search.rerank import CrossEncoderReranker
-from kbdesk.core.search.text import budgeted_match, query_terms
-from kbdesk.core.store.catalog import Catalog
-from kbdesk.core.store.vectors import VectorIndex
+from kbdesk.core.search.text import KEYWORD_ROW_BUDGET, name_terms, query_terms, spelled_out
 from kbdesk.core.types import Hit
 
 MODES = ("hybrid", "dense", "keyword")
 MAX_K = 200
-# Postings the keyword side may score per query (see text.budgeted_match); measured in
-# bench/bench_search_scale.py: keyword p50 at 1M chunks drops from 485 ms to ~30-40 ms.
-KEYWORD_ROW_BUDGET = 20_000
+__all__ = ["KEYWORD_ROW_BUDGET", "MODES", "Passages", "SearchOptions", "Searcher"]
 # What naming a document adds to a passage's fused score (0..1): enough to put the named
 # document's passage before its look-alike sibling's, not enough to lift an unrelated passage
 # of it over a relevant one (bench/bench_fusion.py, "names").
@@ -58,8 +57,8 @@ class SearchOptions:
 class Searcher:
     def __init__(
         self,
-        catalog: Catalog,
-        index: VectorIndex,
+        catalog: Passages,
+        index: NearestVectors,
         embedder: Embedder,
         reranker: CrossEncoderReranker | None = None,
     ):
@@ -86,13 +85,14 @@ class Searcher:
     ) -> list[tuple[int, float]]:
         """Dense and keyword lists fused; passages of a document the question names come first
         among equals, and are searched for even when neither list found them."""
-        dense, keyword = self.dense(query, pool, doc_ids), self.keyword(query, pool, doc_ids)
+        dense, keyword, cosine = self.candidates(query, pool, doc_ids)
         named = {} if doc_ids else named_documents(query, self.document_names())
         if named:
             chosen = [d for d, strength in named.items() if strength == 1.0]
-            dense = _merge(dense, self.dense(query, pool // 4, chosen))
-            keyword = _merge(keyword, self.keyword(query, pool // 4, chosen))
-        ranked = fuse(fusion, dense, keyword, self.cosines(query, dense, keyword))
+            more_dense, more_keyword, more_cosine = self.candidates(query, pool // 4, chosen)
+            dense, keyword = _merge(dense, more_dense), _merge(keyword, more_keyword)
+            cosine.update(more_cosine)
+        ranked = fuse(fusion, dense, keyword, cosine)
         if not named:
             return ranked
         owner = {cid: row.doc_id for cid, row in self.catalog.chunks(c for c, _ in ranked).items()}
@@ -100,6 +100,14 @@ class Searcher:
             (cid, score + NAME_BOOST * named.get(owner.get(cid, -1), 0.0)) for cid, score in ranked
         ]
         return sorted(boosted, key=lambda kv: (-kv[1], kv[0]))
+
+    def candidates(
+        self, query: str, pool: int, doc_ids: list[int] | None
+    ) -> tuple[list[tuple[int, float]], list[tuple[int, float]], dict[int, float]]:
+        """The dense and keyword lists (best-first, `pool` each) and the dense similarity of
+        every passage in either: what fusion needs."""
+        dense, keyword = self.dense(query, pool, doc_ids), self.keyword(query, pool, doc_ids)
+        return dense, keyword, self.cosines(query, dense, keyword)
 
     def cosines(
         self, query: str, dense: list[tuple[int, float]], keyword: list[tuple[int, float]]
@@ -142,16 +150,7 @@ class Searcher:
         self, query: str, k: int, doc_ids: list[int] | None = None
     ) -> list[tuple[int, float]]:
         terms = query_terms(query)
-        if not terms:
-            return []
-        match = budgeted_match(
-            terms,
-            self.catalog.document_frequencies(terms, KEYWORD_ROW_BUDGET + 1),
-            KEYWORD_ROW_BUDGET,
-        )
-        if match is None:  # only without terms, returned above
-            return []
-        return self.catalog.keyword_search(match, k, doc_ids)
+        return self.catalog.keyword_ranked(terms, k, doc_ids) if terms else []
 
     def ranked(
         self, query: str, depth: int, doc_ids: list[int] | None, mode: str, fusion: str
@@ -177,6 +176,26 @@ class Searcher:
             return []
         ranked = self.ranked(query, options.depth, doc_ids, "hybrid", DEFAULT_FUSION)
         return answer_context(ranked, self.catalog, options)
+
+    def best_similarity(self, query: str, documents: tuple[str, ...] = ()) -> float:
+        """Cosine similarity of the closest passage: how related the collection is to a question."""
+        doc_ids = self._doc_ids(documents)
+        if doc_ids == []:
+            return 0.0
+        top = self.dense(query, 1, doc_ids)
+        return top[0][1] if top else 0.0
+
+    def unmentioned(self, question: str, passages: Sequence[str] = ()) -> list[str]:
+        """The names the question uses that no passage of the collection contains: each word of
+        a name ("Brightwater-Kestrel"; its numbers are the evidence check's), and an acronym
+        neither as itself nor spelled out in `passages` ("NDA": "Non-Disclosure Agreement")."""
+        names = [n for n in name_terms(question) if not spelled_out(n, passages)]
+        parts = {n: [w.lower() for w in re.findall(r"[A-Za-z]\w+", n)] for n in names}
+        words = sorted({w for ws in parts.values() for w in ws})
+        if not words:
+            return []
+        counts = dict(zip(words, self.catalog.document_frequencies(words, cap=1), strict=True))
+        return [n for n in names if parts[n] and any(counts[w] == 0 for w in parts[n])]
 
     def search(self, query: str, options: SearchOptions = SearchOptions()) -> list[Hit]:
         query = query.strip()

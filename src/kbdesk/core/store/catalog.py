@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from kbdesk.core.errors import CollectionError
+from kbdesk.core.search.text import KEYWORD_ROW_BUDGET, budgeted_match
 from kbdesk.core.store.connections import DATABASE_ERRORS, OPERATIONAL_ERRORS, ThreadConnections
 from kbdesk.core.store.schema import SCHEMA, SCHEMA_VERSION, catalog_version, migrate
 from kbdesk.core.types import ChunkDraft, DocStatus, Document, Hit
@@ -386,6 +387,20 @@ class Catalog:
                 )
         return out
 
+    def keyword_bodies(self, ids: Iterable[int]) -> dict[int, str]:
+        """What the keyword index holds for each passage (its text, Chinese split into words):
+        what a shared server's keyword index is built from."""
+        ids = [int(i) for i in ids]
+        out: dict[int, str] = {}
+        for start in range(0, len(ids), 500):
+            batch = ids[start : start + 500]
+            marks = ",".join("?" * len(batch))
+            rows = self.con.execute(
+                f"SELECT rowid, body FROM chunks_fts WHERE rowid IN ({marks})", batch
+            )
+            out.update((int(r[0]), r[1]) for r in rows)
+        return out
+
     def neighbour_ids(self, doc_id: int, ordinal: int, around: int) -> list[int]:
         """The passages within `around` of passage `ordinal` of a document, itself left out."""
         rows = self.con.execute(
@@ -442,6 +457,14 @@ class Catalog:
         except OPERATIONAL_ERRORS:
             return []  # a query FTS5 cannot parse finds nothing rather than failing the search
         return [(int(r[0]), -float(r[1])) for r in rows]
+
+    def keyword_ranked(
+        self, terms: list[str], k: int, doc_ids: list[int] | None = None
+    ) -> list[tuple[int, float]]:
+        """BM25 over the rarest of `terms` within the keyword budget (text.budgeted_terms)."""
+        frequencies = self.document_frequencies(terms, KEYWORD_ROW_BUDGET + 1)
+        match = budgeted_match(terms, frequencies, KEYWORD_ROW_BUDGET)
+        return self.keyword_search(match, k, doc_ids) if match else []
 
     def document_frequencies(self, terms: list[str], cap: int) -> list[int]:
         """How many chunks contain each query term (as FTS5 tokenizes it), counting at most `cap`.

@@ -1,0 +1,36 @@
+"""What search reads from: passages (a local catalog, or a shared server's collection) and
+nearest vectors (a local FAISS index, or the server's HNSW graph)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+import numpy as np
+
+from kbdesk.core.store.catalog import ChunkRow
+
+
+class Passages(Protocol):
+    """What search reads passages from: a local catalog (store/catalog.py) or a shared server's
+    collection (server/passages.py)."""
+
+    @property
+    def generation(self) -> int: ...
+    def document_heads(self) -> list[tuple[int, str, str]]: ...
+    def chunks(self, ids: Iterable[int]) -> dict[int, ChunkRow]: ...
+    def neighbour_ids(self, doc_id: int, ordinal: int, around: int) -> list[int]: ...
+    def neighbour_texts(
+        self, doc_id: int, ordinal: int, before: int, after: int
+    ) -> tuple[str, str]: ...
+    def doc_ids_for_names(self, names: Iterable[str]) -> list[int]: ...
+    def chunk_ids_of_documents(self, doc_ids: list[int]) -> list[int]: ...
+    def vectors_for_ids(self, ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray]: ...
+    def document_frequencies(self, terms: list[str], cap: int) -> list[int]: ...
+    def keyword_ranked(
+        self, terms: list[str], k: int, doc_ids: list[int] | None
+    ) -> list[tuple[int, float]]: ...
+
+
+class NearestVectors(Protocol):
+    def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]: ...

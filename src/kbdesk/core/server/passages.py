@@ -1,0 +1,348 @@
+"""One shared collection's passages on the server, read through the login's own rights: what
+search and the answer's context read (the same methods as the local catalog), the HNSW graph's
+nearest passages, BM25 over the keyword index, and the hybrid search's candidates in one SQL
+statement.
+
+Scores match the local collection's: cosine similarity of the same vectors, and BM25 (k1 1.2,
+b 0.75, the idf of SQLite's FTS5) over the same budgeted terms (text.budgeted_terms), so the
+same fusion (search/fusion.py, in Python: one definition) ranks them alike.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import psycopg
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+
+from kbdesk.core.embed.base import Embedder
+from kbdesk.core.search.searcher import Searcher
+from kbdesk.core.search.text import KEYWORD_ROW_BUDGET, budgeted_terms, query_terms
+from kbdesk.core.server.admin import SharedCollectionInfo
+from kbdesk.core.server.connection import ServerAddress, server_errors
+from kbdesk.core.server.schema import TS_CONFIG
+from kbdesk.core.store.catalog import ChunkRow
+
+BM25_K1, BM25_B = 1.2, 0.75  # FTS5's defaults, as the local keyword index
+HNSW_EF_FLOOR = 40  # pgvector's default candidate list; raised to the number of passages wanted
+
+_CHUNK_COLUMNS = (
+    "c.id, c.doc_id, c.ordinal, c.page, c.char_start, c.char_end, c.boxes, c.text, d.name,"
+    " c.section"
+)
+
+
+@dataclass(frozen=True)
+class _KeywordQuery:
+    """The budgeted terms of a question, with their BM25 weights."""
+
+    kept: list[str]
+    grouped: list[str]
+    weights: dict[str, float]  # lexeme (as the server stems it) -> idf
+    avgdl: float
+
+
+class ServerPassages:
+    """A shared collection's passages; every statement runs as the user's own login, so row-level
+    security decides what it returns."""
+
+    def __init__(
+        self,
+        pool: ConnectionPool,
+        address: ServerAddress,
+        collection: SharedCollectionInfo,
+        files_dir: Path,
+    ):
+        self.pool = pool
+        self.address = address
+        self.collection = collection
+        self.files_dir = files_dir
+        self._id = sql.Literal(collection.id)
+        self._vector = sql.SQL("vector({})").format(sql.Literal(collection.dim))
+
+    def rows(self, query: sql.Composed | sql.SQL | str, params=None) -> list[tuple]:
+        with self.pool.connection() as con, server_errors(self.address):
+            return con.execute(query, params).fetchall()
+
+    # -- what the local catalog offers -----------------------------------------------------------
+
+    @property
+    def generation(self) -> int:
+        """Changes whenever a document is added, replaced or removed."""
+        rows = self.rows(
+            "SELECT count(*), coalesce(max(id), 0) FROM kbdesk.documents WHERE collection_id = %s",
+            (self.collection.id,),
+        )
+        count, last = rows[0]
+        return int(count) * 1_000_003 + int(last)
+
+    def local_path(self, doc_id: int, name: str) -> Path:
+        """Where this PC keeps its copy of a document's original file (see originals.py)."""
+        return self.files_dir / str(self.collection.id) / str(doc_id) / Path(name).name
+
+    def document_heads(self, chars: int = 160) -> list[tuple[int, str, str]]:
+        rows = self.rows(
+            "SELECT d.id, d.name, substr(c.text, 1, %s) FROM kbdesk.documents d"
+            " LEFT JOIN kbdesk.chunks c ON c.collection_id = d.collection_id AND c.doc_id = d.id"
+            " AND c.ordinal = 0 WHERE d.collection_id = %s",
+            (chars, self.collection.id),
+        )
+        return [(int(r[0]), r[1], r[2] or "") for r in rows]
+
+    def chunks(self, ids: Iterable[int]) -> dict[int, ChunkRow]:
+        wanted = [int(i) for i in ids]
+        if not wanted:
+            return {}
+        rows = self.rows(
+            f"SELECT {_CHUNK_COLUMNS} FROM kbdesk.chunks c JOIN kbdesk.documents d"
+            " ON d.id = c.doc_id WHERE c.collection_id = %s AND c.id = ANY(%s)",
+            (self.collection.id, wanted),
+        )
+        return {r[0]: self._chunk_row(r) for r in rows}
+
+    def _chunk_row(self, r: tuple) -> ChunkRow:
+        boxes = tuple(tuple(b) for b in json.loads(r[6]))
+        path = str(self.local_path(r[1], r[8]))
+        return ChunkRow(r[0], r[1], r[2], r[3], r[4], r[5], boxes, r[7], r[8], path, r[9])
+
+    def neighbour_ids(self, doc_id: int, ordinal: int, around: int) -> list[int]:
+        rows = self.rows(
+            "SELECT id FROM kbdesk.chunks WHERE collection_id = %s AND doc_id = %s"
+            " AND ordinal BETWEEN %s AND %s AND ordinal <> %s ORDER BY ordinal",
+            (self.collection.id, doc_id, ordinal - around, ordinal + around, ordinal),
+        )
+        return [r[0] for r in rows]
+
+    def neighbour_texts(
+        self, doc_id: int, ordinal: int, before: int, after: int
+    ) -> tuple[str, str]:
+        rows = self.rows(
+            "SELECT ordinal, text FROM kbdesk.chunks WHERE collection_id = %s AND doc_id = %s"
+            " AND ordinal BETWEEN %s AND %s ORDER BY ordinal",
+            (self.collection.id, doc_id, ordinal - before, ordinal + after),
+        )
+        return (
+            " ".join(t for o, t in rows if o < ordinal),
+            " ".join(t for o, t in rows if o > ordinal),
+        )
+
+    def doc_ids_for_names(self, names: Iterable[str]) -> list[int]:
+        wanted = [str(n) for n in names]
+        rows = self.rows(
+            "SELECT id FROM kbdesk.documents WHERE collection_id = %s"
+            " AND (name = ANY(%s) OR source = ANY(%s) OR id::text = ANY(%s))",
+            (self.collection.id, wanted, wanted, wanted),
+        )
+        return [r[0] for r in rows]
+
+    def chunk_ids_of_documents(self, doc_ids: list[int]) -> list[int]:
+        rows = self.rows(
+            "SELECT id FROM kbdesk.chunks WHERE collection_id = %s AND doc_id = ANY(%s)",
+            (self.collection.id, list(doc_ids)),
+        )
+        return [r[0] for r in rows]
+
+    def vectors_for_ids(self, ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
+        rows = self.rows(
+            "SELECT id, embedding FROM kbdesk.chunks WHERE collection_id = %s AND id = ANY(%s)",
+            (self.collection.id, [int(i) for i in ids]),
+        )
+        if not rows:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+        ids_out = np.asarray([r[0] for r in rows], dtype=np.int64)
+        return ids_out, np.stack([np.asarray(r[1], dtype=np.float32) for r in rows])
+
+    def document_frequencies(self, terms: list[str], cap: int) -> list[int]:
+        """How many passages hold each term (at most `cap`); a word the server's stemmer drops
+        as too common counts as everywhere."""
+        return [df for _lexeme, df in self._term_facts(terms, cap)]
+
+    def _term_facts(self, terms: list[str], cap: int) -> list[tuple[str | None, int]]:
+        """(lexeme, passages holding it, at most `cap`) per term, in order."""
+        if not terms:
+            return []
+        cfg = sql.Literal(TS_CONFIG)
+        rows = self.rows(
+            sql.SQL(
+                "SELECT (SELECT u.lexeme FROM unnest(to_tsvector({cfg}, t.term)) u"
+                "        ORDER BY u.positions[1] LIMIT 1),"
+                "       (SELECT count(*) FROM (SELECT 1 FROM kbdesk.chunks c"
+                "         WHERE c.collection_id = {id} AND c.keywords @@ plainto_tsquery({cfg}, t.term)"
+                "         LIMIT {cap}) AS s)"
+                " FROM unnest(%s::text[]) WITH ORDINALITY AS t(term, i) ORDER BY t.i"
+            ).format(cfg=cfg, id=self._id, cap=sql.Literal(cap)),
+            (terms,),
+        )
+        return [(r[0], int(r[1]) if r[0] is not None else cap) for r in rows]
+
+    # -- keyword search ------------------------------------------------------------------------
+
+    def _keyword_query(self, terms: list[str]) -> _KeywordQuery | None:
+        facts = [
+            (t, lex, df)
+            for t, (lex, df) in zip(
+                terms, self._term_facts(terms, KEYWORD_ROW_BUDGET + 1), strict=True
+            )
+            if lex
+        ]
+        if not facts:
+            return None
+        kept, grouped = budgeted_terms(
+            [t for t, _, _ in facts], [df for _, _, df in facts], KEYWORD_ROW_BUDGET
+        )
+        rows = self.rows(
+            "SELECT coalesce(sum(chunks), 0), coalesce(sum(tokens), 0) FROM kbdesk.documents"
+            " WHERE collection_id = %s",
+            (self.collection.id,),
+        )
+        total, tokens = (int(v) for v in rows[0])
+        weights = {
+            lex: max(math.log((total - df + 0.5) / (df + 0.5)), 1e-6) for _, lex, df in facts
+        }
+        return _KeywordQuery(kept, grouped, weights, tokens / total if total else 1.0)
+
+    def _keyword_sql(
+        self, query: _KeywordQuery, k: int, doc_ids: list[int] | None
+    ) -> tuple[sql.Composed, dict]:
+        """BM25 of the passages that hold a kept term, or every grouped one."""
+        cfg = sql.Literal(TS_CONFIG)
+
+        def terms_query(words: list[str], op: str) -> sql.Composable:
+            return sql.SQL(op).join(
+                sql.SQL("plainto_tsquery({}, {})").format(cfg, sql.Literal(w)) for w in words
+            )
+
+        match = terms_query(query.kept, " || ")
+        if query.grouped:
+            match = sql.SQL("{} || ({})").format(match, terms_query(query.grouped, " && "))
+        statement = sql.SQL(
+            "SELECT m.id, sum(w.idf * (u.tf * {k1p}) / (u.tf + {k1} * ({b1} + {b} * m.length"
+            "        / %(avgdl)s))) AS score"
+            " FROM (SELECT c.id, c.keywords, c.length FROM kbdesk.chunks c"
+            "       WHERE c.collection_id = {id} AND c.keywords @@ ({match}) {docs}) AS m"
+            " CROSS JOIN LATERAL (SELECT lexeme, array_length(positions, 1) AS tf"
+            "                     FROM unnest(m.keywords)) AS u"
+            " JOIN unnest(%(lexemes)s::text[], %(idf)s::float8[]) AS w(lexeme, idf)"
+            "   ON w.lexeme = u.lexeme"
+            " GROUP BY m.id ORDER BY score DESC, m.id LIMIT %(k)s"
+        ).format(
+            k1p=sql.Literal(BM25_K1 + 1),
+            k1=sql.Literal(BM25_K1),
+            b1=sql.Literal(1 - BM25_B),
+            b=sql.Literal(BM25_B),
+            id=self._id,
+            match=match,
+            docs=self._doc_filter("c", doc_ids),
+        )
+        params = {
+            "avgdl": query.avgdl or 1.0,
+            "lexemes": list(query.weights),
+            "idf": list(query.weights.values()),
+            "k": k,
+            "docs": list(doc_ids or []),
+        }
+        return statement, params
+
+    def _doc_filter(self, alias: str, doc_ids: list[int] | None) -> sql.Composable:
+        if doc_ids is None:
+            return sql.SQL("")
+        return sql.SQL("AND {}.doc_id = ANY(%(docs)s)").format(sql.Identifier(alias))
+
+    def keyword_ranked(
+        self, terms: list[str], k: int, doc_ids: list[int] | None = None
+    ) -> list[tuple[int, float]]:
+        query = self._keyword_query(terms)
+        if query is None:
+            return []
+        statement, params = self._keyword_sql(query, k, doc_ids)
+        return [(int(r[0]), float(r[1])) for r in self.rows(statement, params)]
+
+    # -- nearest vectors -----------------------------------------------------------------------
+
+    def _nearest_sql(self, doc_ids: list[int] | None) -> sql.Composable:
+        return sql.SQL(
+            "SELECT id FROM kbdesk.chunks WHERE collection_id = {id} {docs}"
+            " ORDER BY embedding::{vector} <=> %(q)s::{vector} LIMIT %(pool)s"
+        ).format(id=self._id, vector=self._vector, docs=self._doc_filter("chunks", doc_ids))
+
+    def _searching(self, con: psycopg.Connection, pool: int, filtered: bool) -> None:
+        """Settings of the HNSW scan for this transaction: a candidate list as long as the
+        passages wanted, and with a document filter, an iterative scan (no filtering losses)."""
+        ef = min(1000, max(HNSW_EF_FLOOR, pool))
+        con.execute(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(ef)))
+        if filtered:
+            con.execute("SET LOCAL hnsw.iterative_scan = strict_order")
+
+    def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """The `k` passages nearest `vector` by the collection's HNSW graph: (id, cosine)."""
+        statement = sql.SQL(
+            "SELECT id, 1 - (embedding::{vector} <=> %(q)s::{vector}) FROM kbdesk.chunks"
+            " WHERE collection_id = {id} ORDER BY embedding::{vector} <=> %(q)s::{vector}"
+            " LIMIT %(pool)s"
+        ).format(id=self._id, vector=self._vector)
+        with self.pool.connection() as con, server_errors(self.address), con.transaction():
+            self._searching(con, k, False)
+            rows = con.execute(statement, {"q": vector, "pool": k}).fetchall()
+        return [(int(r[0]), float(r[1])) for r in rows]
+
+    def candidates(
+        self, vector: np.ndarray, terms: list[str], pool: int, doc_ids: list[int] | None
+    ) -> tuple[list[tuple[int, float]], list[tuple[int, float]], dict[int, float]]:
+        """Searcher.candidates in one statement: the nearest `pool` passages, the `pool` best by
+        BM25, and the cosine of every one of them."""
+        query = self._keyword_query(terms) if terms else None
+        params: dict = {"q": vector, "pool": pool, "docs": list(doc_ids or [])}
+        if query is None:
+            keyword: sql.Composable = sql.SQL(
+                "SELECT NULL::bigint AS id, NULL::float8 AS score WHERE false"
+            )
+        else:
+            keyword, more = self._keyword_sql(query, pool, doc_ids)
+            params.update({k: v for k, v in more.items() if k not in ("k",)})
+            params["k"] = pool
+        statement = sql.SQL(
+            "WITH dense AS MATERIALIZED ({dense}), keyword AS MATERIALIZED ({keyword})"
+            " SELECT c.id, 1 - (c.embedding::{vector} <=> %(q)s::{vector}),"
+            "        c.id IN (SELECT id FROM dense), k.score"
+            " FROM kbdesk.chunks c LEFT JOIN keyword k ON k.id = c.id"
+            " WHERE c.collection_id = {id}"
+            "   AND c.id IN (SELECT id FROM dense UNION SELECT id FROM keyword)"
+        ).format(
+            dense=self._nearest_sql(doc_ids),
+            keyword=keyword,
+            vector=self._vector,
+            id=self._id,
+        )
+        with self.pool.connection() as con, server_errors(self.address), con.transaction():
+            self._searching(con, pool, doc_ids is not None)
+            rows = con.execute(statement, params).fetchall()
+        cosine = {int(r[0]): float(r[1]) for r in rows}
+        dense = sorted(((int(r[0]), float(r[1])) for r in rows if r[2]), key=_best_first)
+        keyword_list = sorted(
+            ((int(r[0]), float(r[3])) for r in rows if r[3] is not None), key=_best_first
+        )
+        return dense, keyword_list, cosine
+
+
+def _best_first(item: tuple[int, float]) -> tuple[float, int]:
+    return (-item[1], item[0])
+
+
+class SharedSearcher(Searcher):
+    """The local searcher (fusion, named documents, one result per page, the answer's context)
+    over a shared collection; the candidates come from the server in one statement."""
+
+    def __init__(self, passages: ServerPassages, embedder: Embedder):
+        super().__init__(passages, passages, embedder)
+        self.passages = passages
+
+    def candidates(
+        self, query: str, pool: int, doc_ids: list[int] | None
+    ) -> tuple[list[tuple[int, float]], list[tuple[int, float]], dict[int, float]]:
+        return self.passages.candidates(self.embed_query(query), query_terms(query), pool, doc_ids)
