@@ -9,6 +9,7 @@ from kbdesk.core.search.fusion import (
 )
 from kbdesk.core.search.text import (
     budgeted_match,
+    fts_words,
     has_cjk,
     index_body,
     match_expression,
@@ -107,3 +108,11 @@ def test_an_acronym_spelled_out_in_the_passages_is_mentioned():
     assert spelled_out("NDA", passages)
     assert not spelled_out("SOC", passages)
     assert not spelled_out("Nda", passages)  # not an acronym
+
+
+def test_fts_words_split_as_the_keyword_index_does():
+    # what a shared server's keyword index is built from: FTS5 unicode61's tokens
+    assert fts_words("EUPL v1.2, § 7.2 (the tenant's café) e-mail_x") == (
+        "EUPL v1 2 7 2 the tenant s cafe e mail x"
+    )
+    assert fts_words(index_body("合同期限为三年")) == index_body("合同期限为三年")

@@ -193,6 +193,9 @@ def test_a_reader_cannot_push_and_a_stranger_cannot_open(local_clinic, new_login
         SharedCollection.open(stranger, local_clinic.name, data_dir=tmp_path)
     with pytest.raises(AccessDenied, match="may not create shared collections"):
         push(local_clinic, stranger, "a-new-one")
+    other_admin = new_login("admin", may_create=True)  # may create, but not take another's
+    with pytest.raises(AccessDenied, match="exists, and this login may not add to it"):
+        push(local_clinic, other_admin)
 
 
 def test_the_assistant_answers_from_a_shared_collection_with_citations(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import unicodedata
 from collections.abc import Sequence
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef]")
@@ -47,6 +48,17 @@ def index_body(text: str) -> str:
     if not has_cjk(text):
         return text
     return " ".join(t for t in _get_jieba().cut_for_search(text) if not t.isspace())
+
+
+_ALNUM_RUN = re.compile(r"[^\W_]+")
+
+
+def fts_words(text: str) -> str:
+    """`text` as the keyword index's tokenizer (FTS5 unicode61, diacritics removed) splits it:
+    runs of letters and digits joined by spaces ("EUPL v1.2" -> "EUPL v1 2"). A shared
+    server's keyword index is built from this, so that it counts words as the local one does."""
+    plain = "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
+    return " ".join(_ALNUM_RUN.findall(plain))
 
 
 def query_terms(query: str) -> list[str]:

@@ -189,11 +189,17 @@ def create_collection(
             "with it.",
             hint="Ask the server's administrator to create it and grant this login write access.",
         )
-    with con.transaction():
-        con.execute(
-            "SELECT kbdesk.create_collection(%s, %s, %s, %s, %s)",
-            (name, embedder, dim, chunk_size, chunk_overlap),
-        )
+    try:
+        with con.transaction():
+            con.execute(
+                "SELECT kbdesk.create_collection(%s, %s, %s, %s, %s)",
+                (name, embedder, dim, chunk_size, chunk_overlap),
+            )
+    except psycopg.errors.UniqueViolation as err:  # there, but not readable by this login
+        raise AccessDenied(
+            f"A shared collection named '{name}' exists, and this login may not add to it.",
+            hint="Its administrator can grant write access, or choose another name.",
+        ) from err
     found = find_collection(con, name)
     if found is None:  # created in the transaction above; only a concurrent drop hides it
         raise ServerError(f"The shared collection '{name}' vanished as it was created.")

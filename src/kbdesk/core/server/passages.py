@@ -23,7 +23,7 @@ from psycopg_pool import ConnectionPool
 
 from kbdesk.core.embed.base import Embedder
 from kbdesk.core.search.searcher import Searcher
-from kbdesk.core.search.text import KEYWORD_ROW_BUDGET, budgeted_terms, query_terms
+from kbdesk.core.search.text import KEYWORD_ROW_BUDGET, budgeted_terms, fts_words, query_terms
 from kbdesk.core.server.admin import SharedCollectionInfo
 from kbdesk.core.server.connection import ServerAddress, server_errors
 from kbdesk.core.server.schema import TS_CONFIG
@@ -44,7 +44,8 @@ class _KeywordQuery:
 
     kept: list[str]
     grouped: list[str]
-    weights: dict[str, float]  # lexeme (as the server stems it) -> idf
+    weights: dict[str, float]  # a one-word term's lexeme (as the server stems it) -> idf
+    phrases: dict[str, float]  # a term of several words ("1.2" -> "1 2") -> idf
     avgdl: float
 
 
@@ -65,9 +66,11 @@ class ServerPassages:
         self.files_dir = files_dir
         self._id = sql.Literal(collection.id)
         self._vector = sql.SQL("vector({})").format(sql.Literal(collection.dim))
+        self._facts: dict[tuple[str, int], tuple[str | None, int]] = {}
+        self._facts_generation = -1
 
     def rows(self, query: sql.Composed | sql.SQL | str, params=None) -> list[tuple]:
-        with self.pool.connection() as con, server_errors(self.address):
+        with server_errors(self.address), self.pool.connection() as con:
             return con.execute(query, params).fetchall()
 
     # -- what the local catalog offers -----------------------------------------------------------
@@ -164,21 +167,44 @@ class ServerPassages:
         return [df for _lexeme, df in self._term_facts(terms, cap)]
 
     def _term_facts(self, terms: list[str], cap: int) -> list[tuple[str | None, int]]:
-        """(lexeme, passages holding it, at most `cap`) per term, in order."""
+        """(lexeme, passages holding it, at most `cap`) per term, in order; remembered until a
+        document is added, replaced or removed (counting costs a GIN lookup and a visit of each
+        passage found, per term)."""
         if not terms:
             return []
+        generation = self.generation
+        if self._facts_generation != generation:
+            self._facts.clear()
+            self._facts_generation = generation
+        missing = [t for t in dict.fromkeys(terms) if (t, cap) not in self._facts]
+        if missing:
+            self._facts.update(
+                zip(((t, cap) for t in missing), self._count(missing, cap), strict=True)
+            )
+        return [self._facts[(t, cap)] for t in terms]
+
+    def _count(self, terms: list[str], cap: int) -> list[tuple[str | None, int]]:
+        # One SELECT per term with the term as a literal: its query is then a constant, which
+        # the GIN index can answer (a query computed per row scans every passage).
         cfg = sql.Literal(TS_CONFIG)
-        rows = self.rows(
-            sql.SQL(
-                "SELECT (SELECT u.lexeme FROM unnest(to_tsvector({cfg}, t.term)) u"
-                "        ORDER BY u.positions[1] LIMIT 1),"
-                "       (SELECT count(*) FROM (SELECT 1 FROM kbdesk.chunks c"
-                "         WHERE c.collection_id = {id} AND c.keywords @@ plainto_tsquery({cfg}, t.term)"
-                "         LIMIT {cap}) AS s)"
-                " FROM unnest(%s::text[]) WITH ORDINALITY AS t(term, i) ORDER BY t.i"
-            ).format(cfg=cfg, id=self._id, cap=sql.Literal(cap)),
-            (terms,),
+        per_term = sql.SQL(
+            "SELECT {i}, (SELECT u.lexeme FROM unnest(to_tsvector({cfg}, {term})) AS u"
+            "             ORDER BY u.positions[1] LIMIT 1),"
+            "       (SELECT count(*) FROM (SELECT 1 FROM kbdesk.chunks c"
+            "         WHERE c.collection_id = {id} AND c.keywords @@ phraseto_tsquery({cfg}, {term})"
+            "         LIMIT {cap}) AS s)"
         )
+        statement = sql.SQL(" UNION ALL ").join(
+            per_term.format(
+                i=sql.Literal(i),
+                cfg=cfg,
+                term=sql.Literal(fts_words(t)),
+                id=self._id,
+                cap=sql.Literal(cap),
+            )
+            for i, t in enumerate(terms)
+        )
+        rows = [r[1:] for r in self.rows(sql.SQL("{} ORDER BY 1").format(statement))]
         return [(r[0], int(r[1]) if r[0] is not None else cap) for r in rows]
 
     # -- keyword search ------------------------------------------------------------------------
@@ -202,10 +228,16 @@ class ServerPassages:
             (self.collection.id,),
         )
         total, tokens = (int(v) for v in rows[0])
-        weights = {
-            lex: max(math.log((total - df + 0.5) / (df + 0.5)), 1e-6) for _, lex, df in facts
-        }
-        return _KeywordQuery(kept, grouped, weights, tokens / total if total else 1.0)
+        weights: dict[str, float] = {}
+        phrases: dict[str, float] = {}
+        for term, lexeme, df in facts:
+            idf = max(math.log((total - df + 0.5) / (df + 0.5)), 1e-6)  # FTS5's idf
+            words = fts_words(term)
+            if " " in words:  # FTS5 scores a phrase by its matches, not by its first word
+                phrases[words] = idf
+            else:
+                weights[lexeme] = idf
+        return _KeywordQuery(kept, grouped, weights, phrases, tokens / total if total else 1.0)
 
     def _keyword_sql(
         self, query: _KeywordQuery, k: int, doc_ids: list[int] | None
@@ -215,27 +247,37 @@ class ServerPassages:
 
         def terms_query(words: list[str], op: str) -> sql.Composable:
             return sql.SQL(op).join(
-                sql.SQL("plainto_tsquery({}, {})").format(cfg, sql.Literal(w)) for w in words
+                sql.SQL("phraseto_tsquery({}, {})").format(cfg, sql.Literal(fts_words(w)))
+                for w in words
             )
 
         match = terms_query(query.kept, " || ")
         if query.grouped:
             match = sql.SQL("{} || ({})").format(match, terms_query(query.grouped, " && "))
+        k1p, k1 = sql.Literal(BM25_K1 + 1), sql.Literal(BM25_K1)
+        phrase_scores = [
+            sql.SQL(
+                "CASE WHEN m.keywords @@ phraseto_tsquery({cfg}, {words})"
+                " THEN {idf} * {k1p} / (1 + {k1} * m.norm) ELSE 0 END"
+            ).format(cfg=cfg, words=sql.Literal(w), idf=sql.Literal(idf), k1p=k1p, k1=k1)
+            for w, idf in query.phrases.items()
+        ]
         statement = sql.SQL(
-            "SELECT m.id, sum(w.idf * (u.tf * {k1p}) / (u.tf + {k1} * ({b1} + {b} * m.length"
-            "        / %(avgdl)s))) AS score"
-            " FROM (SELECT c.id, c.keywords, c.length FROM kbdesk.chunks c"
+            "SELECT m.id,"
+            "  (SELECT coalesce(sum(w.idf * (u.tf * {k1p}) / (u.tf + {k1} * m.norm)), 0)"
+            "   FROM (SELECT lexeme, array_length(positions, 1) AS tf FROM unnest(m.keywords)) u"
+            "   JOIN unnest(%(lexemes)s::text[], %(idf)s::float8[]) AS w(lexeme, idf)"
+            "     ON w.lexeme = u.lexeme) + {phrases} AS score"
+            " FROM (SELECT c.id, c.keywords, {b1} + {b} * c.length / %(avgdl)s AS norm"
+            "       FROM kbdesk.chunks c"
             "       WHERE c.collection_id = {id} AND c.keywords @@ ({match}) {docs}) AS m"
-            " CROSS JOIN LATERAL (SELECT lexeme, array_length(positions, 1) AS tf"
-            "                     FROM unnest(m.keywords)) AS u"
-            " JOIN unnest(%(lexemes)s::text[], %(idf)s::float8[]) AS w(lexeme, idf)"
-            "   ON w.lexeme = u.lexeme"
-            " GROUP BY m.id ORDER BY score DESC, m.id LIMIT %(k)s"
+            " ORDER BY score DESC, m.id LIMIT %(k)s"
         ).format(
-            k1p=sql.Literal(BM25_K1 + 1),
-            k1=sql.Literal(BM25_K1),
+            k1p=k1p,
+            k1=k1,
             b1=sql.Literal(1 - BM25_B),
             b=sql.Literal(BM25_B),
+            phrases=sql.SQL(" + ").join(phrase_scores) if phrase_scores else sql.Literal(0),
             id=self._id,
             match=match,
             docs=self._doc_filter("c", doc_ids),
@@ -286,7 +328,7 @@ class ServerPassages:
             " WHERE collection_id = {id} ORDER BY embedding::{vector} <=> %(q)s::{vector}"
             " LIMIT %(pool)s"
         ).format(id=self._id, vector=self._vector)
-        with self.pool.connection() as con, server_errors(self.address), con.transaction():
+        with server_errors(self.address), self.pool.connection() as con, con.transaction():
             self._searching(con, k, False)
             rows = con.execute(statement, {"q": vector, "pool": k}).fetchall()
         return [(int(r[0]), float(r[1])) for r in rows]
@@ -319,7 +361,7 @@ class ServerPassages:
             vector=self._vector,
             id=self._id,
         )
-        with self.pool.connection() as con, server_errors(self.address), con.transaction():
+        with server_errors(self.address), self.pool.connection() as con, con.transaction():
             self._searching(con, pool, doc_ids is not None)
             rows = con.execute(statement, params).fetchall()
         cosine = {int(r[0]): float(r[1]) for r in rows}

@@ -23,6 +23,7 @@ import psycopg
 from kbdesk.core.errors import AccessDenied, EmbedderMismatch
 from kbdesk.core.jobs import CancelToken, ProgressFn, no_progress
 from kbdesk.core.kb import KnowledgeBase
+from kbdesk.core.search.text import fts_words
 from kbdesk.core.server import admin
 from kbdesk.core.server.connection import ServerAddress, connect, scalar, server_errors
 from kbdesk.core.server.schema import TS_CONFIG
@@ -194,7 +195,7 @@ def _copy_passages(
                     json.dumps([list(b) for b in r.boxes]),
                     r.text,
                     r.section,
-                    bodies.get(r.id, r.text),
+                    fts_words(bodies.get(r.id, r.text)),
                     vector_of[r.id],
                 )
             )

@@ -23,10 +23,11 @@ OWNER = "kbdesk_owner"  # owns the schema; NOLOGIN, BYPASSRLS, CREATEROLE
 USERS = "kbdesk_user"  # every login granted any collection: schema and table privileges
 ADMINS = "kbdesk_admins"  # may create collections
 LEVELS = ("read", "write", "admin")
-# kbdesk's own tokens (jieba for Chinese, client side) go through PostgreSQL's English parser
-# and stemmer, as the local catalog's porter stemmer: the parser keeps each space-separated
-# Chinese word whole.
-TS_CONFIG = "english"
+# kbdesk's own tokens (jieba for Chinese, client side) go through a text search configuration
+# made to count as the local catalog's FTS5 index does (porter stemming, every word kept, a
+# hyphenated word as its parts): BM25 then scores alike (bench_shared_server.py, parity).
+# PostgreSQL's parser keeps each space-separated Chinese word whole.
+TS_CONFIG = "kbdesk.words"
 
 # Run as a superuser: the owner role has rights only a superuser can give.
 ROLES = f"""
@@ -50,6 +51,13 @@ DO $$ BEGIN
   END IF;
 END $$;
 CREATE TABLE kbdesk.meta (key text PRIMARY KEY, value text NOT NULL);
+-- English stemming without a stopword list (FTS5 indexes every word; document lengths count
+-- them), a hyphenated word as its parts only (FTS5's unicode61 splits it).
+CREATE TEXT SEARCH DICTIONARY kbdesk.english_stem (TEMPLATE = snowball, LANGUAGE = english);
+CREATE TEXT SEARCH CONFIGURATION {TS_CONFIG} (COPY = pg_catalog.english);
+ALTER TEXT SEARCH CONFIGURATION {TS_CONFIG}
+    ALTER MAPPING FOR asciiword, word, hword_asciipart, hword_part WITH kbdesk.english_stem;
+ALTER TEXT SEARCH CONFIGURATION {TS_CONFIG} DROP MAPPING FOR asciihword, hword, numhword;
 CREATE TABLE kbdesk.collections (
     id            integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     name          text NOT NULL UNIQUE CHECK (length(name) BETWEEN 1 AND 200),
