@@ -9,6 +9,7 @@ with the bilingual benchmark documents, and saves window grabs at each step.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 import time
@@ -82,12 +83,17 @@ def main() -> int:
     parser.add_argument(
         "--encrypted", action="store_true", help="only take the encrypted collection's shots"
     )
+    parser.add_argument(
+        "--shared", action="store_true", help="only take the shared collection's shots"
+    )
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     if args.adapters:
         return adapters_dialog(args.adapters, Path(args.model))
     if args.encrypted:
         return encrypted_collection(Path(args.model), args.question)
+    if args.shared:
+        return shared_collection(Path(args.model), args.question)
 
     from bench.corpus import build
     from bench.synth import make_long_pdf
@@ -205,7 +211,85 @@ def main() -> int:
         window.close()
         loading_the_model(paths, Path(args.model), args.question)
         processor_below_floor(paths)
-    return encrypted_collection(Path(args.model), args.question)
+    encrypted_collection(Path(args.model), args.question)
+    return shared_collection(Path(args.model), args.question)
+
+
+def shared_collection(model: Path, question: str) -> int:
+    """A second login at another PC: a collection it may no longer read refused, then the
+    practice's shared collection answering with the cited page open (a real throwaway
+    PostgreSQL + pgvector, as the tests use)."""
+    import pgserver
+    import psycopg
+
+    from bench.corpus import build
+    from kbdesk.core.kb import KnowledgeBase
+    from kbdesk.core.paths import AppPaths
+    from kbdesk.core.server import admin
+    from kbdesk.core.server.connection import ServerAddress
+    from kbdesk.core.server.push import push
+    from kbdesk.core.settings import SettingsStore
+    from kbdesk.gui.main_window import MainWindow, app_icon
+    from kbdesk.gui.session import Session
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setWindowIcon(app_icon())
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        folder = Path(tempfile.mkdtemp(prefix="kbdesk-pg-"))
+        server = pgserver.get_server(folder, cleanup_mode="stop")
+        try:
+            url = f"postgresql://postgres@/postgres?host={folder}"
+            owner, reader = ServerAddress(url), ServerAddress(url.replace("postgres@", "dana@"))
+            admin.init_server(owner)
+            with psycopg.connect(url, autocommit=True) as con:
+                con.execute("CREATE ROLE dana LOGIN")
+            docs = tmp / "Client files"
+            build(docs)
+            with KnowledgeBase.open(tmp / "owner-pc", "files") as kb:
+                kb.import_paths([docs])
+                for name in ("Practice files", "Partners only", "Lease disputes"):
+                    push(kb, owner, name)
+            for name in ("Practice files", "Lease disputes"):
+                admin.set_access(owner, name, "dana", "read")
+            paths = AppPaths.resolve(tmp / "data")
+            store = SettingsStore(paths.config_dir)
+            store.save(replace(store.load(), model=str(model), shared_server=reader.url))
+            window = MainWindow(Session(paths))
+            window.resize(1560, 940)
+            window.show()
+            window.start()
+            session, box = window.session, window.library.collections_box
+            wait_until(lambda: session.shared and session.model_loading is None, 300)
+
+            def choose(key: str) -> None:
+                for row in range(box.list.count()):
+                    if box.list.item(row).data(Qt.ItemDataRole.UserRole) == key:
+                        box.list.setCurrentRow(row)
+
+            admin.set_access(owner, "Lease disputes", "dana", "none")  # taken back meanwhile
+            choose("shared:Lease disputes")
+            wait_until(lambda: "may not read" in window.status.text(), 60)
+            shot(window, "20-shared-refused.png")
+            choose("shared:Practice files")
+            wait_until(lambda: session.collection == "shared:Practice files", 60)
+            answered = collect(window.chat.answer_finished)
+            window.chat.input.setPlainText(question)
+            window.chat.send()
+            if not wait_until(lambda: answered):
+                print("no answer within the time limit", file=sys.stderr)
+                return 1
+            citations = answered[0][0].citations
+            if citations:
+                shown = collect(window.citations.page_shown)
+                window.chat._link(QUrl(f"cite:{len(window.chat.turns) - 1}:{citations[0].n}"))
+                wait_until(lambda: shown, 60)
+            shot(window, "19-shared-collection.png")
+            window.close()
+        finally:
+            server.cleanup()
+            shutil.rmtree(folder, ignore_errors=True)
+    return 0
 
 
 def encrypted_collection(model: Path, question: str) -> int:

@@ -12,6 +12,7 @@ from keyring.backends import fail
 
 from tests.core.generate.conftest import small_model  # noqa: F401 - shared fixture
 from tests.helpers import GUIDE_PAGES, LEASE_PAGES, ZH_PAGES, make_pdf
+from tests.shared_server import new_login, pg_folder, superuser  # noqa: F401 - shared fixtures
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -1,4 +1,5 @@
-"""The collections list: switch, create, rename and delete collections (renames and deletes are jobs)."""
+"""The collections list: switch, create, rename and delete collections (renames and deletes are jobs),
+and the shared server's collections this login may read, marked (listed and opened in jobs)."""
 
 from __future__ import annotations
 
@@ -17,10 +18,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kbdesk.core.errors import KbdeskError
+from kbdesk.core.errors import AccessDenied, KbdeskError
+from kbdesk.gui import shared_collections
 from kbdesk.gui.session import Session
+from kbdesk.gui.shared_collections import MARK, is_shared, key_of, name_of
 from kbdesk.gui.widgets import error_text, lock_icon, tool_button
 from kbdesk.gui.workers import Job
+
+KEY_ROLE = Qt.ItemDataRole.UserRole  # a row's collection: a local name or a shared key
 
 
 class CollectionsBox(QWidget):
@@ -34,7 +39,9 @@ class CollectionsBox(QWidget):
         self.list = QListWidget()
         self.list.setAccessibleName("Collections")
         self.list.setToolTip("Collections: each has its own documents and chats")
-        self.list.currentTextChanged.connect(self._picked)
+        self.list.currentItemChanged.connect(
+            lambda item, _previous: self._picked(item.data(KEY_ROLE) if item else "")
+        )
         self.new_button = tool_button(self, "New", "Create a collection", self.new_collection)
         self.rename_button = tool_button(self, "Rename", "Rename this collection", self.ask_rename)
         self.delete_button = tool_button(
@@ -52,7 +59,10 @@ class CollectionsBox(QWidget):
         session.collections_changed.connect(self.reload)
         session.locks_changed.connect(self.reload)
         session.collection_changed.connect(lambda _name: self.reload())
+        session.settings_changed.connect(self._settings_changed)
+        self._server = session.settings.shared_server
         self.reload()
+        self.refresh_shared()
 
     def reload(self) -> None:
         names = self.session.collections() or [self.session.collection]
@@ -61,21 +71,82 @@ class CollectionsBox(QWidget):
         self.list.blockSignals(True)
         self.list.clear()
         unlocked = set(self.session.unlocked())
-        for name in sorted(names):
+        for name in sorted(n for n in names if not is_shared(n)):
             item = QListWidgetItem(name)
+            item.setData(KEY_ROLE, name)
             if self.session.encrypted(name):
                 state = "unlocked" if name in unlocked else "locked"
                 item.setIcon(lock_icon(closed=name not in unlocked))
                 item.setToolTip(f"Encrypted, {state}")
             self.list.addItem(item)
-        matches = self.list.findItems(self.session.collection, Qt.MatchFlag.MatchExactly)
-        if matches:
-            self.list.setCurrentItem(matches[0])
+        shared = list(self.session.shared)
+        if is_shared(self.session.collection) and name_of(self.session.collection) not in shared:
+            shared.append(name_of(self.session.collection))
+        for name in sorted(shared):
+            item = QListWidgetItem(name + MARK)
+            item.setData(KEY_ROLE, key_of(name))
+            item.setToolTip(
+                "On the practice's shared server: searched and answered here; its documents "
+                "are added there by its importers"
+            )
+            self.list.addItem(item)
+        for row in range(self.list.count()):
+            if self.list.item(row).data(KEY_ROLE) == self.session.collection:
+                self.list.setCurrentRow(row)
         self.list.blockSignals(False)
+        on_server = is_shared(self.session.collection)
+        for b in (self.rename_button, self.delete_button):
+            b.setEnabled(not on_server)
 
-    def _picked(self, name: str) -> None:
-        if name and name != self.session.collection:
-            self._try(lambda: self.session.switch_collection(name))
+    def _picked(self, key: str) -> None:
+        if not key or key == self.session.collection:
+            return
+        if is_shared(key) and not self.session.is_open(key):
+            self.connect_shared(key)
+            return
+        self._try(lambda: self.session.switch_collection(key))
+
+    # -- shared collections: listed and opened in jobs ---------------------------------------
+
+    def _settings_changed(self, settings) -> None:
+        if settings.shared_server != self._server:
+            self._server = settings.shared_server
+            self.refresh_shared()
+
+    def refresh_shared(self, *, quiet: bool = False) -> Job | None:
+        """List the shared server's collections this login may read (none without a server);
+        `quiet`: a failure empties the list without a message (one was just shown)."""
+        if not self.session.settings.shared_server:
+            self.session.shared = []
+            self.reload()
+            return None
+        job = shared_collections.list_collections(self.session)
+        job.result.connect(self._listed)
+        job.failed.connect(lambda exc: self._listed([]) if quiet else self._not_listed(exc))
+        return job
+
+    def _listed(self, names: list[str]) -> None:
+        self.session.shared = names
+        self.reload()
+
+    def _not_listed(self, exc: BaseException) -> None:
+        self.session.shared = []
+        self.reload()
+        self.message.emit(error_text(exc))
+
+    def connect_shared(self, key: str) -> Job:
+        name = name_of(key)
+        self.message.emit(f"Connecting to the shared collection '{name}'…")
+        job = shared_collections.connect(self.session, key)
+        job.result.connect(lambda _shared: self.message.emit(f"Connected to '{name}'."))
+        job.failed.connect(self._not_connected)
+        return job
+
+    def _not_connected(self, exc: BaseException) -> None:
+        self.message.emit(error_text(exc))
+        self.reload()  # the current collection stays chosen
+        if isinstance(exc, AccessDenied):  # access taken back since the list was read
+            self.refresh_shared(quiet=True)
 
     def _try(self, action: Callable[[], object]) -> None:
         try:

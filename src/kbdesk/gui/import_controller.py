@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QV
 from kbdesk.core.types import DocStatus, FileStatus, ImportReport, Progress, Stage
 from kbdesk.gui.documents_model import DocumentsModel
 from kbdesk.gui.session import Session
+from kbdesk.gui.shared_collections import is_shared
 from kbdesk.gui.widgets import error_text
 from kbdesk.gui.workers import Job
 
@@ -78,6 +79,10 @@ class ImportController(QWidget):
     def import_paths(self, paths: list[str], again: bool = False) -> Job:
         paths = [str(Path(p)) for p in paths]
         collection = self.session.collection
+        if is_shared(collection):  # refused in words; nothing is planned or kept to resume
+            job = self.session.import_paths(paths)
+            job.failed.connect(lambda exc: self.message.emit(error_text(exc)))
+            return job
         pending = dict(self.session.settings.pending)
         pending[collection] = list(dict.fromkeys([*pending.get(collection, []), *paths]))
         self.session.update_settings(pending=pending)

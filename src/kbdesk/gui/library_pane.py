@@ -28,6 +28,7 @@ from kbdesk.gui.folder_watcher import FolderWatcher
 from kbdesk.gui.import_controller import ImportController
 from kbdesk.gui.problems_list import ProblemsList
 from kbdesk.gui.session import Session
+from kbdesk.gui.shared_collections import is_shared
 from kbdesk.gui.unlock_panel import UnlockPanel
 from kbdesk.gui.widgets import error_text, tool_button
 from kbdesk.gui.workers import Job
@@ -180,8 +181,9 @@ class LibraryPane(QWidget):
 
     def refresh(self) -> None:
         locked = self.session.is_locked()
+        on_server = is_shared(self.session.collection)  # its documents change on the server
         for b in (self.import_button, self.remove_button, self.reindex_button):
-            b.setEnabled(not locked)
+            b.setEnabled(not locked and not on_server)
         if locked:
             self.model.set_documents([])
             self.model.flush()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, QUrl
@@ -13,11 +14,14 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QSplitter
 from kbdesk import APP_NAME
 from kbdesk.core.errors import ErrorCode, KbdeskError
 from kbdesk.core.messages import Audience, explain, remedy_text
+from kbdesk.gui import shared_collections
 from kbdesk.gui.chat_pane import ChatPane, busy_note
 from kbdesk.gui.citation_pane import CitationPane
 from kbdesk.gui.library_pane import LibraryPane
 from kbdesk.gui.lock_actions import LockActions
 from kbdesk.gui.session import Session
+from kbdesk.gui.shared_collections import is_shared
+from kbdesk.gui.widgets import error_text
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +150,11 @@ class MainWindow(QMainWindow):
             self._status_clear.start(ms)
 
     def show_citation(self, citation) -> None:
-        """A Citation (its quote highlighted strongly) or a nearest passage's Hit (no quote)."""
+        """A Citation (its quote highlighted strongly) or a nearest passage's Hit (no quote);
+        a shared collection's document is first brought to this PC (in a job)."""
+        if is_shared(self.session.collection) and not Path(citation.path).is_file():
+            self._fetch_then(citation.doc_id, lambda: self.show_citation(citation))
+            return
         self.citations.show_citation(
             path=citation.path,
             document=citation.document,
@@ -158,7 +166,23 @@ class MainWindow(QMainWindow):
         )
 
     def open_document(self, path: str) -> None:
+        if is_shared(self.session.collection) and not Path(path).is_file():
+            found = [d for d in self.session.kb().documents() if d.path == path]
+            if found:
+                self._fetch_then(found[0].id, lambda: self.open_document(path))
+                return
         self.citations.show_citation(path=path, document=Path(path).name, page=1, boxes=(), text="")
+
+    def _fetch_then(self, doc_id: int, show: Callable[[], None]) -> None:
+        """Bring a shared document's original file to this PC, then show it."""
+        self.notify("Fetching the document from the shared server…")
+        job = shared_collections.original(self.session, doc_id)
+        job.result.connect(lambda path: self._fetched(path, show))
+        job.failed.connect(lambda exc: self.notify(error_text(exc)))
+
+    def _fetched(self, path: Path, show: Callable[[], None]) -> None:
+        self.notify(f"{path.name} came from the shared server.")
+        show()
 
     def open_settings(self) -> None:
         from kbdesk.gui.settings_dialog import SettingsDialog
@@ -166,13 +190,28 @@ class MainWindow(QMainWindow):
         dialog = SettingsDialog(self.session.settings, self.session.paths, self)
         if dialog.exec():
             try:
-                self.session.update_settings(**dialog.values())
+                values = dialog.values()
+                if values["shared_server"]:
+                    from kbdesk.core.server.connection import ServerAddress
+
+                    address = ServerAddress(values["shared_server"])
+                    address.params()  # a malformed address is refused before it is kept
+                    if dialog.password():
+                        self.session.server_password = dialog.password()
+                        address.remember(dialog.password())
+                self.session.update_settings(**values)
             except KbdeskError as exc:
                 self.notify(str(exc))
 
     def open_adapters(self) -> None:
         from kbdesk.gui.adapters_dialog import AdaptersDialog
 
+        if is_shared(self.session.collection):
+            self.notify(
+                "Adapters are trained on a local collection's documents: choose one in the "
+                "Collections list."
+            )
+            return
         AdaptersDialog(self.session, self).exec()
 
     def encryption_help(self) -> None:

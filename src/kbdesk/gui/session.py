@@ -22,6 +22,8 @@ from kbdesk.core.errors import CollectionBusy, KbdeskError
 from kbdesk.core.paths import DEFAULT_COLLECTION, AppPaths
 from kbdesk.core.settings import Settings, SettingsStore
 from kbdesk.core.types import FileResult, ImportReport
+from kbdesk.gui.shared_collections import is_shared
+from kbdesk.gui.shared_collections import name_of as shared_name
 from kbdesk.gui.workers import Job, JobContext, JobRunner
 
 if TYPE_CHECKING:
@@ -30,6 +32,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 GENERATION_KEY = "llm"
+SHARED_ON_SERVER = KbdeskError(
+    "A shared collection's documents are added, removed and renamed on the server by its "
+    "importers and administrators.",
+    hint="To work on documents of your own, choose or create a local collection.",
+)
 
 
 def write_key(collection: str) -> str:
@@ -51,12 +58,19 @@ class Session(QObject):
         self.settings: Settings = self.store.load()
         for problem in self.store.problems:
             log.warning("settings: %s", problem)
+        if is_shared(
+            self.settings.collection
+        ):  # reconnecting is the user's choice, not the start's
+            self.settings = replace(self.settings, collection=DEFAULT_COLLECTION)
         self.runner = JobRunner(self)
         self._kbs: dict[str, KnowledgeBase] = {}  # opened once per run, by collection name
         self._moving: set[str] = set()  # collections a rename or delete job is working on
         self._locked: set[str] = set()  # locked by the user in this run: the key store waits
         self._reading: dict[str, int] = {}  # collection -> answers and evaluations reading it
         self._models = None  # the core's ModelCache, made on first use (it imports llama code)
+        self.shared: list[str] = []  # the shared server's collections this login may read
+        # the server password typed in Settings, for this run (the key store keeps it if it can)
+        self.server_password: str | None = None
         self.model_loading: Job | None = None  # the start-up model load, while it runs
 
     # -- settings ------------------------------------------------------------------------------
@@ -90,6 +104,11 @@ class Session(QObject):
         from kbdesk.core.kb import KnowledgeBase
 
         name = name or self.collection
+        if is_shared(name) and name not in self._kbs:
+            raise KbdeskError(
+                f"The shared collection '{shared_name(name)}' is not connected.",
+                hint="Choose it again in the Collections list.",
+            )
         if name in self._moving:  # opening it now would bring an empty one back
             raise CollectionBusy(
                 f"Collection '{name}' is being renamed, deleted or encrypted; wait a moment."
@@ -114,6 +133,15 @@ class Session(QObject):
             name, KnowledgeBase.open(self.paths.data_dir, name, embedder=self.settings.embedder)
         )
 
+    def is_open(self, name: str) -> bool:
+        return name in self._kbs
+
+    def connected(self, key: str, shared) -> None:
+        """A shared collection a job connected to: it becomes the current collection."""
+        self.forget(key)
+        self._kbs[key] = shared
+        self.switch_collection(key)
+
     def created(self, name: str, kb: KnowledgeBase) -> None:
         """A collection made just now, open: it becomes the current one."""
         self._kbs[name] = kb
@@ -132,12 +160,16 @@ class Session(QObject):
     def encrypted(self, name: str | None = None) -> bool:
         from kbdesk.core import encryption
 
+        if is_shared(name or self.collection):
+            return False
         return encryption.is_encrypted(self.paths.collection_dir(name or self.collection))
 
     def remembered(self, name: str | None = None) -> bool:
         """Whether the key store remembers an unlock of the encrypted collection."""
         from kbdesk.core import encryption
 
+        if is_shared(name or self.collection):
+            return False
         try:
             return encryption.remembered(self.paths.collection_dir(name or self.collection))
         except KbdeskError:  # a damaged key file: the unlock says so
@@ -147,6 +179,8 @@ class Session(QObject):
         """Whether encrypting the (still plain) collection was started and not finished."""
         from kbdesk.core import encryption
 
+        if is_shared(self.collection):
+            return False
         return encryption.interrupted(self.paths.collection_dir(name or self.collection))
 
     def is_locked(self, name: str | None = None) -> bool:
@@ -241,15 +275,12 @@ class Session(QObject):
         """`fn` in a job while collection `name` is closed and cannot be opened here (a rename,
         a delete, an encryption); refused while a write job works in it."""
         key = write_key(name)
+        if is_shared(name):
+            return self.refused(what, SHARED_ON_SERVER)
         if self.runner.busy(key):  # closing its KnowledgeBase now would pull it from under a job
             from kbdesk.core.collections_admin import busy_error
 
-            refusal = busy_error(name, verb)
-
-            def refuse(ctx: JobContext) -> None:
-                raise refusal
-
-            return self.runner.submit(what, refuse)
+            return self.refused(what, busy_error(name, verb))
         self.forget(name)
         self._moving.add(name)
         job = self.runner.submit(what, lambda ctx: fn(), serial_key=key)
@@ -258,6 +289,14 @@ class Session(QObject):
         job.failed.connect(lambda _exc: self._moving.discard(name))
         job.cancelled.connect(lambda: self._moving.discard(name))
         return job
+
+    def refused(self, what: str, refusal: KbdeskError) -> Job:
+        """A job that fails at once with `refusal` (callers follow jobs, not exceptions)."""
+
+        def refuse(ctx: JobContext) -> None:
+            raise refusal
+
+        return self.runner.submit(what, refuse)
 
     def _renamed(self, old: str, new: str) -> None:
         self.update_settings(**_rekeyed(self.settings, old, new))
@@ -278,6 +317,8 @@ class Session(QObject):
         self, paths: Sequence[str], collection: str | None = None, again: bool = False
     ) -> Job:
         """Import files and folders; `again`: read unchanged files too (Re-index)."""
+        if is_shared(collection or self.collection):
+            return self.refused("import", SHARED_ON_SERVER)
         kb = self.kb(collection)
         ocr = self.settings.ocr
 
@@ -298,6 +339,8 @@ class Session(QObject):
         return self.runner.submit("import", run, serial_key=write_key(kb.name))
 
     def remove_documents(self, refs: Sequence[str], collection: str | None = None) -> Job:
+        if is_shared(collection or self.collection):
+            return self.refused("remove", SHARED_ON_SERVER)
         kb = self.kb(collection)
         return self.runner.submit(
             "remove", lambda ctx: kb.remove(list(refs)), serial_key=write_key(kb.name)

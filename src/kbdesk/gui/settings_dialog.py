@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -108,6 +109,21 @@ class SettingsDialog(QDialog):
             "is forgotten and the passphrase is asked again. 0: never."
         )
 
+        self.shared_server = QLineEdit(settings.shared_server)
+        self.shared_server.setPlaceholderText("postgresql://you@kbdesk.firm.example/kbdesk")
+        self.shared_server.setAccessibleName("Shared server address")
+        self.shared_server.setToolTip(
+            "Your practice's kbdesk server (PostgreSQL with pgvector), with your own login. "
+            "Its certificate is checked (TLS). Empty: no shared collections."
+        )
+        self.server_password = QLineEdit()
+        self.server_password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.server_password.setPlaceholderText("unchanged")
+        self.server_password.setAccessibleName("Shared server password")
+        self.server_password.setToolTip(
+            "Kept in this computer's key store (or for this session where there is none)."
+        )
+
         folder = QLabel(str(paths.data_dir))
         folder.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         open_folder = QPushButton("Open")
@@ -129,6 +145,8 @@ class SettingsDialog(QDialog):
         form.addRow("", self.evidence_first)
         form.addRow("", self.ocr)
         form.addRow("Lock encrypted collections after:", self.lock_after)
+        form.addRow("Shared server:", self.shared_server)
+        form.addRow("Server password:", self.server_password)
         form.addRow("Data folder:", folder_row)
         form.addRow("Log folder:", QLabel(str(paths.log_dir)))
 
@@ -177,4 +195,9 @@ class SettingsDialog(QDialog):
             "evidence_first": self.evidence_first.isChecked(),
             "ocr": self.ocr.isChecked(),
             "lock_after_minutes": self.lock_after.value(),
+            "shared_server": self.shared_server.text().strip(),
         }
+
+    def password(self) -> str:
+        """The shared server password typed (empty: unchanged)."""
+        return self.server_password.text()

@@ -17,7 +17,7 @@ from kbdesk.core.server import admin
 from kbdesk.core.server.collection import SharedCollection
 from kbdesk.core.server.connection import CONNECT_TIMEOUT_S, ServerAddress
 from kbdesk.core.server.push import push
-from tests.core.server.conftest import address_of, start_server
+from tests.shared_server import address_of, start_server
 
 
 def test_a_network_address_checks_the_servers_certificate_unless_told_otherwise():

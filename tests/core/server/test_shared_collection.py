@@ -20,8 +20,8 @@ from kbdesk.core.kb import KnowledgeBase
 from kbdesk.core.server import admin
 from kbdesk.core.server.collection import SharedCollection
 from kbdesk.core.server.push import push
-from tests.core.server.conftest import address_of
 from tests.helpers import LEASE_PAGES, make_pdf
+from tests.shared_server import address_of
 
 QUESTIONS = [
     "How much notice is needed to terminate the lease?",

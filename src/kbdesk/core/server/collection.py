@@ -43,6 +43,7 @@ class SharedCollection:
         self._embedder: Embedder | None = None
         self._searcher: SharedSearcher | None = None
         self._lock = threading.Lock()
+        self._documents: list[Document] | None = None
 
     @classmethod
     def open(
@@ -66,7 +67,9 @@ class SharedCollection:
                 hint="Its administrator can grant access.",
             )
         pool = open_pool(address, password)
-        return cls(paths, address, ServerPassages(pool, address, info, paths.shared_files_dir))
+        shared = cls(paths, address, ServerPassages(pool, address, info, paths.shared_files_dir))
+        shared.refresh()
+        return shared
 
     @property
     def embedder(self) -> Embedder:
@@ -115,13 +118,34 @@ class SharedCollection:
         server = hashlib.sha256(self.address.account.encode()).hexdigest()[:12]
         return ChatStore(self.paths.data_dir / "shared-chats" / f"{server}-{self.info.id}")
 
+    @property
+    def encrypted(self) -> bool:
+        return False  # nothing of it is kept on this PC but chats and opened originals
+
+    def warm_up(self) -> None:
+        """Load the embedder and the document list now (off the window's main thread)."""
+        self.searcher()
+        self.refresh()
+
+    def stale_documents(self, documents: Iterable[Document] | None = None) -> list[Document]:
+        return []  # re-reading documents is the uploader's, on its own PC
+
     def documents(self) -> list[Document]:
+        """The collection's documents as last read from the server (read when it was opened, and
+        by refresh()): a window asks for them on its main thread, which never waits on a
+        network."""
+        if self._documents is None:
+            return self.refresh()
+        return list(self._documents)
+
+    def refresh(self) -> list[Document]:
+        """Read the document list from the server again."""
         rows = self.passages.rows(
             "SELECT id, name, kind, sha256, size, extract(epoch FROM imported_at), pages, chunks,"
             " chunking FROM kbdesk.documents WHERE collection_id = %s ORDER BY name, id",
             (self.info.id,),
         )
-        return [
+        documents = [
             Document(
                 id=r[0],
                 path=str(self.passages.local_path(r[0], r[1])),
@@ -140,6 +164,8 @@ class SharedCollection:
             )
             for r in rows
         ]
+        self._documents = documents
+        return list(documents)
 
     def original(self, doc_id: int) -> Path:
         """This PC's copy of a document's original file (what a citation opens), fetched from the

@@ -1,0 +1,101 @@
+"""A shared collection in the window, as a second person at another PC uses it: the Collections
+list shows the server's collections this login may read (marked), choosing one connects in the
+background, a collection it may not read is refused in words, documents cannot be dropped into
+it, and questions are answered with citations whose click opens the page (real PostgreSQL +
+pgvector, the real embedder and the small real model)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QUrl
+
+from kbdesk.core.kb import KnowledgeBase
+from kbdesk.core.server import admin
+from kbdesk.core.server.push import push
+from kbdesk.gui.collections_box import KEY_ROLE
+from kbdesk.gui.shared_collections import MARK
+from tests.gui.test_main_window import ask, drop, statuses
+
+TIMEOUT = 60_000
+
+
+def _row(box, key: str):
+    return next(
+        box.list.item(i) for i in range(box.list.count()) if box.list.item(i).data(KEY_ROLE) == key
+    )
+
+
+def shared_setup(tmp_path, docs_dir, new_login):
+    """The owner's PC uploads two collections; the reader is granted one of them."""
+    owner, reader = new_login("owner", may_create=True), new_login("reader")
+    with KnowledgeBase.open(tmp_path / "owner-pc", "files") as kb:
+        assert kb.import_paths([docs_dir]).ok
+        for name in ("Practice files", "Partners only"):
+            push(kb, owner, name)
+    admin.set_access(owner, "Practice files", reader.login, "read")
+    return owner, reader
+
+
+def test_a_second_login_is_refused_then_searches_asks_and_opens_the_page(
+    make_window, qtbot, tmp_path, docs_dir, data_dir, new_login, small_model_path
+):
+    owner, reader = shared_setup(tmp_path, docs_dir, new_login)
+    window = make_window(model=small_model_path)
+    session, box = window.session, window.library.collections_box
+    session.update_settings(shared_server=reader.url, temperature=0.0)
+    qtbot.waitUntil(lambda: session.shared == ["Practice files"], timeout=TIMEOUT)
+    rows = [box.list.item(i).text() for i in range(box.list.count())]
+    assert "Practice files" + MARK in rows and not any("Partners" in r for r in rows)
+
+    # access taken away after the list was read: choosing it is refused, nothing changes
+    admin.set_access(owner, "Practice files", reader.login, "none")
+    box.list.setCurrentItem(_row(box, "shared:Practice files"))
+    qtbot.waitUntil(
+        lambda: "may not read a shared collection" in window.status.text(), timeout=TIMEOUT
+    )
+    assert session.collection == "default"
+
+    admin.set_access(owner, "Practice files", reader.login, "read")
+    box.refresh_shared()
+    qtbot.waitUntil(lambda: session.shared == ["Practice files"], timeout=TIMEOUT)
+    with qtbot.waitSignal(session.collection_changed, timeout=TIMEOUT):
+        box.list.setCurrentItem(_row(box, "shared:Practice files"))
+    assert session.collection == "shared:Practice files"
+    assert statuses(window) == {
+        "hypertension.pdf": "ready",
+        "lease.pdf": "ready",
+        "术后护理须知.pdf": "ready",
+    }
+    assert not box.rename_button.isEnabled() and not box.delete_button.isEnabled()
+    library = window.library
+    assert not any(
+        b.isEnabled()
+        for b in (library.import_button, library.remove_button, library.reindex_button)
+    )
+
+    # documents are added on the server, not dropped here
+    drop(window, [docs_dir / "lease.pdf"])
+    qtbot.waitUntil(
+        lambda: "added, removed and renamed on the server" in window.status.text(), timeout=TIMEOUT
+    )
+
+    answer, _ = ask(qtbot, window, "How much is the security deposit?")
+    cited = [c for c in answer.citations if (c.document, c.page) == ("lease.pdf", 3)]
+    assert cited and "25,200" in answer.answer
+    assert not Path(cited[0].path).exists()  # fetched when clicked
+    pane = window.citations
+    with qtbot.waitSignal(pane.page_shown, timeout=TIMEOUT) as shown:
+        window.chat._link(QUrl(f"cite:0:{cited[0].n}"))
+    assert shown.args[0] == 3 and pane.highlight_rects
+    assert Path(pane.current_path).is_relative_to(data_dir / "shared-files")
+    assert "lease.pdf came from the shared server" in window.status.text()
+
+
+def test_an_unreachable_server_leaves_local_collections_working(make_window, qtbot):
+    window = make_window()
+    session = window.session
+    session.update_settings(shared_server="postgresql://ana@127.0.0.1:9/kbdesk?sslmode=disable")
+    qtbot.waitUntil(lambda: "did not answer" in window.status.text(), timeout=TIMEOUT)
+    assert session.shared == [] and session.collection == "default"
+    assert window.library.collections_box.list.count() >= 1
