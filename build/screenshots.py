@@ -67,6 +67,22 @@ def drop(window, paths) -> None:
     window.dropEvent(event)
 
 
+def answer_and_open_citation(window, question: str) -> bool:
+    """Ask in the chat, then click the answer's first citation; False: no answer in time."""
+    answered = collect(window.chat.answer_finished)
+    window.chat.input.setPlainText(question)
+    window.chat.send()
+    if not wait_until(lambda: answered):
+        print("no answer within the time limit", file=sys.stderr)
+        return False
+    citations = answered[0][0].citations
+    if citations:
+        shown = collect(window.citations.page_shown)
+        window.chat._link(QUrl(f"cite:{len(window.chat.turns) - 1}:{citations[0].n}"))
+        wait_until(lambda: shown, 60)
+    return True
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     default_model = Path.home() / ".cache/kbdesk/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
@@ -273,17 +289,8 @@ def shared_collection(model: Path, question: str) -> int:
             shot(window, "20-shared-refused.png")
             choose("shared:Practice files")
             wait_until(lambda: session.collection == "shared:Practice files", 60)
-            answered = collect(window.chat.answer_finished)
-            window.chat.input.setPlainText(question)
-            window.chat.send()
-            if not wait_until(lambda: answered):
-                print("no answer within the time limit", file=sys.stderr)
+            if not answer_and_open_citation(window, question):
                 return 1
-            citations = answered[0][0].citations
-            if citations:
-                shown = collect(window.citations.page_shown)
-                window.chat._link(QUrl(f"cite:{len(window.chat.turns) - 1}:{citations[0].n}"))
-                wait_until(lambda: shown, 60)
             shot(window, "19-shared-collection.png")
             window.close()
         finally:
@@ -347,17 +354,8 @@ def encrypted_collection(model: Path, question: str) -> int:
         imported = collect(window.library.import_finished)
         drop(window, [docs])
         wait_until(lambda: imported)
-        answered = collect(window.chat.answer_finished)
-        window.chat.input.setPlainText(question)
-        window.chat.send()
-        if not wait_until(lambda: answered):
-            print("no answer within the time limit", file=sys.stderr)
+        if not answer_and_open_citation(window, question):
             return 1
-        citations = answered[0][0].citations
-        if citations:
-            shown = collect(window.citations.page_shown)
-            window.chat._link(QUrl(f"cite:{len(window.chat.turns) - 1}:{citations[0].n}"))
-            wait_until(lambda: shown, 60)
         shot(window, "16-encrypted-collection.png")
         window.locks.lock_collection()
         wait(300)

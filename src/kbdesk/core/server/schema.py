@@ -192,6 +192,20 @@ BEGIN
     RETURN new_id;
 END $f$;
 
+-- The id of a collection the caller administers; refused otherwise (whether or not it exists).
+CREATE FUNCTION kbdesk.administered(collection text)
+    RETURNS integer LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, kbdesk AS $f$
+DECLARE
+    cid integer;
+BEGIN
+    SELECT id INTO cid FROM kbdesk.collections WHERE name = collection;
+    IF cid IS NULL OR NOT pg_has_role(session_user, kbdesk.role_of(cid, 'admin'), 'MEMBER') THEN
+        PERFORM kbdesk.refuse(format('%s does not administer a collection named %s',
+                                     session_user, collection));
+    END IF;
+    RETURN cid;
+END $f$;
+
 -- Gives `login` exactly one level on a collection (none: level 'none'); the caller must be
 -- that collection's administrator.
 CREATE FUNCTION kbdesk.set_access(collection text, login name, level text)
@@ -200,11 +214,7 @@ DECLARE
     cid integer;
     each_level text;
 BEGIN
-    SELECT id INTO cid FROM kbdesk.collections WHERE name = collection;
-    IF cid IS NULL OR NOT pg_has_role(session_user, kbdesk.role_of(cid, 'admin'), 'MEMBER') THEN
-        PERFORM kbdesk.refuse(format('%s does not administer a collection named %s',
-                                     session_user, collection));
-    END IF;
+    cid := kbdesk.administered(collection);
     IF level NOT IN ('read', 'write', 'admin', 'none') THEN
         RAISE EXCEPTION 'unknown access level %', level;
     END IF;
@@ -230,11 +240,7 @@ DECLARE
     cid integer;
     each_level text;
 BEGIN
-    SELECT id INTO cid FROM kbdesk.collections WHERE name = collection;
-    IF cid IS NULL OR NOT pg_has_role(session_user, kbdesk.role_of(cid, 'admin'), 'MEMBER') THEN
-        PERFORM kbdesk.refuse(format('%s does not administer a collection named %s',
-                                     session_user, collection));
-    END IF;
+    cid := kbdesk.administered(collection);
     EXECUTE format('DROP TABLE kbdesk.%I', format('chunks_%s', cid));
     DELETE FROM kbdesk.documents WHERE collection_id = cid;
     DELETE FROM kbdesk.collections WHERE id = cid;
