@@ -1,5 +1,8 @@
 """The GUI's hold on the core: settings, the open collection, the model host and the job runner.
 
+A shared collection (gui/shared_collections.py) is held like a local one once a job connected to
+it; its documents are never changed from here.
+
 An encrypted collection's key lives only in its open KnowledgeBase: locking one closes it, and
 opening it again needs its passphrase (or the key store's remembered unlock, unless the user
 locked it in this run).
@@ -32,11 +35,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 GENERATION_KEY = "llm"
-SHARED_ON_SERVER = KbdeskError(
-    "A shared collection's documents are added, removed and renamed on the server by its "
-    "importers and administrators.",
-    hint="To work on documents of your own, choose or create a local collection.",
-)
+
+
+def on_server() -> KbdeskError:
+    """Why a shared collection's documents are not changed from the window."""
+    return KbdeskError(
+        "A shared collection's documents are added, removed and renamed on the server by its "
+        "importers and administrators.",
+        hint="To work on documents of your own, choose or create a local collection.",
+    )
 
 
 def write_key(collection: str) -> str:
@@ -58,9 +65,8 @@ class Session(QObject):
         self.settings: Settings = self.store.load()
         for problem in self.store.problems:
             log.warning("settings: %s", problem)
-        if is_shared(
-            self.settings.collection
-        ):  # reconnecting is the user's choice, not the start's
+        # a shared collection is reconnected when the user chooses it, not at every start
+        if is_shared(self.settings.collection):
             self.settings = replace(self.settings, collection=DEFAULT_COLLECTION)
         self.runner = JobRunner(self)
         self._kbs: dict[str, KnowledgeBase] = {}  # opened once per run, by collection name
@@ -179,7 +185,7 @@ class Session(QObject):
         """Whether encrypting the (still plain) collection was started and not finished."""
         from kbdesk.core import encryption
 
-        if is_shared(self.collection):
+        if is_shared(name or self.collection):
             return False
         return encryption.interrupted(self.paths.collection_dir(name or self.collection))
 
@@ -276,7 +282,7 @@ class Session(QObject):
         a delete, an encryption); refused while a write job works in it."""
         key = write_key(name)
         if is_shared(name):
-            return self.refused(what, SHARED_ON_SERVER)
+            return self.refused(what, on_server())
         if self.runner.busy(key):  # closing its KnowledgeBase now would pull it from under a job
             from kbdesk.core.collections_admin import busy_error
 
@@ -318,7 +324,7 @@ class Session(QObject):
     ) -> Job:
         """Import files and folders; `again`: read unchanged files too (Re-index)."""
         if is_shared(collection or self.collection):
-            return self.refused("import", SHARED_ON_SERVER)
+            return self.refused("import", on_server())
         kb = self.kb(collection)
         ocr = self.settings.ocr
 
@@ -340,7 +346,7 @@ class Session(QObject):
 
     def remove_documents(self, refs: Sequence[str], collection: str | None = None) -> Job:
         if is_shared(collection or self.collection):
-            return self.refused("remove", SHARED_ON_SERVER)
+            return self.refused("remove", on_server())
         kb = self.kb(collection)
         return self.runner.submit(
             "remove", lambda ctx: kb.remove(list(refs)), serial_key=write_key(kb.name)
