@@ -99,3 +99,25 @@ def test_an_unreachable_server_leaves_local_collections_working(make_window, qtb
     qtbot.waitUntil(lambda: "did not answer" in window.status.text(), timeout=TIMEOUT)
     assert session.shared == [] and session.collection == "default"
     assert window.library.collections_box.list.count() >= 1
+
+
+def test_a_local_collection_is_uploaded_from_the_window(
+    make_window, qtbot, docs_dir, new_login, tmp_path
+):
+    owner = new_login("owner", may_create=True)
+    window = make_window()
+    session = window.session
+    assert window.upload_to_server("Clinic protocols") is None  # no server set yet
+    assert "Settings › Shared server" in window.status.text()
+    session.update_settings(shared_server=owner.url)
+    with qtbot.waitSignal(window.library.import_finished, timeout=TIMEOUT):
+        drop(window, [docs_dir / "hypertension.pdf", docs_dir / "lease.pdf"])
+    job = window.upload_to_server("Clinic protocols")
+    qtbot.waitUntil(lambda: job.done, timeout=TIMEOUT)
+    assert "'Clinic protocols': 2 added, 0 replaced, 0 already there, 0 failed." in (
+        window.status.text()
+    )
+    qtbot.waitUntil(lambda: session.shared == ["Clinic protocols"], timeout=TIMEOUT)
+    again = window.upload_to_server("Clinic protocols")  # nothing is duplicated
+    qtbot.waitUntil(lambda: again.done, timeout=TIMEOUT)
+    assert "0 added, 0 replaced, 2 already there" in window.status.text()

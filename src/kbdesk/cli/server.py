@@ -148,11 +148,7 @@ def _push(args, address) -> int:
         print(f" replaced  {name}")
     for name, why in report.failed:
         print(f"   failed  {name}  — {why}")
-    print(
-        f"'{report.collection}' on {address.shown}: {len(report.added)} added, "
-        f"{len(report.replaced)} replaced, {len(report.skipped)} already there, "
-        f"{len(report.failed)} failed."
-    )
+    print(f"'{report.collection}' on {address.shown}: {report.summary()}")
     return EXIT_OK if not report.failed else 1
 
 

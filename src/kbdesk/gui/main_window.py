@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QIcon, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QSplitter
+from PySide6.QtWidgets import QInputDialog, QLabel, QMainWindow, QMessageBox, QSplitter
 
 from kbdesk import APP_NAME
 from kbdesk.core.errors import ErrorCode, KbdeskError
@@ -22,6 +22,7 @@ from kbdesk.gui.lock_actions import LockActions
 from kbdesk.gui.session import Session
 from kbdesk.gui.shared_collections import is_shared
 from kbdesk.gui.widgets import error_text
+from kbdesk.gui.workers import Job
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +110,13 @@ class MainWindow(QMainWindow):
         self._action(library, "&New collection…", self.library.new_collection)
         self._action(library, "&Rename collection…", self.library.rename_collection)
         self._action(library, "&Delete collection…", self.library.delete_collection)
+        self._action(
+            library,
+            "&Upload to the shared server…",
+            self.upload_to_server,
+            None,
+            "Copy this collection's documents into a collection on the practice's shared server",
+        )
         library.addSeparator()
         self.locks = LockActions(self, library, self._action)
         library.addSeparator()
@@ -179,6 +187,35 @@ class MainWindow(QMainWindow):
         job = shared_collections.original(self.session, doc_id)
         job.result.connect(lambda path: self._fetched(path, show))
         job.failed.connect(lambda exc: self.notify(error_text(exc)))
+
+    def upload_to_server(self, name: str | None = None) -> Job | None:
+        """Upload the open local collection to the shared server (as `name`, asked for when
+        not given); the Collections list then shows it."""
+        if not self.session.settings.shared_server:
+            self.notify("Give the shared server's address in Settings › Shared server first.")
+            return None
+        if is_shared(self.session.collection):
+            self.notify("This collection is on the shared server already.")
+            return None
+        if name is None:
+            name, ok = QInputDialog.getText(
+                self,
+                "Upload to the shared server",
+                "Name of the shared collection (a new one, or one you may add to):",
+                text=self.session.collection,
+            )
+            if not ok or not name.strip():
+                return None
+        name = name.strip()
+        self.notify(f"Uploading to the shared collection '{name}'…", 0)
+        job = shared_collections.upload(self.session, name)
+        job.result.connect(self._uploaded)
+        job.failed.connect(lambda exc: self.notify(error_text(exc)))
+        return job
+
+    def _uploaded(self, report) -> None:
+        self.notify(f"Shared collection '{report.collection}': {report.summary()}")
+        self.library.collections_box.refresh_shared()
 
     def _fetched(self, path: Path, show: Callable[[], None]) -> None:
         self.notify(f"{path.name} came from the shared server.")

@@ -1,6 +1,6 @@
 """The window's shared collections (a practice's PostgreSQL + pgvector server): their names in
-the Collections list, and the jobs that list them, connect to one and bring a cited document's
-original file to this PC. Every server call runs in a job: an unreachable server fails the job
+the Collections list, and the jobs that list them, connect to one, upload a local collection and
+bring a cited document's original file to this PC. Every server call runs in a job: an unreachable server fails the job
 with a plain message, and the window never waits on the network.
 
 A shared collection is known in the window by a key that no local collection name can be
@@ -70,6 +70,24 @@ def connect(session, key: str) -> Job:
     job = session.runner.submit("shared-connect", run)
     job.result.connect(lambda shared: session.connected(key, shared))
     return job
+
+
+def upload(session, name: str) -> Job:
+    """Upload the open local collection into the shared collection `name` (created when this
+    login may create collections), as `kbdesk server push` does; result: the PushReport. It
+    waits for an import into the collection to end."""
+    from kbdesk.core.server.push import push
+    from kbdesk.gui.session import write_key
+
+    kb = session.kb()
+    url, password = session.settings.shared_server, session.server_password
+
+    def run(ctx: JobContext):
+        return push(
+            kb, address_of(url), name, password=password, progress=ctx.progress, cancel=ctx.cancel
+        )
+
+    return session.runner.submit("shared-upload", run, serial_key=write_key(kb.name))
 
 
 def original(session, doc_id: int) -> Job:

@@ -53,6 +53,12 @@ class PushReport:
     skipped: list[str] = field(default_factory=list)  # already on the server, unchanged
     failed: list[tuple[str, str]] = field(default_factory=list)  # (document, why)
 
+    def summary(self) -> str:
+        return (
+            f"{len(self.added)} added, {len(self.replaced)} replaced, "
+            f"{len(self.skipped)} already there, {len(self.failed)} failed."
+        )
+
 
 def push(
     kb: KnowledgeBase,
