@@ -37,7 +37,7 @@ def reciprocal_rank_fusion(
     for ranked, weight in zip(ranked_lists, weights, strict=True):
         for rank, (item, _score) in enumerate(ranked, start=1):
             fused[item] = fused.get(item, 0.0) + weight / (k + rank)
-    return _best_first(fused)
+    return best_first(fused)
 
 
 def convex_fusion(dense: Ranked, keyword: Ranked, dense_weight: float = DENSE_WEIGHT) -> Ranked:
@@ -52,7 +52,7 @@ def convex_fusion(dense: Ranked, keyword: Ranked, dense_weight: float = DENSE_WE
         for item, score in ranked:
             normalised = (score - lo) / span if span > 0 else 1.0
             fused[item] = fused.get(item, 0.0) + weight * normalised
-    return _best_first(fused)
+    return best_first(fused)
 
 
 def calibrated_fusion(
@@ -76,7 +76,7 @@ def calibrated_fusion(
     fused = {
         item: dense_weight * z + weight * keyword_z.get(item, floor) for item, z in dense_z.items()
     }
-    return _best_first(fused)
+    return best_first(fused)
 
 
 def fuse(method: str, dense: Ranked, keyword: Ranked, cosine: Mapping[int, float]) -> Ranked:
@@ -97,5 +97,6 @@ def _zscores(scores: dict[int, float]) -> dict[int, float]:
     return {item: (s - mean) / spread if spread > 0 else 0.0 for item, s in scores.items()}
 
 
-def _best_first(scores: dict[int, float]) -> Ranked:
+def best_first(scores: Mapping[int, float]) -> Ranked:
+    """(id, score) pairs, best score first, ties by id: the order of every ranked list."""
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))

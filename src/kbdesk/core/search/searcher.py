@@ -13,7 +13,7 @@ from kbdesk.core.embed.base import Embedder
 from kbdesk.core.errors import InvalidSetting
 from kbdesk.core.search.answer_context import ContextOptions, answer_context
 from kbdesk.core.search.documents import DocumentName, describe, named_documents
-from kbdesk.core.search.fusion import DEFAULT_FUSION, FUSIONS, fuse
+from kbdesk.core.search.fusion import DEFAULT_FUSION, FUSIONS, best_first, fuse
 from kbdesk.core.search.passages import NearestVectors, Passages
 from kbdesk.core.search.rerank import CrossEncoderReranker
 from kbdesk.core.search.text import KEYWORD_ROW_BUDGET, name_terms, query_terms, spelled_out
@@ -99,7 +99,7 @@ class Searcher:
         boosted = [
             (cid, score + NAME_BOOST * named.get(owner.get(cid, -1), 0.0)) for cid, score in ranked
         ]
-        return sorted(boosted, key=lambda kv: (-kv[1], kv[0]))
+        return best_first(dict(boosted))
 
     def candidates(
         self, query: str, pool: int, doc_ids: list[int] | None
@@ -235,7 +235,7 @@ def _merge(
     best = dict(first)
     for cid, score in second:
         best[cid] = max(score, best.get(cid, score))
-    return sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
+    return best_first(best)
 
 
 def one_per_page(ranked: list[tuple[int, float]], rows: dict) -> list[tuple[int, float]]:

@@ -4,7 +4,6 @@ and the server's failures as kbdesk's own errors."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,8 +15,6 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from kbdesk.core.crypt import keystore
 from kbdesk.core.errors import AccessDenied, InvalidSetting, ServerError, ServerUnreachable
-
-log = logging.getLogger(__name__)
 
 DEFAULT_SSLMODE = "verify-full"  # a practice's server is reached over its network: check it
 CONNECT_TIMEOUT_S = 5  # an unreachable server fails fast; the window never waits on it
@@ -114,9 +111,9 @@ def prepare(con: psycopg.Connection) -> None:
 
 
 def open_pool(address: ServerAddress, password: str | None = None, size: int = 4) -> ConnectionPool:
-    """Connections for one open shared collection (searches from several threads at once),
-    after one connection proved the server answers and takes the login."""
-    connect(address, password).close()
+    """Connections for one open shared collection (searches from several threads at once).
+    Callers connect once first (connect()), which says in words whether the server answers and
+    takes the login; the pool itself only reports a timeout."""
     pool = ConnectionPool(
         address.conninfo(password),
         kwargs={"autocommit": True},

@@ -23,6 +23,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from kbdesk.core.embed.base import Embedder
+from kbdesk.core.search.fusion import best_first
 from kbdesk.core.search.searcher import Searcher
 from kbdesk.core.search.text import KEYWORD_ROW_BUDGET, budgeted_terms, fts_words, query_terms
 from kbdesk.core.server.admin import SharedCollectionInfo
@@ -31,7 +32,9 @@ from kbdesk.core.server.schema import TS_CONFIG
 from kbdesk.core.store.catalog import ChunkRow
 
 BM25_K1, BM25_B = 1.2, 0.75  # FTS5's defaults, as the local keyword index
-HNSW_EF_FLOOR = 100  # candidates the HNSW scan keeps (pgvector: 40): recall@10 0.85 -> see RESULTS
+# Candidates the HNSW scan keeps at least: pgvector's default 40 gave recall@10 0.85 at 100k
+# passages, 100 gives 0.95 (bench/RESULTS.md, "Shared collections").
+HNSW_EF_FLOOR = 100
 
 _CHUNK_COLUMNS = (
     "c.id, c.doc_id, c.ordinal, c.page, c.char_start, c.char_end, c.boxes, c.text, d.name,"
@@ -88,7 +91,8 @@ class ServerPassages:
         return int(count) * 1_000_003 + int(last)
 
     def local_path(self, doc_id: int, name: str) -> Path:
-        """Where this PC keeps its copy of a document's original file (see originals.py)."""
+        """Where this PC keeps its copy of a document's original file (SharedCollection.original
+        brings it)."""
         return self.files_dir / str(self.collection.id) / str(doc_id) / Path(name).name
 
     def document_heads(self, chars: int = 160) -> list[tuple[int, str, str]]:
@@ -175,15 +179,15 @@ class ServerPassages:
         if not terms:
             return []
         generation = self.generation
-        if self._facts_generation != generation:
-            self._facts.clear()
-            self._facts_generation = generation
-        missing = [t for t in dict.fromkeys(terms) if (t, cap) not in self._facts]
-        if missing:
-            self._facts.update(
-                zip(((t, cap) for t in missing), self._count(missing, cap), strict=True)
-            )
-        return [self._facts[(t, cap)] for t in terms]
+        with self._facts_lock:
+            if self._facts_generation != generation:
+                self._facts = {}
+                self._facts_generation = generation
+            facts = self._facts
+        missing = [t for t in dict.fromkeys(terms) if (t, cap) not in facts]
+        if missing:  # counted outside the lock: searches from other threads go on meanwhile
+            facts.update(zip(((t, cap) for t in missing), self._count(missing, cap), strict=True))
+        return [facts[(t, cap)] for t in terms]
 
     def _count(self, terms: list[str], cap: int) -> list[tuple[str | None, int]]:
         # One SELECT per term with the term as a literal: its query is then a constant, which
@@ -312,9 +316,11 @@ class ServerPassages:
 
     # -- nearest vectors -----------------------------------------------------------------------
 
-    def _nearest_sql(self, doc_ids: list[int] | None) -> sql.Composable:
+    def _nearest_sql(self, doc_ids: list[int] | None) -> sql.Composed:
+        """The `%(pool)s` passages nearest `%(q)s` by the HNSW graph: (id, cosine)."""
         return sql.SQL(
-            "SELECT id FROM kbdesk.chunks WHERE collection_id = {id} {docs}"
+            "SELECT id, 1 - (embedding::{vector} <=> %(q)s::{vector}) FROM kbdesk.chunks"
+            " WHERE collection_id = {id} {docs}"
             " ORDER BY embedding::{vector} <=> %(q)s::{vector} LIMIT %(pool)s"
         ).format(id=self._id, vector=self._vector, docs=self._doc_filter("chunks", doc_ids))
 
@@ -328,11 +334,7 @@ class ServerPassages:
 
     def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
         """The `k` passages nearest `vector` by the collection's HNSW graph: (id, cosine)."""
-        statement = sql.SQL(
-            "SELECT id, 1 - (embedding::{vector} <=> %(q)s::{vector}) FROM kbdesk.chunks"
-            " WHERE collection_id = {id} ORDER BY embedding::{vector} <=> %(q)s::{vector}"
-            " LIMIT %(pool)s"
-        ).format(id=self._id, vector=self._vector)
+        statement = self._nearest_sql(None)
         with server_errors(self.address), self.pool.connection() as con, con.transaction():
             self._searching(con, k, False)
             rows = con.execute(statement, {"q": vector, "pool": k}).fetchall()
@@ -351,8 +353,7 @@ class ServerPassages:
             )
         else:
             keyword, more = self._keyword_sql(query, pool, doc_ids)
-            params.update({k: v for k, v in more.items() if k not in ("k",)})
-            params["k"] = pool
+            params.update(more)
         statement = sql.SQL(
             "WITH dense AS MATERIALIZED ({dense}), keyword AS MATERIALIZED ({keyword})"
             " SELECT c.id, 1 - (c.embedding::{vector} <=> %(q)s::{vector}),"
@@ -370,15 +371,9 @@ class ServerPassages:
             self._searching(con, pool, doc_ids is not None)
             rows = con.execute(statement, params).fetchall()
         cosine = {int(r[0]): float(r[1]) for r in rows}
-        dense = sorted(((int(r[0]), float(r[1])) for r in rows if r[2]), key=_best_first)
-        keyword_list = sorted(
-            ((int(r[0]), float(r[3])) for r in rows if r[3] is not None), key=_best_first
-        )
+        dense = best_first({int(r[0]): float(r[1]) for r in rows if r[2]})
+        keyword_list = best_first({int(r[0]): float(r[3]) for r in rows if r[3] is not None})
         return dense, keyword_list, cosine
-
-
-def _best_first(item: tuple[int, float]) -> tuple[float, int]:
-    return (-item[1], item[0])
 
 
 class SharedSearcher(Searcher):
