@@ -231,11 +231,14 @@ class MainWindow(QMainWindow):
                 if values["shared_server"]:
                     from kbdesk.core.server.connection import ServerAddress
 
-                    address = ServerAddress(values["shared_server"])
-                    address.params()  # a malformed address is refused before it is kept
-                    if dialog.password():
-                        self.session.server_password = dialog.password()
-                        address.remember(dialog.password())
+                    # a malformed address is refused before it is kept, and a password
+                    # written into it goes to the key store, not to settings.json
+                    address, written = ServerAddress(values["shared_server"]).without_password()
+                    values["shared_server"] = address.url
+                    password = dialog.password() or written
+                    if password:
+                        self.session.server_password = password
+                        address.remember(password)
                 self.session.update_settings(**values)
             except KbdeskError as exc:
                 self.notify(str(exc))

@@ -41,6 +41,30 @@ def test_the_password_comes_from_the_key_store(key_store):
     assert "password=typed" in address.conninfo("typed")
 
 
+@pytest.mark.parametrize(
+    ("typed", "kept", "password"),
+    [
+        (
+            "postgresql://ana:s3cr%40t@db.firm.example:5433/kb?sslmode=require",
+            "postgresql://ana@db.firm.example:5433/kb?sslmode=require",
+            "s3cr@t",
+        ),
+        (
+            "postgresql://ana@db/kb?password=x&sslmode=verify-ca",
+            "postgresql://ana@db/kb?sslmode=verify-ca",
+            "x",
+        ),
+        ("host=db user=ana password='a b' dbname=kb", "user=ana dbname=kb host=db", "a b"),
+        ("postgresql://ana@db/kb", "postgresql://ana@db/kb", None),
+    ],
+)
+def test_a_password_written_into_the_address_is_taken_out_of_it(typed, kept, password):
+    address, taken = ServerAddress(typed).without_password()
+    assert (address.url, taken) == (kept, password)
+    assert "password" not in address.params()
+    assert address.account == ServerAddress(typed).account  # the same key store entry
+
+
 def test_an_unreachable_server_fails_fast_with_a_plain_message():
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import conninfo, errors
@@ -63,6 +64,22 @@ class ServerAddress:
         """The address without any password, for messages and logs."""
         p = self.params()
         return f"{p.get('host') or 'local socket'}/{p.get('dbname', p.get('user', ''))}"
+
+    def without_password(self) -> tuple[ServerAddress, str | None]:
+        """The address with the password it carries taken out, and that password: a password
+        belongs in the key store, never in settings.json beside the address."""
+        password = self.params().get("password")
+        if password is None:
+            return self, None
+        if "://" not in self.url:  # key=value form
+            params = conninfo.conninfo_to_dict(self.url)
+            params.pop("password", None)
+            return ServerAddress(conninfo.make_conninfo(**params)), password
+        parts = urlsplit(self.url)
+        userinfo, at, hostport = parts.netloc.rpartition("@")
+        netloc = f"{userinfo.partition(':')[0]}{at}{hostport}"
+        query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "password"])
+        return ServerAddress(urlunsplit(parts._replace(netloc=netloc, query=query))), password
 
     def remember(self, password: str) -> bool:
         """Keep this login's password in the system key store; False where there is none."""
