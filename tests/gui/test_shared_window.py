@@ -1,8 +1,9 @@
 """A shared collection in the window, as a second person at another PC uses it: the Collections
 list shows the server's collections this login may read (marked), choosing one connects in the
 background, a collection it may not read is refused in words, documents cannot be dropped into
-it, and questions are answered with citations whose click opens the page (real PostgreSQL +
-pgvector, the real embedder and the small real model)."""
+it, questions are answered with citations whose click opens the page, and documents another PC
+uploads appear in the open list (real PostgreSQL + pgvector, the real embedder and the small
+real model)."""
 
 from __future__ import annotations
 
@@ -121,3 +122,18 @@ def test_a_local_collection_is_uploaded_from_the_window(
     again = window.upload_to_server("Clinic protocols")  # nothing is duplicated
     qtbot.waitUntil(lambda: again.done, timeout=TIMEOUT)
     assert "0 added, 0 replaced, 2 already there" in window.status.text()
+
+    # another PC adds a document: the open list shows it at its next reading, without a click
+    box = window.library.collections_box
+    with qtbot.waitSignal(session.collection_changed, timeout=TIMEOUT):
+        box.list.setCurrentItem(_row(box, "shared:Clinic protocols"))
+    assert set(statuses(window)) == {"hypertension.pdf", "lease.pdf"}
+    assert window.library.shared_timer.isActive()
+    with KnowledgeBase.open(tmp_path / "assistant-pc", "new") as kb:
+        assert kb.import_paths([docs_dir / "zh" / "术后护理须知.pdf"]).ok
+        push(kb, owner, "Clinic protocols")
+    window.library.refresh_shared_documents()  # what the timer calls
+    qtbot.waitUntil(lambda: "术后护理须知.pdf" in statuses(window), timeout=TIMEOUT)
+    with qtbot.waitSignal(session.collection_changed, timeout=TIMEOUT):
+        box.list.setCurrentItem(_row(box, "default"))
+    assert not window.library.shared_timer.isActive()  # local collections change here, not there

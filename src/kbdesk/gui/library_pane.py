@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QModelIndex, Qt, Signal
+from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -28,7 +28,7 @@ from kbdesk.gui.folder_watcher import FolderWatcher
 from kbdesk.gui.import_controller import ImportController
 from kbdesk.gui.problems_list import ProblemsList
 from kbdesk.gui.session import Session
-from kbdesk.gui.shared_collections import is_shared
+from kbdesk.gui.shared_collections import DOCUMENTS_REFRESH_MS, is_shared, refresh_documents
 from kbdesk.gui.unlock_panel import UnlockPanel
 from kbdesk.gui.widgets import error_text, tool_button
 from kbdesk.gui.workers import Job
@@ -153,6 +153,10 @@ class LibraryPane(QWidget):
         self.problems.changed.connect(self.problems_changed)
         self.watcher.import_requested.connect(self.import_paths)
         self.watcher.status_changed.connect(self._show_watching)
+        # A shared collection's documents change on the server, from other PCs.
+        self.shared_timer = QTimer(self)
+        self.shared_timer.setInterval(DOCUMENTS_REFRESH_MS)
+        self.shared_timer.timeout.connect(self.refresh_shared_documents)
         session.collection_changed.connect(self._collection_changed)
         self._collection_changed(session.collection)
 
@@ -176,6 +180,20 @@ class LibraryPane(QWidget):
             self.problems.clear()
         self.refresh()  # an import still running elsewhere keeps going; its rows return with it
         self.watcher.rewatch()
+        if is_shared(self.session.collection):
+            self.shared_timer.start()
+        else:
+            self.shared_timer.stop()
+
+    def refresh_shared_documents(self) -> None:
+        """Read the open shared collection's document list again, in a job; an unreachable
+        server says so in the status bar and leaves the list as it was."""
+        key = self.session.collection
+        if not is_shared(key) or not self.session.is_open(key):
+            return
+        job = refresh_documents(self.session)
+        job.result.connect(lambda _: self.refresh() if self.session.collection == key else None)
+        job.failed.connect(lambda exc: self.message.emit(error_text(exc)))
 
     # -- documents -----------------------------------------------------------------------------
 

@@ -16,6 +16,9 @@ from kbdesk.gui.workers import Job, JobContext
 
 PREFIX = "shared:"
 MARK = "  ⇄ shared"  # after a shared collection's name in the Collections list
+# How often the open shared collection's document list is read again: another PC's import
+# shows up within this, and a reader's window asks the server at most once a minute.
+DOCUMENTS_REFRESH_MS = 60_000
 
 
 def key_of(name: str) -> str:
@@ -88,6 +91,17 @@ def upload(session, name: str) -> Job:
         )
 
     return session.runner.submit("shared-upload", run, serial_key=write_key(kb.name))
+
+
+def refresh_documents(session) -> Job:
+    """Read the open shared collection's document list from the server again (another PC may
+    have imported or removed documents); result: the documents."""
+    shared = session.kb()
+
+    def run(ctx: JobContext) -> list:
+        return shared.refresh()
+
+    return session.runner.submit("shared-documents", run)
 
 
 def original(session, doc_id: int) -> Job:
