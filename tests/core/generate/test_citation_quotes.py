@@ -165,6 +165,37 @@ def test_a_quote_is_never_empty_when_the_passage_has_text(use):
     assert (empty.quote, empty.quote_spans) == ("", ())
 
 
+def test_a_quote_is_never_the_pages_running_header(use):
+    # The header shares the claim's words ("lease", "agreement"), and sat in the quote before.
+    page = "Commercial Lease Agreement 3 / 6\n" + TERMINATION
+    for claim in (
+        "The Commercial Lease Agreement says the deposit is returned.",
+        "The Commercial Lease Agreement on page 3 says either party may terminate.",
+    ):
+        [quoted] = with_quotes([_citation(page)], {1: [claim]}, use, SUPPORT_THRESHOLD)
+        assert "3 / 6" not in quoted.quote and quoted.quote in _sentences(TERMINATION)
+        _verbatim(quoted)
+
+
+def test_an_answer_resting_on_a_contents_page_alone_is_not_verified(use):
+    contents = (
+        "5.14.2. /var/spool/lpd : Line-printer daemon print queues (optional) ........ 37\n"
+        "5.14.3. /var/spool/rwho : Rwhod files (optional) ........ 38"
+    )
+    checked = check_citations(
+        "The line-printer daemon print queues are kept in /var/spool/lpd [1].",
+        _hits(contents),
+        use,
+    )
+    assert not checked.supported and not checked.sentences[0].supported
+    assert checked.citations[0].quote == ""  # nothing on the page is a sentence to quote
+    body = "/var/spool/lpd holds the line-printer daemon print queues, one folder per printer."
+    checked = check_citations(
+        "The line-printer daemon print queues are kept in /var/spool/lpd [1].", _hits(body), use
+    )
+    assert checked.supported  # the same claim, on the page that states it
+
+
 def test_claims_are_read_from_the_answers_markers():
     answer = "Rent is 8,400 dollars [1]. It is due monthly [1][2].\n- Late fees apply [2]."
     assert claims_by_source(answer) == {

@@ -7,7 +7,12 @@ import pytest
 
 from kbdesk.core.embed import create_embedder
 from kbdesk.core.generate.citations import check_citations
-from kbdesk.core.generate.faithfulness import contradicts, furniture, incomplete
+from kbdesk.core.generate.faithfulness import (
+    contradicts,
+    furniture,
+    incomplete,
+    page_furniture,
+)
 from kbdesk.core.generate.support import closest_sentence
 from tests.core.generate.test_citations import LEASE, hits
 
@@ -55,6 +60,29 @@ def test_a_bare_yes_or_no_must_agree_with_the_cited_sentence():
 )
 def test_page_furniture_and_headings_are_recognised(sentence, is_furniture):
     assert furniture(sentence) is is_furniture
+
+
+@pytest.mark.parametrize(
+    ("sentence", "belongs_to_the_page"),
+    [
+        # running headers and footers of the real corpus, and a lease's
+        ("A Brief History of Debian 20 / 21", True),
+        ("Debian Edu / Skolelinux 12 Bookworm 手册 7 / 92", True),
+        ("Commercial Lease Agreement - Page 3 of 6", True),
+        ("5.14.3. /var/spool/lpd : Line-printer daemon print queues (optional) ........ 37", True),
+        ("37 5.14.3.", True),  # a contents line cut at its number
+        ("- 12 -", True),
+        # a heading or a list entry is text: it may answer ("mqueue Outgoing mail queue")
+        ("mqueue Outgoing mail queue (optional)", False),
+        ("Section 9 Termination", False),
+        ("The tenant pays 3 / 4 of the heating costs.", False),
+        ("本须知适用于膝关节置换手术后的患者。", False),
+    ],
+)
+def test_a_pages_furniture_is_told_from_its_text(sentence, belongs_to_the_page):
+    assert page_furniture(sentence) is belongs_to_the_page
+    if belongs_to_the_page:
+        assert furniture(sentence)  # never quoted either
 
 
 def test_a_contradicted_yes_and_a_cut_off_answer_are_not_verified(checker):

@@ -11,6 +11,7 @@ from kbdesk.core.kb import KnowledgeBase
 from kbdesk.core.search.answer_context import ContextOptions, answer_context, merged_text
 from kbdesk.core.search.searcher import one_per_page
 from kbdesk.core.store.catalog import ChunkRow
+from kbdesk.core.types import Hit
 from tests.helpers import make_pdf
 
 # One page whose sections are several passages at a small chunk size: the heading of section 3
@@ -109,3 +110,21 @@ def test_sentence_windows_keep_the_answer_and_its_heading_within_the_budget(data
     assert any(GAP.strip() in t for t in read)  # something was left out, and says so
     # citations and highlighting keep the whole passage
     assert all(h.text in {b.text for b in blocks} for h in chosen)
+
+
+def test_sentence_windows_never_read_a_pages_furniture_or_one_sentence_twice():
+    # A running header holds the document's title, which the question names: it ranked above
+    # every sentence of the text on the real corpus and took the budget.
+    question = "When did A Brief History of Debian say Debian 1.1 was released?"
+    header = "A Brief History of Debian 6 / 21"
+    body = "Debian 1.1 was released in June 1996 with 474 packages."
+    contents = "4.1. Debian 1.1 Buzz ........ 6"
+    blocks = [
+        Hit(1, 1.0, 1, 9, "history.pdf", "/d/history.pdf", 6, f"{header}\n{contents}\n{body}"),
+        Hit(2, 0.9, 2, 9, "history.pdf", "/d/history.pdf", 7, f"{header}\n{body}"),
+    ]
+    checker = create_embedder("use-multilingual")
+    chosen = evidence_windows(blocks, question, checker, 200, lambda text: len(text.split()))
+    read = "\n".join(passage_text(h) for h in chosen)
+    assert body in read and read.count(body) == 1  # the second page only repeats it
+    assert header not in read and contents not in read

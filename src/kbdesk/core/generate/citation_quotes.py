@@ -9,6 +9,7 @@ import numpy as np
 
 from kbdesk.core.embed.base import Embedder
 from kbdesk.core.generate.answer_text import Sentence, sentence_spans, split_sentences
+from kbdesk.core.generate.faithfulness import page_furniture
 from kbdesk.core.generate.support import SupportScorer
 from kbdesk.core.types import Citation
 
@@ -38,9 +39,11 @@ def with_quotes(
 ) -> tuple[Citation, ...]:
     """The citations with `quote` and `quote_spans` filled from the claims citing each (by n).
 
-    One scorer covers every sentence of every cited passage, so the embedder runs once.
+    One scorer covers every sentence of every cited passage, so the embedder runs once. A
+    quote is never a running header, page number or contents line (page_furniture): sharing
+    the document's title, a header otherwise joined quotes about that document.
     """
-    units = [sentence_spans(c.text) for c in citations]
+    units = [_quotable(sentence_spans(c.text), c.text) for c in citations]
     offsets = np.cumsum([0, *map(len, units)])
     texts = list(dict.fromkeys(t for c in citations for t in claims.get(c.n, ())))
     scorer = SupportScorer([s.body for spans in units for *_, s in spans], embedder)
@@ -56,6 +59,11 @@ def with_quotes(
         spans = merge_spans(citation.text, [units[k][i][:2] for i in chosen])
         out.append(replace(citation, quote=quote_text(citation.text, spans), quote_spans=spans))
     return tuple(out)
+
+
+def _quotable(spans: list[tuple[int, int, Sentence]], text: str) -> list[tuple[int, int, Sentence]]:
+    """The sentences of a passage that may be quoted: all but its page furniture."""
+    return [span for span in spans if not page_furniture(text[span[0] : span[1]])]
 
 
 def _supporting(

@@ -121,18 +121,22 @@ def check_citations(
     citations = tuple(citation_of(n, sources[n - 1]) for n in numbers)
     text = "".join(rebuilt).strip()
     citations = with_quotes(citations, claims_by_source(text), embedder, threshold)
-    checks = [_faithful(check, sources) for check in checks]
+    quoted = {c.n for c in citations if c.quote}
+    checks = [_faithful(check, sources, quoted) for check in checks]
     unsupported = sum(not c.supported for c in checks)
     return CitedAnswer(text, citations, tuple(checks), declined, unsupported)
 
 
-def _faithful(check: SentenceCheck, sources: Sequence[Hit]) -> SentenceCheck:
-    """Support is not enough for "verified": a cut-off sentence, or a bare yes or no that its
-    cited passages contradict, is not verified (faithfulness.py). A bare "yes" is too short to
-    have a quote of its own: what it answers is the passage it cites."""
+def _faithful(check: SentenceCheck, sources: Sequence[Hit], quoted: set[int]) -> SentenceCheck:
+    """Support is not enough for "verified": a cut-off sentence, a bare yes or no that its
+    cited passages contradict, or a sentence whose sources hold nothing to quote but page
+    furniture (a contents page), is not verified (faithfulness.py). A bare "yes" is too short
+    to have a quote of its own: what it answers is the passage it cites."""
     if not check.supported or not check.citations:
         return check
     cited = " ".join(passage_text(sources[n - 1]) for n in check.citations)
+    if not quoted.intersection(check.citations):
+        return replace(check, supported=False)
     if incomplete(check.text) or contradicts(check.text, cited):
         return replace(check, supported=False)
     return check

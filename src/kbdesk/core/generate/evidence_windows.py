@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 
 from kbdesk.core.embed.base import Embedder
 from kbdesk.core.generate.answer_text import sentence_spans
+from kbdesk.core.generate.faithfulness import page_furniture
 from kbdesk.core.generate.support import SupportScorer
 from kbdesk.core.types import Hit
 
@@ -74,7 +75,11 @@ def fit_windows(
     """Each of the best sentences with `window` neighbours on each side (the sentence alone
     when its window does not fit), until `budget` tokens. Each kept block keeps its full text
     for citations and highlighting; what the model reads is its `excerpt`. Blocks left without
-    a sentence are dropped; the blocks keep the ranking's order."""
+    a sentence are dropped; the blocks keep the ranking's order.
+
+    Page furniture (running headers, page numbers, contents lines) is never read, and a
+    sentence already read elsewhere (the same text on another page) is not a centre again:
+    both spent the budget on nothing the answer can use."""
     spans = ranking.spans
     cost: dict[tuple[int, int], int] = {}
 
@@ -83,13 +88,24 @@ def fit_windows(
             cost[unit] = int(count_tokens(ranking.text(unit))) + 1
         return cost[unit]
 
+    furniture = {
+        (i, j)
+        for i, block in enumerate(spans)
+        for j in range(len(block))
+        if page_furniture(ranking.text((i, j)))
+    }
     chosen: set[tuple[int, int]] = set()
+    seen: set[str] = set()
     used = 0
     for i, j in ranking.units:
+        said = " ".join(ranking.text((i, j)).split())
+        if (i, j) in furniture or said in seen:
+            continue
+        seen.add(said)
         wanted = [
             (i, n)
             for n in range(max(0, j - window), min(len(spans[i]), j + window + 1))
-            if (i, n) not in chosen
+            if (i, n) not in chosen and (i, n) not in furniture
         ]
         extra = sum(price(u) for u in wanted)
         if used + extra > budget:  # the sentence alone, when its window does not fit
