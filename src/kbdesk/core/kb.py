@@ -317,6 +317,12 @@ class KnowledgeBase:
             if d.status == DocStatus.READY and d.chunking < CHUNKING_VERSION
         ]
 
+    def other_version(self, question: str, doc_ids: Iterable[int]) -> tuple[str, ...]:
+        """The versions the question asks for when the given documents are all of another
+        version (Searcher)."""
+        with self._index_lock:
+            return self.searcher().other_version(question, doc_ids)
+
     def unmentioned(self, question: str, passages: Sequence[str] = ()) -> list[str]:
         """The names the question uses that no passage of the collection contains (Searcher)."""
         with self._index_lock:

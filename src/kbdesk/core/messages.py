@@ -55,6 +55,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "No passage is close enough to the question.",
         "没有与问题足够接近的段落。",
     ),
+    "other_version": (
+        "The passages that answer this are from {documents}, not version {versions}, which the "
+        "question asks about.",
+        "能回答这个问题的段落来自 {documents}，而不是问题所问的 {versions} 版。",
+    ),
     "never_mentioned": (
         "Your documents never mention {names}.",
         "您的文档中从未提到 {names}。",

@@ -327,3 +327,70 @@ def test_a_question_about_something_the_documents_never_name_is_declined_unasked
         answer = Answerer(english, FixedModel("")).ask(question)
     assert answer.outcome is AnswerOutcome.NOT_IN_DOCUMENTS
     assert answer.notice == "Your documents never mention “PayPal”."
+
+
+LICENCE_1_1 = [
+    "Harbor Software Licence v1.1\n\n1. Grant. The Licensor grants a worldwide, royalty-free "
+    "licence to use, copy and modify the Work.\n\n2. Liability. The Licensor is not liable for "
+    "damage caused by the use of the Work.",
+]
+LICENCE_1_2 = [
+    "Harbor Software Licence v1.2\n\n1. Grant. The Licensor grants a worldwide, royalty-free "
+    "licence to use, copy and modify the Work.\n\n2. Liability. The Licensor is not liable for "
+    "damage caused by the use of the Work.\n\nAppendix. The compatible licences are the GNU "
+    "General Public License v3 and the Mozilla Public Licence v2.",
+]
+APPENDIX_1_1 = "Which licences does the appendix of the Harbor Software Licence v1.1 list?"
+
+
+@pytest.fixture(scope="module")
+def licences_kb(tmp_path_factory):
+    """Two versions of one licence; only v1.2 has an appendix (real PDFs, USE)."""
+    from tests.helpers import make_pdf
+
+    folder = tmp_path_factory.mktemp("licences")
+    make_pdf(folder / "harbor-licence-1.1.pdf", LICENCE_1_1, title="Harbor Software Licence v1.1")
+    make_pdf(folder / "harbor-licence-1.2.pdf", LICENCE_1_2, title="Harbor Software Licence v1.2")
+    kb = KnowledgeBase.open(tmp_path_factory.mktemp("kb"), "l", embedder="use-multilingual")
+    assert kb.import_paths([folder]).ok
+    yield kb
+    kb.close()
+
+
+def _source_number(kb, question: str, document: str) -> int:
+    """The number the answer prompt gives the first passage of `document`."""
+    probe = FixedModel("")
+    Answerer(kb, probe).ask(question, options=SINGLE)
+    lines = probe.messages[-1]["content"].splitlines()
+    return next(int(line[1]) for line in lines if line.startswith("[") and document in line)
+
+
+def test_an_answer_from_another_version_than_the_question_names_is_declined(licences_kb):
+    def appendix(n: int) -> FixedModel:
+        return FixedModel(
+            "The appendix lists the GNU General Public License v3 and the Mozilla Public "
+            f"Licence v2 as compatible licences [{n}]."
+        )
+
+    n = _source_number(licences_kb, APPENDIX_1_1, "1.2.pdf")
+    answer = Answerer(licences_kb, appendix(n)).ask(APPENDIX_1_1, options=SINGLE)
+    assert answer.outcome is AnswerOutcome.NOT_IN_DOCUMENTS and not answer.citations
+    assert answer.notice == (
+        "The passages that answer this are from harbor-licence-1.2.pdf, not version 1.1, which "
+        "the question asks about."
+    )
+    # The same answer to the question about v1.2 stands.
+    asked = APPENDIX_1_1.replace("v1.1", "v1.2")
+    n = _source_number(licences_kb, asked, "1.2.pdf")
+    assert Answerer(licences_kb, appendix(n)).ask(asked, options=SINGLE).outcome is (
+        AnswerOutcome.ANSWERED
+    )
+
+
+def test_the_real_model_never_gives_another_versions_appendix_as_verified(licences_kb, small_host):
+    small_host.set_adapter(None)
+    answer = Answerer(licences_kb, small_host).ask(
+        APPENDIX_1_1, options=replace(SINGLE, max_answer_tokens=96, temperature=0.0)
+    )
+    cited = {c.document for c in answer.citations}
+    assert not (answer.outcome is AnswerOutcome.ANSWERED and cited == {"harbor-licence-1.2.pdf"})

@@ -48,7 +48,7 @@ from kbdesk.core.jobs import CancelToken, ProgressFn, no_progress
 from kbdesk.core.messages import join_notices, language_of, say
 from kbdesk.core.search.text import has_cjk
 from kbdesk.core.settings import check_passages, check_temperature
-from kbdesk.core.types import Answer, AnswerOutcome, DocStatus, Evidence, Hit
+from kbdesk.core.types import Answer, AnswerOutcome, Citation, DocStatus, Evidence, Hit
 
 MAX_QUESTION_CHARS = 4000
 # The closest-passage quotation when the model declines: sentences of the top passages scored
@@ -198,6 +198,9 @@ class Answerer:
         if checked.declined or not _has_content(checked.text):
             notice = None if checked.declined else say("no_usable_answer", lang)
             return self._not_in_documents(question, hits, notice=notice)
+        wrong = self._other_version(question, checked.citations)
+        if wrong:
+            return self._not_in_documents(question, hits, notice=wrong)
         extra: str | None
         if not checked.supported:
             outcome, extra = AnswerOutcome.UNVERIFIED, say("unverified", lang)
@@ -289,6 +292,21 @@ class Answerer:
         if not has_cjk(question) and any(has_cjk(hit.text) for hit in hits):
             return []
         return self.kb.unmentioned(question, [hit.text for hit in hits])
+
+    def _other_version(self, question: str, citations: Sequence[Citation]) -> str | None:
+        """Why an answer is not one, when all it cites is a look-alike document of another
+        version than the one the question asks about (EUPL v1.1's appendix answered from
+        v1.2's): the words match, the document does not."""
+        versions = self.kb.other_version(question, {c.doc_id for c in citations})
+        if not versions:
+            return None
+        documents = ", ".join(dict.fromkeys(c.document for c in citations))
+        return say(
+            "other_version",
+            language_of(question),
+            documents=documents,
+            versions=" / ".join(versions),
+        )
 
     def _answer_without_documents(self, question, history, options, on_token, cancel) -> Answer:
         raw = self._generate(

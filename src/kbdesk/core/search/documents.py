@@ -27,6 +27,7 @@ _VERSION_IN_QUESTION = re.compile(
 _DOTTED = re.compile(r"(?<![\d.])(\d+\.\d+(?:\.\d+)*)(?![\d.])")
 _VERSION_IN_NAME = re.compile(r"(?:^|[^a-z0-9])v?(\d+(?:\.\d+)*)(?=$|[^0-9])", re.IGNORECASE)
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+_VERSION_WORD = re.compile(r"v?\d+", re.IGNORECASE)
 # Words every file name may carry that say nothing about which document it is.
 # Measured (bench/bench_fusion.py): words of a name alone mislead as often as they help (a
 # question about "the lease" is not about a file called lease.pdf rather than another lease);
@@ -49,7 +50,8 @@ def _stem(word: str) -> str:
 def _words(text: str) -> set[str]:
     spaced = _CAMEL.sub(" ", re.sub(r"[_\-.]+", " ", text))
     terms = set(query_terms(spaced))
-    return {_stem(t) for t in terms if t not in _GENERIC and not t.isdigit()}
+    # "v1" of "v1.9" is a version's first part, not a word naming the document
+    return {_stem(t) for t in terms if t not in _GENERIC and not _VERSION_WORD.fullmatch(t)}
 
 
 def _normal_version(number: str) -> str:
@@ -73,30 +75,29 @@ def describe(doc_id: int, file_name: str, title: str = "") -> DocumentName:
     return DocumentName(doc_id, frozenset(_words(stem) | _words(title)), frozenset(versions))
 
 
-def question_versions(question: str) -> set[str]:
-    found = {
+def written_versions(question: str) -> set[str]:
+    """Versions the question writes as such: "version 2", "v1.1", "2nd edition", "第2版"."""
+    return {
         _normal_version(next(g for g in m.groups() if g))
         for m in _VERSION_IN_QUESTION.finditer(question)
     }
-    found |= {_normal_version(m.group(1)) for m in _DOTTED.finditer(question)}
-    return found
 
 
-def named_documents(question: str, names: Iterable[DocumentName]) -> dict[int, float]:
-    """How strongly the question names each document, 0..1 (absent: not named at all).
+def question_versions(question: str) -> set[str]:
+    """Written versions and bare dotted numbers ("FHS 3.0"): what search prefers a document by."""
+    return written_versions(question) | {
+        _normal_version(m.group(1)) for m in _DOTTED.finditer(question)
+    }
 
-    A document is named when the question carries rare words of its name or title (rare among
-    the collection's documents: a word every name shares says nothing), scored by the share of
-    the best-matching document's weight; a version number in the question keeps only documents
-    of that version among the ones whose words it names.
-    """
+
+def named_by_words(question: str, names: Iterable[DocumentName]) -> dict[int, float]:
+    """The documents whose rare name or title words the question carries (rare among the
+    collection's documents: a word every name shares says nothing), each with the summed
+    rarity of the words it shares; versions not considered."""
     names = list(names)
-    if not names:
-        return {}
     asked = {_stem(t) for t in query_terms(question) if t not in STOPWORDS}
     if not has_cjk(question):
         asked = {t for t in asked if not t.isdigit()}
-    versions = question_versions(question)
     df: dict[str, int] = {}
     for name in names:
         for term in name.terms:
@@ -110,17 +111,55 @@ def named_documents(question: str, names: Iterable[DocumentName]) -> dict[int, f
     raw: dict[int, float] = {}
     for name in names:
         shared = [t for t in name.terms if t in asked or any(t in a for a in asked if has_cjk(a))]
-        if not shared or max(idf(t) for t in shared) < rare:
-            continue
-        raw[name.doc_id] = sum(idf(t) for t in shared)
+        if shared and max(idf(t) for t in shared) >= rare:
+            raw[name.doc_id] = sum(idf(t) for t in shared)
+    return raw
+
+
+def named_documents(question: str, names: Iterable[DocumentName]) -> dict[int, float]:
+    """How strongly the question names each document, 0..1 (absent: not named at all).
+
+    A document is named when the question carries rare words of its name or title
+    (named_by_words), scored by the share of the best-matching document's weight; a version
+    number in the question keeps only documents of that version among the ones it names.
+    """
+    names = list(names)
+    if not names:
+        return {}
+    versions = question_versions(question)
+    if not versions and REQUIRE_VERSION:
+        return {}
+    raw = named_by_words(question, names)
     if versions:
         by_id = {name.doc_id: name for name in names}
         agreeing = {d for d in raw if by_id[d].versions & versions}
         if agreeing:
             raw = {d: s for d, s in raw.items() if d in agreeing}
-    elif REQUIRE_VERSION:
-        return {}
     if not raw:
         return {}
     best = max(raw.values())
     return {d: s / best for d, s in raw.items()}
+
+
+def other_version(
+    question: str, names: Iterable[DocumentName], cited: Iterable[int]
+) -> tuple[str, ...]:
+    """The versions a question asks for ("EUPL v1.1", "version 2", "第2版"), when every cited
+    document is one the question names by its words but of another version; () otherwise.
+
+    A look-alike of another version answers many questions about its sibling word for word
+    (issue 18: EUPL v1.1's appendix answered from v1.2's). Only versions written as such
+    count: a bare "4.1.5" in a question is more often a section than a version.
+    """
+    asked = written_versions(question)
+    cited = set(cited)
+    if not asked or not cited:
+        return ()
+    names = list(names)
+    by_id = {name.doc_id: name for name in names}
+    named = named_by_words(question, names)
+    if not cited <= named.keys() or any(
+        not by_id[d].versions or by_id[d].versions & asked for d in cited
+    ):
+        return ()
+    return tuple(sorted(asked))

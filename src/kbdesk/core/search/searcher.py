@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,7 +12,12 @@ import numpy as np
 from kbdesk.core.embed.base import Embedder
 from kbdesk.core.errors import InvalidSetting
 from kbdesk.core.search.answer_context import ContextOptions, answer_context
-from kbdesk.core.search.documents import DocumentName, describe, named_documents
+from kbdesk.core.search.documents import (
+    DocumentName,
+    describe,
+    named_documents,
+    other_version,
+)
 from kbdesk.core.search.fusion import DEFAULT_FUSION, FUSIONS, best_first, fuse
 from kbdesk.core.search.passages import NearestVectors, Passages
 from kbdesk.core.search.rerank import CrossEncoderReranker
@@ -184,6 +189,11 @@ class Searcher:
             return 0.0
         top = self.dense(query, 1, doc_ids)
         return top[0][1] if top else 0.0
+
+    def other_version(self, question: str, doc_ids: Iterable[int]) -> tuple[str, ...]:
+        """The versions the question asks for when every one of `doc_ids` is a named document
+        of another version (documents.other_version); () otherwise."""
+        return other_version(question, self.document_names(), doc_ids)
 
     def unmentioned(self, question: str, passages: Sequence[str] = ()) -> list[str]:
         """The names the question uses that no passage of the collection contains: each word of

@@ -110,6 +110,9 @@ class SharedCollection:
     def best_similarity(self, query: str, documents: Iterable[str] = ()) -> float:
         return self.searcher().best_similarity(query, tuple(documents))
 
+    def other_version(self, question: str, doc_ids: Iterable[int]) -> tuple[str, ...]:
+        return self.searcher().other_version(question, doc_ids)
+
     def unmentioned(self, question: str, passages: Sequence[str] = ()) -> list[str]:
         return self.searcher().unmentioned(question, passages)
 
