@@ -102,6 +102,9 @@ def main() -> int:
     parser.add_argument(
         "--shared", action="store_true", help="only take the shared collection's shots"
     )
+    parser.add_argument(
+        "--versions", action="store_true", help="only take the look-alike versions' shot"
+    )
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     if args.adapters:
@@ -110,6 +113,8 @@ def main() -> int:
         return encrypted_collection(Path(args.model), args.question)
     if args.shared:
         return shared_collection(Path(args.model), args.question)
+    if args.versions:
+        return other_version(Path(args.model))
 
     from bench.corpus import build
     from bench.synth import make_long_pdf
@@ -228,7 +233,51 @@ def main() -> int:
         loading_the_model(paths, Path(args.model), args.question)
         processor_below_floor(paths)
     encrypted_collection(Path(args.model), args.question)
+    other_version(Path(args.model))
     return shared_collection(Path(args.model), args.question)
+
+
+def other_version(model: Path) -> int:
+    """Two versions of the EUPL (the real corpus's PDFs) and a question about the appendix of
+    v1.1, which only v1.2 has: the answer the model finds in v1.2 is not given as v1.1's."""
+    from kbdesk.core.paths import AppPaths
+    from kbdesk.core.settings import SettingsStore
+    from kbdesk.gui.main_window import MainWindow, app_icon
+    from kbdesk.gui.session import Session
+
+    real = ROOT / "bench" / "out" / "realcorpus" / "docs"
+    licences = [real / "EUPL-1.1.pdf", real / "EUPL-1.2.pdf"]
+    if not all(p.is_file() for p in licences):
+        print("skipped 21-other-version.png: run bench/realcorpus/fetch.py first", file=sys.stderr)
+        return 0
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setWindowIcon(app_icon())
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        docs = tmp / "Licences"
+        docs.mkdir()
+        for licence in licences:
+            shutil.copy(licence, docs / licence.name)
+        paths = AppPaths.resolve(tmp / "data")
+        store = SettingsStore(paths.config_dir)
+        store.save(replace(store.load(), model=str(model), temperature=0.0))
+        window = MainWindow(Session(paths))
+        window.resize(1560, 940)
+        window.show()
+        window.start()
+        imported = collect(window.library.import_finished)
+        drop(window, [docs])
+        wait_until(lambda: imported)
+        answered = collect(window.chat.answer_finished)
+        window.chat.input.setPlainText(
+            "Which licences does the appendix of EUPL v1.1 list as compatible licences?"
+        )
+        window.chat.send()
+        if not wait_until(lambda: answered):
+            return 1
+        shot(window, "21-other-version.png")
+        window.close()
+    return 0
 
 
 def shared_collection(model: Path, question: str) -> int:

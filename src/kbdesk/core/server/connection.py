@@ -74,7 +74,7 @@ class ServerAddress:
         if "://" not in self.url:  # key=value form
             params = conninfo.conninfo_to_dict(self.url)
             params.pop("password", None)
-            return ServerAddress(conninfo.make_conninfo(**params)), password
+            return ServerAddress(conninfo.make_conninfo("", **params)), password
         parts = urlsplit(self.url)
         userinfo, at, hostport = parts.netloc.rpartition("@")
         netloc = f"{userinfo.partition(':')[0]}{at}{hostport}"
