@@ -336,8 +336,8 @@ LICENCE_1_1 = [
 ]
 LICENCE_1_2 = [
     "Harbor Software Licence v1.2\n\n1. Grant. The Licensor grants a worldwide, royalty-free "
-    "licence to use, copy and modify the Work.\n\n2. Liability. The Licensor is not liable for "
-    "damage caused by the use of the Work.\n\nAppendix. The compatible licences are the GNU "
+    "licence to use, copy and modify the Work.\n\n2. Liability. Except for wilful misconduct, "
+    "the Licensor is not liable for damage caused by the use of the Work.\n\nAppendix. The compatible licences are the GNU "
     "General Public License v3 and the Mozilla Public Licence v2.",
 ]
 APPENDIX_1_1 = "Which licences does the appendix of the Harbor Software Licence v1.1 list?"
@@ -359,9 +359,9 @@ def licences_kb(tmp_path_factory):
 
 def _source_number(kb, question: str, document: str) -> int:
     """The number the answer prompt gives the first passage of `document`."""
-    probe = FixedModel("")
+    probe = ScriptedModel("")
     Answerer(kb, probe).ask(question, options=SINGLE)
-    lines = probe.messages[-1]["content"].splitlines()
+    lines = probe.prompts[0][-1]["content"].splitlines()  # not the re-ask after the decline
     return next(int(line[1]) for line in lines if line.startswith("[") and document in line)
 
 
@@ -379,11 +379,27 @@ def test_an_answer_from_another_version_than_the_question_names_is_declined(lice
         "The passages that answer this are from harbor-licence-1.2.pdf, not version 1.1, which "
         "the question asks about."
     )
+    assert answer.nearest[0].document == "harbor-licence-1.2.pdf"  # what the other one says
     # The same answer to the question about v1.2 stands.
     asked = APPENDIX_1_1.replace("v1.1", "v1.2")
     n = _source_number(licences_kb, asked, "1.2.pdf")
     assert Answerer(licences_kb, appendix(n)).ask(asked, options=SINGLE).outcome is (
         AnswerOutcome.ANSWERED
+    )
+
+
+def test_a_clause_both_versions_state_is_cited_in_the_version_asked_about(licences_kb):
+    question = "Under the Harbor Software Licence v1.1, is the Licensor liable for damage?"
+    n = _source_number(licences_kb, question, "1.2.pdf")
+    model = FixedModel(
+        f"The Licensor is not liable for damage caused by the use of the Work [{n}]."
+    )
+    answer = Answerer(licences_kb, model).ask(question, options=SINGLE)
+    assert answer.outcome is AnswerOutcome.ANSWERED
+    assert {c.document for c in answer.citations} == {"harbor-licence-1.1.pdf"}
+    assert (
+        answer.citations[0].quote
+        == "The Licensor is not liable for damage caused by the use of the Work."
     )
 
 
