@@ -2,8 +2,8 @@
 list shows the server's collections this login may read (marked), choosing one connects in the
 background, a collection it may not read is refused in words, documents cannot be dropped into
 it, questions are answered with citations whose click opens the page, and documents another PC
-uploads appear in the open list (real PostgreSQL + pgvector, the real embedder and the small
-real model)."""
+uploads appear in the open list, where a login that may write removes them (real PostgreSQL +
+pgvector, the real embedder and the small real model)."""
 
 from __future__ import annotations
 
@@ -134,6 +134,15 @@ def test_a_local_collection_is_uploaded_from_the_window(
         push(kb, owner, "Clinic protocols")
     window.library.refresh_shared_documents()  # what the timer calls
     qtbot.waitUntil(lambda: "术后护理须知.pdf" in statuses(window), timeout=TIMEOUT)
+
+    # a login that may write removes documents on the server; the list follows
+    library = window.library
+    assert library.remove_button.isEnabled() and not library.import_button.isEnabled()
+    row = next(i for i, d in enumerate(library.model.rows) if d.name == "lease.pdf")
+    library.table.selectRow(row)
+    library.remove_selected()
+    qtbot.waitUntil(lambda: "lease.pdf" not in statuses(window), timeout=TIMEOUT)
+    assert admin.status(owner).collections[0].documents == 2
     with qtbot.waitSignal(session.collection_changed, timeout=TIMEOUT):
         box.list.setCurrentItem(_row(box, "default"))
     assert not window.library.shared_timer.isActive()  # local collections change here, not there

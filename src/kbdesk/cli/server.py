@@ -44,6 +44,11 @@ def add_parsers(sub) -> None:
     )
     p.add_argument("local", metavar="LOCAL_COLLECTION")
     p.add_argument("--as", dest="name", help="the shared collection's name (default: the same)")
+    p = actions.add_parser(
+        "remove", help="remove documents from a shared collection (write access; audited)"
+    )
+    p.add_argument("collection")
+    p.add_argument("documents", nargs="+", metavar="DOCUMENT", help="a document's name as listed")
     p = actions.add_parser("grant", help="give a login read, write or admin access to a collection")
     p.add_argument("collection")
     p.add_argument("login")
@@ -118,6 +123,21 @@ def cmd_server(args) -> int:
         print(f"Deleted the shared collection '{args.collection}'.")
     elif args.action == "push":
         return _push(args, address)
+    elif args.action == "remove":
+        from kbdesk.core.server.removal import remove_documents
+
+        removed = _with_password(
+            args,
+            address,
+            lambda pw: remove_documents(address, args.collection, args.documents, password=pw),
+        )
+        for name in removed:
+            print(f"  removed  {name}")
+        missing = [name for name in args.documents if name not in removed]
+        for name in missing:
+            print(f"not there  {name}")
+        print(f"'{args.collection}' on {address.shown}: {len(removed)} removed.")
+        return EXIT_OK if not missing else 1
     elif args.action == "search":
         from kbdesk.core.server.collection import SharedCollection
 

@@ -38,6 +38,9 @@ __all__ = ["DEFAULT_FUSION", "FUSIONS", "KnowledgeBase"]  # the fusions: the CLI
 class KnowledgeBase:
     """One open collection. Cheap to open: models and the vector index load on first use."""
 
+    # Its documents may be added and removed here (a shared collection: as the login may).
+    writable = True
+
     def __init__(self, paths: AppPaths, name: str, manifest: Manifest, key: bytes | None = None):
         self.paths = paths
         self.name = name

@@ -200,8 +200,9 @@ class LibraryPane(QWidget):
     def refresh(self) -> None:
         locked = self.session.is_locked()
         on_server = is_shared(self.session.collection)  # its documents change on the server
-        for b in (self.import_button, self.remove_button, self.reindex_button):
+        for b in (self.import_button, self.reindex_button):
             b.setEnabled(not locked and not on_server)
+        self.remove_button.setEnabled(not locked and (not on_server or self._may_write()))
         if locked:
             self.model.set_documents([])
             self.model.flush()
@@ -218,6 +219,11 @@ class LibraryPane(QWidget):
         self.imports.publish()
         self.stack.setCurrentIndex(1 if self.model.rows else 0)
         self._show_stale(documents)
+
+    def _may_write(self) -> bool:
+        """Whether this login may change the open shared collection (removing its documents)."""
+        key = self.session.collection
+        return self.session.is_open(key) and self.session.kb().writable
 
     def _show_stale(self, documents: list) -> None:
         """The offer to re-read the documents an earlier version read, from the list just read."""

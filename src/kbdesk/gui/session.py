@@ -345,11 +345,14 @@ class Session(QObject):
         return self.runner.submit("import", run, serial_key=write_key(kb.name))
 
     def remove_documents(self, refs: Sequence[str], collection: str | None = None) -> Job:
-        if is_shared(collection or self.collection):
+        """Remove documents in a job: from a local collection, or from a shared one on the
+        server when this login may write it (audited there)."""
+        key = collection or self.collection
+        if is_shared(key) and not self.is_open(key):
             return self.refused("remove", on_server())
-        kb = self.kb(collection)
+        kb = self.kb(collection)  # a shared one refuses a login that may only read it
         return self.runner.submit(
-            "remove", lambda ctx: kb.remove(list(refs)), serial_key=write_key(kb.name)
+            "remove", lambda ctx: kb.remove(list(refs)), serial_key=write_key(key)
         )
 
     def warm_up(self) -> Job | None:

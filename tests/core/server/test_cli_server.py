@@ -1,9 +1,11 @@
 """`kbdesk server ...` against the real test server: prepare, upload, grant, status, search,
-revoke, and the message when no server is set."""
+remove documents (audited), revoke, and the message when no server is set."""
 
 from __future__ import annotations
 
 import json
+
+import psycopg
 
 from kbdesk.cli import main
 
@@ -64,6 +66,35 @@ def test_a_practice_shares_a_collection_from_the_command_line(
     )
     hits = json.loads(out)
     assert code == 0 and (hits[0]["document"], hits[0]["page"]) == ("lease.pdf", 3)
+
+    # removing documents: refused to a reader, done (and audited) for a writer
+    code, _, err = run(
+        capsys, *base, "server", "--server", reader.url, "remove", "firm-files", "lease.pdf"
+    )
+    assert code == 1 and "may read the shared collection 'firm-files' but not remove" in err
+    code, out, _ = run(
+        capsys,
+        *base,
+        "server",
+        "--server",
+        owner.url,
+        "remove",
+        "firm-files",
+        "lease.pdf",
+        "no-such.pdf",
+    )
+    assert code == 1 and "  removed  lease.pdf" in out and "not there  no-such.pdf" in out
+    assert "'firm-files' on" in out and ": 1 removed." in out
+    code, out, _ = run(
+        capsys, *base, "server", "--server", reader.url, "search", "firm-files", "deposit", "--json"
+    )
+    assert "lease.pdf" not in {hit["document"] for hit in json.loads(out)}
+    with psycopg.connect(owner.conninfo(), autocommit=True) as con:
+        audit = con.execute("SELECT who, action, subject FROM kbdesk.audit").fetchall()
+    assert any(
+        (who, action) == (owner.login, "remove") and subject.endswith("lease.pdf")
+        for who, action, subject in audit
+    )
 
     run(capsys, *base, "server", "--server", owner.url, "revoke", "firm-files", reader.login)
     code, _, err = run(

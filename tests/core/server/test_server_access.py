@@ -40,6 +40,10 @@ def test_a_login_reaches_only_the_collection_it_was_granted(two_collections, new
         SharedCollection.open(junior, withheld, data_dir=tmp_path)
     with SharedCollection.open(junior, granted, data_dir=tmp_path) as shared:
         assert shared.search("security deposit", 1)[0].document == "lease.pdf"
+        assert not shared.writable
+        with pytest.raises(AccessDenied, match="may read the shared collection .* but not remove"):
+            shared.remove(["lease.pdf"])
+        assert "lease.pdf" in {d.name for d in shared.refresh()}
 
     # plain SQL with the junior's own login: only the granted collection's rows, in every table
     [(withheld_id,)] = _sql(owner, "SELECT id FROM kbdesk.collections WHERE name = %s", (withheld,))

@@ -159,6 +159,30 @@ def find_collection(con: psycopg.Connection, name: str) -> SharedCollectionInfo 
     return next((c for c in collections(con) if c.name == name), None)
 
 
+def readable(con: psycopg.Connection, address: ServerAddress, name: str) -> SharedCollectionInfo:
+    """The collection `name` as this login sees it.
+
+    :raises AccessDenied: the login may not read a collection of that name (the server does
+        not say whether one exists)."""
+    info = find_collection(con, name)
+    if info is None:
+        raise AccessDenied(
+            f"'{address.login}' may not read a shared collection named '{name}' on "
+            f"{address.shown}.",
+            hint="Its administrator can grant access.",
+        )
+    return info
+
+
+def require_write(target: SharedCollectionInfo, address: ServerAddress, change: str) -> None:
+    """Refuse a login that may only read `target`; `change` is what it tried ("add to it")."""
+    if target.access == "read":
+        raise AccessDenied(
+            f"'{address.login}' may read the shared collection '{target.name}' but not {change}.",
+            hint="Its administrator can grant write access.",
+        )
+
+
 def may_create(con: psycopg.Connection) -> bool:
     """Whether this login may create collections (a member of kbdesk_admins)."""
     return bool(

@@ -14,7 +14,7 @@ from contextlib import suppress
 from pathlib import Path
 
 from kbdesk.core.embed import Embedder, create_embedder
-from kbdesk.core.errors import AccessDenied
+from kbdesk.core.errors import AccessDenied, ErrorCode
 from kbdesk.core.generate.chats import ChatStore
 from kbdesk.core.paths import AppPaths
 from kbdesk.core.search.answer_context import ContextOptions
@@ -23,8 +23,9 @@ from kbdesk.core.search.searcher import SearchOptions
 from kbdesk.core.server import admin
 from kbdesk.core.server.connection import ServerAddress, connect, open_pool, server_errors
 from kbdesk.core.server.passages import ServerPassages, SharedSearcher
+from kbdesk.core.server.removal import delete
 from kbdesk.core.store.fileio import atomic_path, sha256_file
-from kbdesk.core.types import DocStatus, Document, Hit
+from kbdesk.core.types import DocStatus, Document, FileResult, FileStatus, Hit
 
 
 class SharedCollection:
@@ -59,13 +60,7 @@ class SharedCollection:
         paths = AppPaths.resolve(data_dir)
         with connect(address, password) as con, server_errors(address):
             admin.require_schema(con, address)
-            info = admin.find_collection(con, name)
-        if info is None:
-            raise AccessDenied(
-                f"'{address.login}' may not read a shared collection named '{name}' on "
-                f"{address.shown}.",
-                hint="Its administrator can grant access.",
-            )
+            info = admin.readable(con, address, name)
         pool = open_pool(address, password)
         shared = cls(paths, address, ServerPassages(pool, address, info, paths.shared_files_dir))
         shared.refresh()
@@ -169,6 +164,38 @@ class SharedCollection:
         ]
         self._documents = documents
         return list(documents)
+
+    @property
+    def writable(self) -> bool:
+        """Whether this login may change the collection's documents (as of opening it)."""
+        return self.info.access != "read"
+
+    def remove(self, refs: Iterable[str]) -> list[FileResult]:
+        """Remove documents (by path as listed, or name) from the collection on the server, as
+        KnowledgeBase.remove does locally, then read the list again; audited on the server.
+
+        :raises AccessDenied: this login may only read the collection."""
+        refs = [str(r) for r in refs]
+        listed = {key: d for d in self.documents() for key in (d.path, d.name)}
+        wanted = {ref: listed.get(ref) for ref in refs}
+        ids = [d.id for d in wanted.values() if d is not None]
+        with server_errors(self.address), self.passages.pool.connection() as con:
+            removed = {doc_id for doc_id, _ in delete(con, self.info, self.address, ids)}
+        self.refresh()
+        results = []
+        for ref, doc in wanted.items():
+            if doc is not None and doc.id in removed:
+                results.append(FileResult(doc.path, FileStatus.REMOVED, chunks=doc.chunks))
+            else:
+                results.append(
+                    FileResult(
+                        ref,
+                        FileStatus.FAILED,
+                        f"{ref} is not in the shared collection '{self.name}'",
+                        ErrorCode.NOT_FOUND,
+                    )
+                )
+        return results
 
     def original(self, doc_id: int) -> Path:
         """This PC's copy of a document's original file (what a citation opens), fetched from the

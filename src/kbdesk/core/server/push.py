@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import psycopg
 
-from kbdesk.core.errors import AccessDenied, EmbedderMismatch
+from kbdesk.core.errors import EmbedderMismatch
 from kbdesk.core.jobs import CancelToken, ProgressFn, no_progress
 from kbdesk.core.kb import KnowledgeBase
 from kbdesk.core.search.text import fts_words
@@ -92,11 +92,7 @@ def push(
                 f"'{kb.name}' uses '{manifest.embedder}'.",
                 hint="Upload it into a new shared collection (another name).",
             )
-        if target.access == "read":
-            raise AccessDenied(
-                f"'{address.login}' may read the shared collection '{name}' but not add to it.",
-                hint="Its administrator can grant write access.",
-            )
+        admin.require_write(target, address, "add to it")
         documents = [d for d in kb.documents() if d.status == DocStatus.READY]
         there = dict(
             con.execute(
