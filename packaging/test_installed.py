@@ -217,7 +217,7 @@ def encrypted(installed: Installed, docs: Path) -> None:
 def shared(installed: Installed) -> None:
     """The installed program prepares a real PostgreSQL + pgvector (the tests' throwaway server,
     started from the checkout's environment: only the program under test is the installed one),
-    uploads its collection, grants a second login, which searches it."""
+    uploads its collection, grants a second login, which searches it, and removes a document."""
     import pgserver
     import psycopg
 
@@ -243,6 +243,10 @@ def shared(installed: Installed) -> None:
             (top["document"], top["page"]) == ("术后护理须知.pdf", 2),
             f"a second login searches the shared collection ({top['document']} p{top['page']})",
         )
+        done, _ = installed.run(*base, url, "remove", "practice", "术后护理须知.pdf")
+        done, _ = installed.run(*base, reader, "search", "practice", CHINESE_QUERY, "--json")
+        left = {hit["document"] for hit in json.loads(done.stdout)}
+        check("术后护理须知.pdf" not in left, f"server remove takes a document out ({left})")
     finally:
         server.cleanup()
         shutil.rmtree(folder, ignore_errors=True)
