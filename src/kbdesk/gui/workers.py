@@ -153,14 +153,18 @@ class JobRunner(QObject):
         job = Job(name, fn, serial_key)
         job.setParent(self)
         with self._lock:
-            if self._closed:
-                job.token.cancel()
-            self._jobs.add(job)
-            if serial_key is not None and serial_key in self._busy_keys:
-                self._queues.setdefault(serial_key, deque()).append(job)
-                return job
-            if serial_key is not None:
-                self._busy_keys.add(serial_key)
+            closed = self._closed
+            if not closed:
+                self._jobs.add(job)
+                if serial_key is not None and serial_key in self._busy_keys:
+                    self._queues.setdefault(serial_key, deque()).append(job)
+                    return job
+                if serial_key is not None:
+                    self._busy_keys.add(serial_key)
+        if closed:  # after shutdown nothing runs (a page render asked for as the window closes)
+            job.token.cancel()
+            job.relay.outcome.emit("cancelled", None)  # delivered by the event loop, as always
+            return job
         self._start(job)
         return job
 

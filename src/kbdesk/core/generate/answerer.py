@@ -311,7 +311,7 @@ class Answerer:
             for h in sources
         ]
         again = check_citations(checked.text, kept, self.checker)
-        moved = again.supported and not cited & {c.doc_id for c in again.citations}
+        moved = again.supported and not (cited & {c.doc_id for c in again.citations})
         return again if moved else checked
 
     def _other_version(self, question: str, citations: Sequence[Citation]) -> str | None:

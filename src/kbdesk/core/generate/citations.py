@@ -134,9 +134,9 @@ def _faithful(check: SentenceCheck, sources: Sequence[Hit], quoted: set[int]) ->
     to have a quote of its own: what it answers is the passage it cites."""
     if not check.supported or not check.citations:
         return check
-    cited = " ".join(passage_text(sources[n - 1]) for n in check.citations)
     if not quoted.intersection(check.citations):
         return replace(check, supported=False)
+    cited = " ".join(passage_text(sources[n - 1]) for n in check.citations)
     if incomplete(check.text) or contradicts(check.text, cited):
         return replace(check, supported=False)
     return check

@@ -45,6 +45,7 @@ _LETTER = re.compile(r"[^\W\d_]")
 # "Debian Edu 12 手册 7 / 92", "Lease Agreement - Page 3 of 6".
 _PAGE_PLACE = re.compile(r"(?:\d+\s*/\s*\d+|\bpage\s+\d+(?:\s+of\s+\d+)?|第\s*\d+\s*页)\W*$", re.I)
 MIN_QUOTE_WORDS = 5  # a heading ("4. Obligations", "Section 9 Termination") is shorter
+HEADER_WORDS = 12  # a running header is a title and a place; a sentence ending so is longer
 
 
 def _words(text: str) -> list[str]:
@@ -102,7 +103,9 @@ def page_furniture(sentence: str) -> bool:
     text = " ".join(sentence.split())
     if not _LETTER.search(text) or _PAGE_NUMBER.match(text) or _DOT_LEADER.search(text):
         return True  # no word at all: "37 5.14.3.", a contents line cut at its number
-    return bool(_PAGE_PLACE.search(text)) and not _ends_sentence(text) and _size(text) < 12
+    return (
+        bool(_PAGE_PLACE.search(text)) and not _ends_sentence(text) and _size(text) < HEADER_WORDS
+    )
 
 
 def furniture(sentence: str) -> bool:
