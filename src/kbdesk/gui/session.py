@@ -1,7 +1,8 @@
 """The GUI's hold on the core: settings, the open collection, the model host and the job runner.
 
 A shared collection (gui/shared_collections.py) is held like a local one once a job connected to
-it; its documents are never changed from here.
+it; its documents are imported on the server's side (uploads), and removed from here only by a
+login that may write it (the core refuses the others).
 
 An encrypted collection's key lives only in its open KnowledgeBase: locking one closes it, and
 opening it again needs its passphrase (or the key store's remembered unlock, unless the user

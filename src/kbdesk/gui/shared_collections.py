@@ -1,7 +1,8 @@
 """The window's shared collections (a practice's PostgreSQL + pgvector server): their names in
-the Collections list, and the jobs that list them, connect to one, upload a local collection and
-bring a cited document's original file to this PC. Every server call runs in a job: an unreachable server fails the job
-with a plain message, and the window never waits on the network.
+the Collections list, and the jobs that list them, connect to one, upload a local collection,
+read the open one's document list again and bring a cited document's original file to this PC.
+Every server call runs in a job: an unreachable server fails the job with a plain message, and
+the window never waits on the network.
 
 A shared collection is known in the window by a key that no local collection name can be
 (local names have no colon): "shared:" and its name on the server.

@@ -200,12 +200,13 @@ class Answerer:
             return self._not_in_documents(question, hits, notice=notice)
         wrong = self._other_version(question, checked.citations)
         if wrong:
-            checked = self._recited(checked, plan.sources)
-            if self._other_version(question, checked.citations):
+            recited = self._recited(checked, plan.sources)
+            if recited is None or self._other_version(question, recited.citations):
                 # the passages it came from listed first: one click shows what the other says
                 cited = {c.chunk_id for c in checked.citations}
                 first = sorted(hits, key=lambda hit: hit.chunk_id not in cited)
                 return self._not_in_documents(question, first, notice=wrong)
+            checked = recited
         extra: str | None
         if not checked.supported:
             outcome, extra = AnswerOutcome.UNVERIFIED, say("unverified", lang)
@@ -298,11 +299,12 @@ class Answerer:
             return []
         return self.kb.unmentioned(question, [hit.text for hit in hits])
 
-    def _recited(self, checked: CitedAnswer, sources: Sequence[Hit]) -> CitedAnswer:
-        """The answer checked again without the documents it cited: look-alike versions share
-        most clauses word for word, and the version the question asks about may state the same
-        sentence (the check then moves the citation to it). The other sources are judged whole:
-        a sentence read once in the cited version was left out of their windows as a repeat."""
+    def _recited(self, checked: CitedAnswer, sources: Sequence[Hit]) -> CitedAnswer | None:
+        """The answer checked again without the documents it cited, when the other sources
+        support it (None otherwise): look-alike versions share most clauses word for word, and
+        the version the question asks about may state the same sentence (the check then moves
+        the citation to it). The other sources are judged whole: a sentence read once in the
+        cited version was left out of their windows as a repeat."""
         cited = {c.doc_id for c in checked.citations}
         kept = [
             replace(h, text="", excerpt="", context_before="", context_after="")
@@ -312,7 +314,7 @@ class Answerer:
         ]
         again = check_citations(checked.text, kept, self.checker)
         moved = again.supported and not (cited & {c.doc_id for c in again.citations})
-        return again if moved else checked
+        return again if moved else None
 
     def _other_version(self, question: str, citations: Sequence[Citation]) -> str | None:
         """Why an answer is not one, when all it cites is a look-alike document of another
