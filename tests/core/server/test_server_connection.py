@@ -8,6 +8,7 @@ import shutil
 import socket
 import tempfile
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,12 @@ import pytest
 from kbdesk.core.errors import AccessDenied, InvalidSetting, ServerError, ServerUnreachable
 from kbdesk.core.server import admin
 from kbdesk.core.server.collection import SharedCollection
-from kbdesk.core.server.connection import CONNECT_TIMEOUT_S, ServerAddress
+from kbdesk.core.server.connection import (
+    CONNECT_TIMEOUT_S,
+    ServerAddress,
+    connect,
+    server_errors,
+)
 from kbdesk.core.server.push import push
 from tests.shared_server import address_of, start_server
 
@@ -113,3 +119,12 @@ def test_the_server_going_away_mid_session_is_a_clear_error(local_clinic, tmp_pa
     finally:
         server.cleanup()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_request_the_server_stops_for_time_says_so_not_that_the_server_is_gone(superuser):
+    with closing(connect(superuser)) as con:
+        con.execute("SET statement_timeout = 50")
+        stopped = pytest.raises(ServerError, match="stopped a request that took longer than")
+        with stopped as err, server_errors(superuser):
+            con.execute("SELECT pg_sleep(2)")
+    assert not isinstance(err.value, ServerUnreachable)

@@ -161,6 +161,12 @@ def server_errors(address: ServerAddress) -> Iterator[None]:
             f"({_first_line(str(err))}).",
             hint="A collection's administrator can grant access.",
         ) from err
+    except errors.QueryCanceled as err:  # an OperationalError, but the server is there
+        raise ServerError(
+            f"The shared server {address.shown} stopped a request that took longer than "
+            f"{STATEMENT_TIMEOUT_MS // 1000} seconds.",
+            hint="Try again; if it happens again, the server is overloaded: ask IT.",
+        ) from err
     except (psycopg.OperationalError, PoolTimeout) as err:
         raise ServerUnreachable(
             f"The connection to the shared server {address.shown} was lost "
