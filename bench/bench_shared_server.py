@@ -223,7 +223,7 @@ def scale(server: Server, n: int, queries: int, dim: int) -> dict:
     from bench.bench_search_scale import Corpus, LookupEmbedder, build_catalog, make_queries
     from kbdesk.core.search.searcher import Searcher, SearchOptions
     from kbdesk.core.server.passages import ServerPassages, SharedSearcher
-    from kbdesk.core.server.push import _MOVE, _copy_passages
+    from kbdesk.core.server.push import _copy_passages, move_passages
     from kbdesk.core.store.catalog import Catalog
     from kbdesk.core.store.vectors import VectorIndex
 
@@ -260,11 +260,7 @@ def scale(server: Server, n: int, queries: int, dim: int) -> dict:
                 (info.id, doc.path, doc.name, doc.sha256),
             ).fetchone()[0]
             _copy_passages(con, ordered, catalog.keyword_bodies(ids), vector_of)
-            lengths = con.execute(_MOVE, {"collection": info.id, "doc": doc_id}).fetchall()
-            con.execute(
-                "UPDATE kbdesk.documents SET chunks = %s, tokens = %s WHERE id = %s",
-                (len(lengths), sum(r[0] for r in lengths), doc_id),
-            )
+            move_passages(con, info, doc_id)
             remote = con.execute(
                 "SELECT ordinal, id FROM kbdesk.chunks WHERE collection_id = %s AND doc_id = %s",
                 (info.id, doc_id),
@@ -273,7 +269,7 @@ def scale(server: Server, n: int, queries: int, dim: int) -> dict:
         for r in ordered:
             local_to_remote[r.id] = by_ordinal[r.ordinal]
     upload_s = time.perf_counter() - t0
-    con.execute("VACUUM ANALYZE kbdesk.chunks")
+    con.execute("VACUUM ANALYZE kbdesk.chunks, kbdesk.postings")
     con.close()
 
     qs = make_queries(catalog, corpus, n, queries, 11 + n)

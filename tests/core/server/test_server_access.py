@@ -48,7 +48,7 @@ def test_a_login_reaches_only_the_collection_it_was_granted(two_collections, new
     # plain SQL with the junior's own login: only the granted collection's rows, in every table
     [(withheld_id,)] = _sql(owner, "SELECT id FROM kbdesk.collections WHERE name = %s", (withheld,))
     [(granted_id,)] = _sql(owner, "SELECT id FROM kbdesk.collections WHERE name = %s", (granted,))
-    for table in ("collections", "documents", "files", "chunks"):
+    for table in ("collections", "documents", "files", "chunks", "postings"):
         column = "id" if table == "collections" else "collection_id"
         seen = {r[0] for r in _sql(junior, f"SELECT DISTINCT {column} FROM kbdesk.{table}")}
         assert seen == {granted_id}, table
@@ -56,8 +56,9 @@ def test_a_login_reaches_only_the_collection_it_was_granted(two_collections, new
 
     # the partitions directly: refused, the granted one too
     for collection_id in (withheld_id, granted_id):
-        with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            _sql(junior, f"SELECT count(*) FROM kbdesk.chunks_{collection_id}")
+        for partition in ("chunks", "postings"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                _sql(junior, f"SELECT count(*) FROM kbdesk.{partition}_{collection_id}")
 
     # a reader writes nothing, not even into the collection it reads
     with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
@@ -80,6 +81,7 @@ def test_a_login_reaches_only_the_collection_it_was_granted(two_collections, new
     admin.set_access(owner, granted, junior.login, "none")
     assert admin.status(junior).collections == []
     assert _sql(junior, "SELECT count(*) FROM kbdesk.chunks") == [(0,)]
+    assert _sql(junior, "SELECT count(*) FROM kbdesk.postings") == [(0,)]
 
 
 def test_a_writer_writes_only_its_own_collection(two_collections, new_login):
@@ -93,6 +95,18 @@ def test_a_writer_writes_only_its_own_collection(two_collections, new_login):
             "INSERT INTO kbdesk.documents (collection_id, source, name, sha256)"
             " VALUES (%s, 'x', 'x.pdf', 'x') RETURNING id",
             (withheld_id,),
+        )
+    [(chunk_id, doc_id)] = _sql(
+        owner,
+        "SELECT chunk_id, doc_id FROM kbdesk.postings WHERE collection_id = %s LIMIT 1",
+        (withheld_id,),
+    )
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
+        _sql(  # a word slipped into another collection's keyword postings
+            clerk,
+            "INSERT INTO kbdesk.postings (collection_id, lexeme, chunk_id, doc_id, tf, length)"
+            " VALUES (%s, 'forged', %s, %s, 9, 9)",
+            (withheld_id, chunk_id, doc_id),
         )
     removed = _sql(clerk, "DELETE FROM kbdesk.documents RETURNING collection_id")
     assert removed and {r[0] for r in removed} != {withheld_id}  # only the granted ones
@@ -116,7 +130,9 @@ def test_dropping_a_collection_removes_its_passages_partition_and_roles(two_coll
     owner, (_granted, withheld) = two_collections
     [(withheld_id,)] = _sql(owner, "SELECT id FROM kbdesk.collections WHERE name = %s", (withheld,))
     admin.drop_collection(owner, withheld)
-    assert _sql(owner, "SELECT to_regclass(%s)", (f"kbdesk.chunks_{withheld_id}",)) == [(None,)]
+    for partition in ("chunks", "postings"):
+        found = _sql(owner, "SELECT to_regclass(%s)", (f"kbdesk.{partition}_{withheld_id}",))
+        assert found == [(None,)], partition
     assert _sql(
         owner, "SELECT count(*) FROM pg_roles WHERE rolname LIKE %s", (f"kbdesk_{withheld_id}_%",)
     ) == [(0,)]

@@ -29,6 +29,7 @@ class SharedCollectionInfo:
     access: str  # read, write or admin
     documents: int
     passages: int
+    words: str  # the text search configuration its keywords are counted by (schema.TS_CONFIG)
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ def init_server(address: ServerAddress, password: str | None = None) -> str:
             )
         with con.transaction():
             con.execute("SELECT pg_advisory_xact_lock(hashtext('kbdesk init'))")
+            con.execute("SET LOCAL statement_timeout = 0")  # an upgrade rewrites every collection
             con.execute("CREATE EXTENSION IF NOT EXISTS vector")
             found = schema_version(con)
             if found is not None and found > schema.SCHEMA_VERSION:
@@ -95,26 +97,30 @@ def init_server(address: ServerAddress, password: str | None = None) -> str:
                 con.execute(schema.tables(vectors.strip('"')))
                 for table in schema.PROTECTED:
                     con.execute(schema.policies(table))
-                con.execute(
-                    "INSERT INTO kbdesk.meta VALUES ('schema_version', %s)",
-                    (str(schema.SCHEMA_VERSION),),
-                )
+                con.execute("INSERT INTO kbdesk.meta VALUES ('schema_version', '1')")
+                _upgrade(con, 1)
                 done = f"Prepared {address.shown} for kbdesk (schema {schema.SCHEMA_VERSION})."
             elif found < schema.SCHEMA_VERSION:
                 con.execute(f"SET LOCAL ROLE {schema.OWNER}")
-                for version in range(found + 1, schema.SCHEMA_VERSION + 1):
-                    for statement in schema.MIGRATIONS[version]:
-                        con.execute(statement)
-                con.execute(
-                    "UPDATE kbdesk.meta SET value = %s WHERE key = 'schema_version'",
-                    (str(schema.SCHEMA_VERSION),),
-                )
+                _upgrade(con, found)
                 done = (
                     f"Upgraded {address.shown}'s kbdesk schema {found} -> {schema.SCHEMA_VERSION}."
                 )
             else:
                 done = f"{address.shown} is already prepared for kbdesk (schema {found})."
         return done
+
+
+def _upgrade(con: psycopg.Connection, found: int) -> None:
+    """Run the schema's steps from version `found` to this kbdesk's, as the schema's owner, in
+    the caller's transaction (all or nothing)."""
+    for version in range(found + 1, schema.SCHEMA_VERSION + 1):
+        for statement in schema.MIGRATIONS[version]:
+            con.execute(statement)
+    con.execute(
+        "UPDATE kbdesk.meta SET value = %s WHERE key = 'schema_version'",
+        (str(schema.SCHEMA_VERSION),),
+    )
 
 
 def require_schema(con: psycopg.Connection, address: ServerAddress) -> None:
@@ -145,12 +151,13 @@ def collections(con: psycopg.Connection) -> list[SharedCollectionInfo]:
                     ELSE 'read' END,
                (SELECT count(*) FROM kbdesk.documents d WHERE d.collection_id = c.id),
                (SELECT coalesce(sum(d.chunks), 0) FROM kbdesk.documents d
-                WHERE d.collection_id = c.id)
+                WHERE d.collection_id = c.id),
+               c.words::text
         FROM kbdesk.collections c ORDER BY c.name
         """
     ).fetchall()
     return [
-        SharedCollectionInfo(r[0], r[1], r[2], r[3], r[4], r[5], r[6], int(r[7]), int(r[8]))
+        SharedCollectionInfo(r[0], r[1], r[2], r[3], r[4], r[5], r[6], int(r[7]), int(r[8]), r[9])
         for r in rows
     ]
 

@@ -4,8 +4,9 @@ nearest passages, BM25 over the keyword index, and the hybrid search's candidate
 statement.
 
 Scores match the local collection's: cosine similarity of the same vectors, and BM25 (k1 1.2,
-b 0.75, the idf of SQLite's FTS5) over the same budgeted terms (text.budgeted_terms), so the
-same fusion (search/fusion.py, in Python: one definition) ranks them alike.
+b 0.75, the idf of SQLite's FTS5) over the same budgeted terms (text.budgeted_terms), read from
+the postings table, so the same fusion (search/fusion.py, in Python: one definition) ranks them
+alike.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from kbdesk.core.search.searcher import Searcher
 from kbdesk.core.search.text import KEYWORD_ROW_BUDGET, budgeted_terms, fts_words, query_terms
 from kbdesk.core.server.admin import SharedCollectionInfo
 from kbdesk.core.server.connection import ServerAddress, server_errors
-from kbdesk.core.server.schema import TS_CONFIG
 from kbdesk.core.store.catalog import ChunkRow
 
 BM25_K1, BM25_B = 1.2, 0.75  # FTS5's defaults, as the local keyword index
@@ -42,15 +42,31 @@ _CHUNK_COLUMNS = (
 )
 
 
+def _float(value: float) -> sql.Composable:
+    return sql.SQL("{}::float8").format(sql.Literal(value))  # a bare 2.2 is numeric: slower
+
+
+def _length_norm(alias: str) -> sql.Composable:
+    """BM25's length normalisation of the passage (or posting) `alias`."""
+    return sql.SQL("({} + {} * {}.length / %(avgdl)s)").format(
+        _float(1 - BM25_B), _float(BM25_B), sql.Identifier(alias)
+    )
+
+
 @dataclass(frozen=True)
 class _KeywordQuery:
-    """The budgeted terms of a question, with their BM25 weights."""
+    """The budgeted terms of a question, with their BM25 weights: a one-word term by its lexeme
+    (as the server stems it; scored from the postings), a term of several words ("1.2" -> "1 2")
+    by its words (scored by the keyword index's phrase match, as FTS5 scores a phrase)."""
 
-    kept: list[str]
-    grouped: list[str]
-    weights: dict[str, float]  # a one-word term's lexeme (as the server stems it) -> idf
-    phrases: dict[str, float]  # a term of several words ("1.2" -> "1 2") -> idf
+    words: list[tuple[str, float, bool, bool]]  # (lexeme, idf, kept, grouped)
+    phrases: list[tuple[str, float, bool, bool]]  # (words, idf, kept, grouped)
     avgdl: float
+
+    @property
+    def together(self) -> int:
+        """How many grouped terms there are: a passage that holds them all matches the group."""
+        return sum(g for *_, g in self.words) + sum(g for *_, g in self.phrases)
 
 
 class ServerPassages:
@@ -69,6 +85,7 @@ class ServerPassages:
         self.collection = collection
         self.files_dir = files_dir
         self._id = sql.Literal(collection.id)
+        self._words = sql.SQL("{}::regconfig").format(sql.Literal(collection.words))
         self._vector = sql.SQL("vector({})").format(sql.Literal(collection.dim))
         self._facts: dict[tuple[str, int], tuple[str | None, int]] = {}
         self._facts_generation = -1
@@ -170,12 +187,12 @@ class ServerPassages:
     def document_frequencies(self, terms: list[str], cap: int) -> list[int]:
         """How many passages hold each term (at most `cap`); a word the server's stemmer drops
         as too common counts as everywhere."""
-        return [df for _lexeme, df in self._term_facts(terms, cap)]
+        return [min(df, cap) for _lexeme, df in self._term_facts(terms, cap)]
 
     def _term_facts(self, terms: list[str], cap: int) -> list[tuple[str | None, int]]:
-        """(lexeme, passages holding it, at most `cap`) per term, in order; remembered until a
-        document is added, replaced or removed (counting costs a GIN lookup and a visit of each
-        passage found, per term)."""
+        """(lexeme, passages holding it) per term, in order: counted in full for a one-word term
+        (BM25's idf, as FTS5's, needs the true count), at most `cap` for a phrase; remembered
+        until a document is added, replaced or removed."""
         if not terms:
             return []
         generation = self.generation
@@ -190,26 +207,39 @@ class ServerPassages:
         return [facts[(t, cap)] for t in terms]
 
     def _count(self, terms: list[str], cap: int) -> list[tuple[str | None, int]]:
-        # One SELECT per term with the term as a literal: its query is then a constant, which
-        # the GIN index can answer (a query computed per row scans every passage).
-        cfg = sql.Literal(TS_CONFIG)
-        per_term = sql.SQL(
-            "SELECT {i}, (SELECT u.lexeme FROM unnest(to_tsvector({cfg}, {term})) AS u"
-            "             ORDER BY u.positions[1] LIMIT 1),"
-            "       (SELECT count(*) FROM (SELECT 1 FROM kbdesk.chunks c"
-            "         WHERE c.collection_id = {id} AND c.keywords @@ phraseto_tsquery({cfg}, {term})"
-            "         LIMIT {cap}) AS s)"
+        # One SELECT per term with the term as a literal: a one-word term counted from its
+        # postings (an index-only read), a phrase by the GIN index (its query a constant then;
+        # a query computed per row scans every passage), visiting at most `cap` passages.
+        cfg = self._words
+        lexeme = sql.SQL(
+            "(SELECT u.lexeme FROM unnest(to_tsvector({cfg}, {term})) AS u"
+            " ORDER BY u.positions[1] LIMIT 1)"
         )
-        statement = sql.SQL(" UNION ALL ").join(
-            per_term.format(
-                i=sql.Literal(i),
-                cfg=cfg,
-                term=sql.Literal(fts_words(t)),
-                id=self._id,
-                cap=sql.Literal(cap),
+        by_postings = sql.SQL(
+            "SELECT {i}, x.lexeme, (SELECT count(*) FROM kbdesk.postings p"
+            "   WHERE p.collection_id = {id} AND p.lexeme = x.lexeme)"
+            " FROM (SELECT {lexeme} AS lexeme) AS x"
+        )
+        by_phrase = sql.SQL(
+            "SELECT {i}, {lexeme}, (SELECT count(*) FROM (SELECT 1 FROM kbdesk.chunks c"
+            "   WHERE c.collection_id = {id} AND c.keywords @@ phraseto_tsquery({cfg}, {term})"
+            "   LIMIT {cap}) AS s)"
+        )
+        selects = []
+        for i, t in enumerate(terms):
+            words = sql.Literal(fts_words(t))
+            form = by_phrase if " " in fts_words(t) else by_postings
+            selects.append(
+                form.format(
+                    i=sql.Literal(i),
+                    lexeme=lexeme.format(cfg=cfg, term=words),
+                    cfg=cfg,
+                    term=words,
+                    id=self._id,
+                    cap=sql.Literal(cap),
+                )
             )
-            for i, t in enumerate(terms)
-        )
+        statement = sql.SQL(" UNION ALL ").join(selects)
         rows = [r[1:] for r in self.rows(sql.SQL("{} ORDER BY 1").format(statement))]
         return [(r[0], int(r[1]) if r[0] is not None else cap) for r in rows]
 
@@ -234,67 +264,83 @@ class ServerPassages:
             (self.collection.id,),
         )
         total, tokens = (int(v) for v in rows[0])
-        weights: dict[str, float] = {}
-        phrases: dict[str, float] = {}
+        words: list[tuple[str, float, bool, bool]] = []
+        phrases: list[tuple[str, float, bool, bool]] = []
         for term, lexeme, df in facts:
             idf = max(math.log((total - df + 0.5) / (df + 0.5)), 1e-6)  # FTS5's idf
-            words = fts_words(term)
-            if " " in words:  # FTS5 scores a phrase by its matches, not by its first word
-                phrases[words] = idf
-            else:
-                weights[lexeme] = idf
-        return _KeywordQuery(kept, grouped, weights, phrases, tokens / total if total else 1.0)
+            text = fts_words(term)
+            several = " " in text  # FTS5 scores a phrase by its matches, not by its first word
+            entry = (text if several else lexeme, idf, term in kept, term in grouped)
+            (phrases if several else words).append(entry)
+        return _KeywordQuery(words, phrases, tokens / total if total else 1.0)
 
     def _keyword_sql(
         self, query: _KeywordQuery, k: int, doc_ids: list[int] | None
     ) -> tuple[sql.Composed, dict]:
-        """BM25 of the passages that hold a kept term, or every grouped one."""
-        cfg = sql.Literal(TS_CONFIG)
-
-        def terms_query(words: list[str], op: str) -> sql.Composable:
-            return sql.SQL(op).join(
-                sql.SQL("phraseto_tsquery({}, {})").format(cfg, sql.Literal(fts_words(w)))
-                for w in words
-            )
-
-        match = terms_query(query.kept, " || ")
-        if query.grouped:
-            match = sql.SQL("{} || ({})").format(match, terms_query(query.grouped, " && "))
-        k1p, k1 = sql.Literal(BM25_K1 + 1), sql.Literal(BM25_K1)
-        phrase_scores = [
+        """BM25 of the passages that hold a kept term, or every grouped one: the one-word terms
+        from their postings (an index-only read of the question's words), the phrases by the
+        keyword index's phrase match."""
+        k1p, k1 = _float(BM25_K1 + 1), _float(BM25_K1)
+        cfg = self._words
+        # one SELECT per phrase with the phrase as a literal: the GIN index answers it
+        phrase_rows = [
             sql.SQL(
-                "CASE WHEN m.keywords @@ phraseto_tsquery({cfg}, {words})"
-                " THEN {idf} * {k1p} / (1 + {k1} * m.norm) ELSE 0 END"
-            ).format(cfg=cfg, words=sql.Literal(w), idf=sql.Literal(idf), k1p=k1p, k1=k1)
-            for w, idf in query.phrases.items()
+                "SELECT c.id, {idf}::float8 * {k1p} / (1 + {k1} * {norm}) AS score,"
+                " {kept} AS kept, {grouped} AS grouped FROM kbdesk.chunks c"
+                " WHERE c.collection_id = {id} AND c.keywords @@ phraseto_tsquery({cfg}, {words})"
+                " {docs}"
+            ).format(
+                idf=sql.Literal(idf),
+                k1p=k1p,
+                k1=k1,
+                norm=_length_norm("c"),
+                kept=sql.Literal(kept),
+                grouped=sql.Literal(grouped),
+                id=self._id,
+                cfg=cfg,
+                words=sql.Literal(words),
+                docs=self._doc_filter("c", doc_ids),
+            )
+            for words, idf, kept, grouped in query.phrases
         ]
-        # setweight + ts_filter keep only the query's lexemes of each passage (in C), so the
-        # per-passage work in SQL is a few rows, not its whole vector (3x faster at 20k passages).
+        no_phrases = sql.SQL(
+            "SELECT NULL::bigint AS id, NULL::float8 AS score, NULL::bool AS kept,"
+            " NULL::bool AS grouped WHERE false"
+        )
+        # As FTS5's bm25() on "kept OR kept OR (grouped AND grouped)": a term counts where its
+        # part of the query matches, so the grouped terms count only in a passage holding them all.
         statement = sql.SQL(
-            "SELECT m.id,"
-            "  (SELECT coalesce(sum(w.idf * (u.tf * {k1p}) / (u.tf + {k1} * m.norm)), 0)"
-            "   FROM (SELECT lexeme, array_length(positions, 1) AS tf FROM unnest("
-            "           ts_filter(setweight(m.keywords, 'A', %(lexemes)s::text[]), '{{a}}'))) u"
-            "   JOIN unnest(%(lexemes)s::text[], %(idf)s::float8[]) AS w(lexeme, idf)"
-            "     ON w.lexeme = u.lexeme) + {phrases} AS score"
-            " FROM (SELECT c.id, c.keywords, {b1} + {b} * c.length / %(avgdl)s AS norm"
-            "       FROM kbdesk.chunks c"
-            "       WHERE c.collection_id = {id} AND c.keywords @@ ({match}) {docs}) AS m"
-            " ORDER BY score DESC, m.id LIMIT %(k)s"
+            "WITH w (lexeme, idf, kept, grouped) AS ("
+            "   SELECT * FROM unnest(%(lexemes)s::text[], %(idf)s::float8[], %(kept)s::bool[],"
+            "                        %(grouped)s::bool[])),"
+            " scored (id, score, kept, grouped) AS ("
+            "   SELECT p.chunk_id, w.idf * (p.tf * {k1p}) / (p.tf + {k1} * {norm}), w.kept, w.grouped"
+            "   FROM kbdesk.postings p JOIN w ON w.lexeme = p.lexeme"
+            "   WHERE p.collection_id = {id} AND p.lexeme = ANY(%(lexemes)s::text[]) {docs}"
+            "   UNION ALL {phrases}),"
+            " matched AS ("
+            "   SELECT id, coalesce(sum(score) FILTER (WHERE kept), 0) AS kept,"
+            "          sum(score) FILTER (WHERE grouped) AS grouped,"
+            "          count(*) FILTER (WHERE grouped) = %(together)s AS together"
+            "   FROM scored GROUP BY id)"
+            " SELECT id, kept + CASE WHEN together THEN grouped ELSE 0 END AS score"
+            " FROM matched WHERE kept > 0 OR together"
+            " ORDER BY score DESC, id LIMIT %(k)s"
         ).format(
             k1p=k1p,
             k1=k1,
-            b1=sql.Literal(1 - BM25_B),
-            b=sql.Literal(BM25_B),
-            phrases=sql.SQL(" + ").join(phrase_scores) if phrase_scores else sql.Literal(0),
+            norm=_length_norm("p"),
             id=self._id,
-            match=match,
-            docs=self._doc_filter("c", doc_ids),
+            docs=self._doc_filter("p", doc_ids),
+            phrases=sql.SQL(" UNION ALL ").join(phrase_rows) if phrase_rows else no_phrases,
         )
         params = {
             "avgdl": query.avgdl or 1.0,
-            "lexemes": list(query.weights),
-            "idf": list(query.weights.values()),
+            "lexemes": [w[0] for w in query.words],
+            "idf": [w[1] for w in query.words],
+            "kept": [w[2] for w in query.words],
+            "grouped": [w[3] for w in query.words],
+            "together": query.together or -1,  # no grouped terms: no group to match
             "k": k,
             "docs": list(doc_ids or []),
         }

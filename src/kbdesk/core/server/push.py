@@ -5,7 +5,7 @@ version atomically.
 
 Row-level security forbids COPY into the protected tables, so passages are copied into a
 temporary table (fast, one round trip) and moved by one INSERT ... SELECT, which the policies check
-and which builds the keyword vectors on the server.
+and which builds the keyword vectors on the server; their postings follow from those vectors.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from kbdesk.core.kb import KnowledgeBase
 from kbdesk.core.search.text import fts_words
 from kbdesk.core.server import admin
 from kbdesk.core.server.connection import ServerAddress, connect, scalar, server_errors
-from kbdesk.core.server.schema import TS_CONFIG
+from kbdesk.core.server.schema import ADD_POSTINGS
 from kbdesk.core.types import DocStatus, Document, Progress, Stage
 
 _STAGING = """
@@ -35,14 +35,15 @@ CREATE TEMP TABLE IF NOT EXISTS kbdesk_staging (
     text text, section text, body text, embedding vector
 ) ON COMMIT DELETE ROWS
 """
-_MOVE = f"""
+_MOVE = """
 INSERT INTO kbdesk.chunks (collection_id, doc_id, ordinal, page, char_start, char_end, boxes,
                            text, section, keywords, length, embedding)
 SELECT %(collection)s, %(doc)s, ordinal, page, char_start, char_end, boxes, text, section, kw,
        (SELECT coalesce(sum(array_length(positions, 1)), 0) FROM unnest(kw)), embedding
-FROM (SELECT *, to_tsvector('{TS_CONFIG}', body) AS kw FROM kbdesk_staging) AS s
+FROM (SELECT *, to_tsvector(%(words)s::regconfig, body) AS kw FROM kbdesk_staging) AS s
 RETURNING length
 """
+_MOVE_POSTINGS = ADD_POSTINGS + " WHERE c.collection_id = %(collection)s AND c.doc_id = %(doc)s"
 
 
 @dataclass
@@ -168,12 +169,21 @@ def _upload(
             (doc_id, target.id, data),
         )
         _copy_passages(con, ordered, bodies, vector_of)
-        lengths = con.execute(_MOVE, {"collection": target.id, "doc": doc_id}).fetchall()
-        con.execute(
-            "UPDATE kbdesk.documents SET chunks = %s, tokens = %s WHERE id = %s",
-            (len(lengths), sum(r[0] for r in lengths), doc_id),
-        )
+        move_passages(con, target, doc_id)
     return bool(removed)
+
+
+def move_passages(con: psycopg.Connection, target: admin.SharedCollectionInfo, doc_id: int) -> None:
+    """Move the staged passages into the document `doc_id` with their keyword vectors (counted
+    by the collection's stemmer) and postings, and record its passage and word counts (BM25's
+    document lengths)."""
+    where = {"collection": target.id, "doc": doc_id, "words": target.words}
+    lengths = con.execute(_MOVE, where).fetchall()
+    con.execute(_MOVE_POSTINGS, where)
+    con.execute(
+        "UPDATE kbdesk.documents SET chunks = %s, tokens = %s WHERE id = %s",
+        (len(lengths), sum(r[0] for r in lengths), doc_id),
+    )
 
 
 def _copy_passages(

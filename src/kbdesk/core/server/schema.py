@@ -8,15 +8,18 @@ reads a collection when it is a member of that collection's read role. The table
 role nobody logs in as (kbdesk_owner); the functions that create collections and grant access
 run as that owner after checking the caller, so importers and readers need no DDL rights.
 Passages live in one partition per collection, each with its own HNSW graph (searched without
-filtering losses) and GIN keyword index; only the parent table is granted, so a partition
-cannot be read directly.
+filtering losses) and GIN keyword index, and so do their postings (each word of each passage with
+its count: what BM25 reads); only the parent tables are granted, so a partition cannot be read
+directly.
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
-# MIGRATIONS[v]: statements (run as kbdesk_owner) from schema v - 1 to v, as the local catalog.
-MIGRATIONS: dict[int, tuple[str, ...]] = {}
+SCHEMA_VERSION = 2
+# MIGRATIONS[v]: statements (run as kbdesk_owner) from schema v - 1 to v, as the local catalog;
+# a new server gets schema 1 and then every step, so the steps are what every server runs.
+# Defined at the end of this module.
+MIGRATIONS: dict[int, tuple[str, ...]]
 
 MIN_PGVECTOR = (0, 8)
 OWNER = "kbdesk_owner"  # owns the schema; NOLOGIN, BYPASSRLS, CREATEROLE
@@ -24,10 +27,14 @@ USERS = "kbdesk_user"  # every login granted any collection: schema and table pr
 ADMINS = "kbdesk_admins"  # may create collections
 LEVELS = ("read", "write", "admin")
 # kbdesk's own tokens (jieba for Chinese, client side) go through a text search configuration
-# made to count as the local catalog's FTS5 index does (porter stemming, every word kept, a
-# hyphenated word as its parts): BM25 then scores alike (bench_shared_server.py, parity).
-# PostgreSQL's parser keeps each space-separated Chinese word whole.
+# made to count as the local catalog's FTS5 index does (every word kept, a hyphenated word as its
+# parts): BM25 then scores alike (bench_shared_server.py, parity). PostgreSQL's parser keeps each
+# space-separated Chinese word whole. Schema 1 stemmed with Snowball's English stemmer
+# (TS_CONFIG); from schema 2 a new collection stems with Porter's, as FTS5 ("monthly" is
+# "monthli" there, "month" in Snowball's English), and each collection records its own
+# (collections.words: one written before the upgrade keeps the stemmer its words were counted by).
 TS_CONFIG = "kbdesk.words"
+PORTER_CONFIG = "kbdesk.porter_words"
 
 # Run as a superuser: the owner role has rights only a superuser can give.
 ROLES = f"""
@@ -271,7 +278,7 @@ def tables(vectors: str) -> str:
 
 
 # Row-level security on each table that holds a collection's text, vectors or files.
-PROTECTED = ("documents", "files", "chunks")
+PROTECTED = ("documents", "files", "chunks")  # schema 1; MIGRATIONS adds "postings"
 
 
 def policies(table: str) -> str:
@@ -285,3 +292,96 @@ CREATE POLICY writers_add ON kbdesk.{table} FOR INSERT WITH CHECK ({writable});
 CREATE POLICY writers_change ON kbdesk.{table} FOR UPDATE USING ({writable}) WITH CHECK ({writable});
 CREATE POLICY writers_remove ON kbdesk.{table} FOR DELETE USING ({writable});
 """
+
+
+def _partition(table: str, collection: str) -> str:
+    """PL/pgSQL: create `table`'s partition for the collection id `collection`, its row-level
+    security forced (a partition is never granted; the policies are the parent's)."""
+    return f"""
+    EXECUTE format('CREATE TABLE kbdesk.%I PARTITION OF kbdesk.{table} FOR VALUES IN (%s)',
+                   '{table}_' || {collection}, {collection});
+    EXECUTE format('ALTER TABLE kbdesk.%I ENABLE ROW LEVEL SECURITY', '{table}_' || {collection});
+    EXECUTE format('ALTER TABLE kbdesk.%I FORCE ROW LEVEL SECURITY', '{table}_' || {collection});
+"""
+
+
+# Schema 2: Porter's stemmer for new collections (see PORTER_CONFIG).
+_PORTER = f"""
+CREATE TEXT SEARCH DICTIONARY kbdesk.porter_stem (TEMPLATE = snowball, LANGUAGE = porter);
+CREATE TEXT SEARCH CONFIGURATION {PORTER_CONFIG} (COPY = {TS_CONFIG});
+ALTER TEXT SEARCH CONFIGURATION {PORTER_CONFIG}
+    ALTER MAPPING FOR asciiword, word, hword_asciipart, hword_part WITH kbdesk.porter_stem;
+ALTER TABLE kbdesk.collections ADD COLUMN words regconfig NOT NULL DEFAULT '{TS_CONFIG}';
+ALTER TABLE kbdesk.collections ALTER COLUMN words SET DEFAULT '{PORTER_CONFIG}';
+"""
+
+# Schema 2: postings, so that BM25 reads the query words' postings from an index alone instead of
+# every matching passage's keyword vector (3x faster at 100k passages; bench/RESULTS.md). A
+# collection's postings partition is created with it (a trigger on kbdesk.collections, so schema
+# 1's create function stays as it is) and dropped with it (_DROP_COLLECTION); removing a document
+# removes its postings (the foreign key).
+_POSTINGS = f"""
+CREATE TABLE kbdesk.postings (
+    collection_id integer NOT NULL,
+    lexeme        text NOT NULL,
+    chunk_id      bigint NOT NULL,
+    doc_id        bigint NOT NULL REFERENCES kbdesk.documents(id) ON DELETE CASCADE,
+    tf            integer NOT NULL,
+    length        integer NOT NULL
+) PARTITION BY LIST (collection_id);
+-- everything BM25 reads, so that it reads the index alone (collection_id too: the partition's
+-- own filter and row-level security's)
+CREATE INDEX postings_lexeme ON kbdesk.postings (lexeme)
+    INCLUDE (collection_id, chunk_id, doc_id, tf, length);
+CREATE INDEX postings_doc ON kbdesk.postings (doc_id);
+GRANT SELECT, INSERT, DELETE ON kbdesk.postings TO {USERS};
+
+CREATE FUNCTION kbdesk.postings_partition() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, kbdesk AS $f$
+BEGIN
+    {_partition("postings", "NEW.id")}
+    RETURN NEW;
+END $f$;
+REVOKE ALL ON FUNCTION kbdesk.postings_partition() FROM PUBLIC;
+CREATE TRIGGER postings_partition AFTER INSERT ON kbdesk.collections
+    FOR EACH ROW EXECUTE FUNCTION kbdesk.postings_partition();
+
+DO $$
+DECLARE
+    cid integer;
+BEGIN
+    FOR cid IN SELECT id FROM kbdesk.collections LOOP
+        {_partition("postings", "cid")}
+    END LOOP;
+END $$;
+"""
+
+# The postings of passages just written (push.py's INSERT; the upgrade's backfill below).
+ADD_POSTINGS = """
+INSERT INTO kbdesk.postings (collection_id, lexeme, chunk_id, doc_id, tf, length)
+SELECT c.collection_id, u.lexeme, c.id, c.doc_id, array_length(u.positions, 1), c.length
+FROM kbdesk.chunks c, unnest(c.keywords) AS u
+"""
+
+# Schema 1's drop function with the postings partition dropped first (deleting the collection's
+# documents would otherwise delete its postings row by row).
+_DROP_COLLECTION = """
+CREATE OR REPLACE FUNCTION kbdesk.drop_collection(collection text)
+    RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, kbdesk AS $f$
+DECLARE
+    cid integer;
+    each_level text;
+BEGIN
+    cid := kbdesk.administered(collection);
+    EXECUTE format('DROP TABLE kbdesk.%I', format('postings_%s', cid));
+    EXECUTE format('DROP TABLE kbdesk.%I', format('chunks_%s', cid));
+    DELETE FROM kbdesk.documents WHERE collection_id = cid;
+    DELETE FROM kbdesk.collections WHERE id = cid;
+    FOREACH each_level IN ARRAY ARRAY['admin', 'write', 'read'] LOOP
+        EXECUTE format('DROP ROLE %I', kbdesk.role_of(cid, each_level));
+    END LOOP;
+    INSERT INTO kbdesk.audit (collection_id, action, subject) VALUES (cid, 'drop', collection);
+END $f$
+"""
+
+MIGRATIONS = {2: (_PORTER, _POSTINGS, policies("postings"), ADD_POSTINGS, _DROP_COLLECTION)}
