@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import psycopg
 
+from kbdesk.core.kb import KnowledgeBase
 from kbdesk.core.search.text import query_terms
 from kbdesk.core.server import passages, push
 from kbdesk.core.server.collection import SharedCollection
@@ -28,12 +29,14 @@ def _by_position(ranked: list[tuple[int, float]], rows) -> list[tuple]:
     return [(found[i].document, found[i].ordinal, round(s, 6)) for i, s in ranked]
 
 
-def _compare(kb, shared: SharedCollection, documents: list[str] | None = None) -> int:
+def _compare(
+    kb, shared: SharedCollection, documents: list[str] | None = None, questions=QUESTIONS
+) -> int:
     """Asserts equal rankings and scores for every question; returns how many had results."""
     local_ids = kb.catalog.doc_ids_for_names(documents) if documents else None
     remote_ids = shared.passages.doc_ids_for_names(documents) if documents else None
     answered = 0
-    for question in QUESTIONS:
+    for question in questions:
         terms = query_terms(question)
         local = kb.catalog.keyword_ranked(terms, 20, local_ids)
         remote = shared.passages.keyword_ranked(terms, 20, remote_ids)
@@ -62,6 +65,35 @@ def test_keyword_scores_equal_the_local_ones_with_common_words_grouped(
         # a numbered phrase counts as FTS5 counts it, not by its first word
         query = shared.passages._keyword_query(query_terms(QUESTIONS[1]))
         assert query is not None and [p[0] for p in query.phrases] == ["25 200"]
+
+
+def test_a_numbered_phrase_counts_every_time_a_passage_holds_it(data_dir, tmp_path, new_login):
+    docs = tmp_path / "notes"
+    docs.mkdir()
+    (docs / "releases.txt").write_text(
+        "Release 1.2 fixed the installer. Release 1.2 also fixed printing, and 1.2 stays "
+        "supported until 2027, as 1.1 did until 2025.",
+        encoding="utf-8",
+    )
+    (docs / "history.txt").write_text("Release 1.2 came after release 1.1.", encoding="utf-8")
+    for name, text in [
+        ("printing.txt", "Printing works in every release."),
+        ("installer.txt", "The installer asks for the disk to use."),
+        ("support.txt", "Each release is supported for two years."),
+        ("licence.txt", "The licence allows copying the program."),
+    ]:
+        (docs / name).write_text(text, encoding="utf-8")
+    importer = new_login("importer", may_create=True)
+    with KnowledgeBase.open(data_dir, "releases") as kb:
+        assert kb.import_paths([docs]).ok
+        push.push(kb, importer, f"releases-{importer.login}")
+        with SharedCollection.open(
+            importer, f"releases-{importer.login}", data_dir=tmp_path / "r"
+        ) as shared:
+            questions = ["What did release 1.2 fix?", "until when is 1.2 supported"]
+            assert _compare(kb, shared, questions=questions) == 2
+            [(_, repeated), (_, once)] = shared.passages.keyword_ranked(["1.2"], 2)
+            assert repeated > once  # three times against once, as FTS5 counts it
 
 
 def test_removing_a_document_removes_its_postings(local_clinic, new_login):

@@ -1,6 +1,6 @@
 """One shared collection's passages on the server, read through the login's own rights: what
 search and the answer's context read (the same methods as the local catalog), the HNSW graph's
-nearest passages, BM25 over the keyword index, and the hybrid search's candidates in one SQL
+nearest passages, BM25 over the keyword postings, and the hybrid search's candidates in one SQL
 statement.
 
 Scores match the local collection's: cosine similarity of the same vectors, and BM25 (k1 1.2,
@@ -282,14 +282,23 @@ class ServerPassages:
         keyword index's phrase match."""
         k1p, k1 = _float(BM25_K1 + 1), _float(BM25_K1)
         cfg = self._words
-        # one SELECT per phrase with the phrase as a literal: the GIN index answers it
+        # One SELECT per phrase with the phrase as a literal: the GIN index finds the passages
+        # holding it; its count in each (FTS5's tf) is the number of places where each of its
+        # words stands at its own offset from the first.
         phrase_rows = [
             sql.SQL(
-                "SELECT c.id, {idf}::float8 * {k1p} / (1 + {k1} * {norm}) AS score,"
-                " {kept} AS kept, {grouped} AS grouped FROM kbdesk.chunks c"
+                "SELECT c.id, {idf}::float8 * (f.tf * {k1p}) / (f.tf + {k1} * {norm}) AS score,"
+                " {kept} AS kept, {grouped} AS grouped FROM kbdesk.chunks c,"
+                " LATERAL (SELECT count(*) AS tf FROM ("
+                "   SELECT at - q.offset_ FROM unnest(c.keywords) AS u, unnest(u.positions) AS at,"
+                "     (SELECT t.lexeme, p - 1 AS offset_ FROM unnest(to_tsvector({cfg}, {words}))"
+                "      AS t, unnest(t.positions) AS p) AS q"
+                "   WHERE u.lexeme = q.lexeme GROUP BY 1"
+                "   HAVING count(DISTINCT q.offset_) = {length}) AS starts) AS f"
                 " WHERE c.collection_id = {id} AND c.keywords @@ phraseto_tsquery({cfg}, {words})"
                 " {docs}"
             ).format(
+                length=sql.Literal(len(words.split())),
                 idf=sql.Literal(idf),
                 k1p=k1p,
                 k1=k1,
