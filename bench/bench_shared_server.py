@@ -18,8 +18,9 @@ Usage::
 * scale: synthetic passages and clustered vectors (bench_search_scale.Corpus) through the real
   local Catalog and FAISS index, then uploaded to the server (the HNSW graph grows as rows come in,
   as in a real upload: that is the build time); hybrid search p50/p95 by SharedSearcher and by
-  the local Searcher on the same queries (1 client, then 8 at once on the server), and the
-  server's dense recall@10 against exact search.
+  the local Searcher on the same queries (1 client, then 8 at once on the server), the
+  server's dense recall@10 against exact search, and the disk space of the passages (with their
+  vectors and indexes) and of their keyword postings.
 """
 
 from __future__ import annotations
@@ -195,7 +196,7 @@ def load(server: Server, seconds: float, clients: int, documents: int) -> dict:
         for i in range(documents)
     )
     local_chunks = sum(d.chunks for d in importer_kb.documents())
-    shared_memos = [d for d in readers[0].documents() if d.name.startswith("memo-")]
+    shared_memos = [d for d in readers[0].refresh() if d.name.startswith("memo-")]
     for shared in readers:
         shared.close()
     importer_kb.close()
@@ -270,6 +271,10 @@ def scale(server: Server, n: int, queries: int, dim: int) -> dict:
             local_to_remote[r.id] = by_ordinal[r.ordinal]
     upload_s = time.perf_counter() - t0
     con.execute("VACUUM ANALYZE kbdesk.chunks, kbdesk.postings")
+    sizes = con.execute(
+        "SELECT pg_total_relation_size(%s::regclass), pg_total_relation_size(%s::regclass)",
+        (f"kbdesk.chunks_{info.id}", f"kbdesk.postings_{info.id}"),
+    ).fetchone()
     con.close()
 
     qs = make_queries(catalog, corpus, n, queries, 11 + n)
@@ -318,6 +323,8 @@ def scale(server: Server, n: int, queries: int, dim: int) -> dict:
         "dim": dim,
         "faiss_hnsw_build_s": round(faiss_build_s, 1),
         "server_upload_with_hnsw_s": round(upload_s, 1),
+        "server_passages_mb": round(sizes[0] / 2**20),
+        "server_postings_mb": round(sizes[1] / 2**20),
         "hybrid_ms_local": pct(times["local"]),
         "hybrid_ms_shared": pct(times["shared"]),
         "hybrid_ms_shared_8_clients": pct(concurrent),
