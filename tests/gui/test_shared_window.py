@@ -1,7 +1,7 @@
 """A shared collection in the window, as a second person at another PC uses it: the Collections
 list shows the server's collections this login may read (marked), choosing one connects in the
-background, a collection it may not read is refused in words, documents cannot be dropped into
-it, questions are answered with citations whose click opens the page, and documents another PC
+background, a collection it may not read is refused in words, a reader's dropped files are
+refused and a writer's are read on the PC and uploaded, questions are answered with citations whose click opens the page, and documents another PC
 uploads appear in the open list, where a login that may write removes them (real PostgreSQL +
 pgvector, the real embedder and the small real model)."""
 
@@ -17,6 +17,7 @@ from kbdesk.core.server.push import push
 from kbdesk.gui.collections_box import KEY_ROLE
 from kbdesk.gui.shared_collections import MARK
 from tests.gui.test_main_window import ask, drop, statuses
+from tests.helpers import make_pdf
 
 TIMEOUT = 60_000
 
@@ -75,10 +76,14 @@ def test_a_second_login_is_refused_then_searches_asks_and_opens_the_page(
         for b in (library.import_button, library.remove_button, library.reindex_button)
     )
 
-    # documents are added on the server, not dropped here
+    # a reader's drop is refused in words
     drop(window, [docs_dir / "lease.pdf"])
     qtbot.waitUntil(
-        lambda: "added, removed and renamed on the server" in window.status.text(), timeout=TIMEOUT
+        lambda: (
+            "may read the shared collection 'Practice files' but not add to it"
+            in window.status.text()
+        ),
+        timeout=TIMEOUT,
     )
 
     answer, _ = ask(qtbot, window, "How much is the security deposit?")
@@ -135,14 +140,31 @@ def test_a_local_collection_is_uploaded_from_the_window(
     window.library.refresh_shared_documents()  # what the timer calls
     qtbot.waitUntil(lambda: "术后护理须知.pdf" in statuses(window), timeout=TIMEOUT)
 
-    # a login that may write removes documents on the server; the list follows
+    # a login that may write drops files onto it: read here, uploaded, listed
     library = window.library
-    assert library.remove_button.isEnabled() and not library.import_button.isEnabled()
+    assert library.import_button.isEnabled() and not library.reindex_button.isEnabled()
+    assert not library.watch_action.isEnabled()
+    memo = make_pdf(tmp_path / "drop" / "memo.pdf", ["Clinic memo. Visiting hours end at 20:00."])
+    broken = tmp_path / "drop" / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.7 not really")
+    drop(window, [memo, broken])
+    qtbot.waitUntil(lambda: "memo.pdf" in statuses(window), timeout=TIMEOUT)
+    qtbot.waitUntil(
+        lambda: (
+            "Added 1 document to the shared collection 'Clinic protocols'" in window.status.text()
+        ),
+        timeout=TIMEOUT,
+    )
+    assert "broken.pdf" in window.status.text()
+    qtbot.waitUntil(lambda: library.problems.list.count() == 1, timeout=TIMEOUT)
+
+    # a login that may write removes documents on the server; the list follows
+    assert library.remove_button.isEnabled()
     row = next(i for i, d in enumerate(library.model.rows) if d.name == "lease.pdf")
     library.table.selectRow(row)
     library.remove_selected()
     qtbot.waitUntil(lambda: "lease.pdf" not in statuses(window), timeout=TIMEOUT)
-    assert admin.status(owner).collections[0].documents == 2
+    assert admin.status(owner).collections[0].documents == 3  # the zh leaflet and the memo too
     with qtbot.waitSignal(session.collection_changed, timeout=TIMEOUT):
         box.list.setCurrentItem(_row(box, "default"))
     assert not window.library.shared_timer.isActive()  # local collections change here, not there

@@ -45,6 +45,12 @@ def add_parsers(sub) -> None:
     p.add_argument("local", metavar="LOCAL_COLLECTION")
     p.add_argument("--as", dest="name", help="the shared collection's name (default: the same)")
     p = actions.add_parser(
+        "add",
+        help="add files and folders to a shared collection (read on this PC, then uploaded)",
+    )
+    p.add_argument("collection")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p = actions.add_parser(
         "remove", help="remove documents from a shared collection (write access; audited)"
     )
     p.add_argument("collection")
@@ -123,6 +129,18 @@ def cmd_server(args) -> int:
         print(f"Deleted the shared collection '{args.collection}'.")
     elif args.action == "push":
         return _push(args, address)
+    elif args.action == "add":
+        from kbdesk.core.server.add_files import add_files
+
+        report = _with_password(
+            args,
+            address,
+            lambda pw: add_files(
+                address, args.collection, args.paths, data_dir=args.data_dir, password=pw
+            ),
+        )
+        print(report.summary())
+        return EXIT_OK if report.imported.ok and not report.uploaded.failed else 1
     elif args.action == "remove":
         from kbdesk.core.server.removal import remove_documents
 

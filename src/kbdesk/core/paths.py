@@ -84,6 +84,11 @@ class AppPaths:
         """Copies of shared collections' original files, fetched when a citation opens them."""
         return self.data_dir / "shared-files"
 
+    @property
+    def shared_staging_dir(self) -> Path:
+        """Files added to a shared collection, read on this PC and waiting to be uploaded."""
+        return self.data_dir / "shared-staging"
+
     def collection_dir(self, name: str) -> Path:
         return self.collections_dir / validate_collection_name(name)
 

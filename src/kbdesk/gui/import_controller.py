@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QV
 from kbdesk.core.types import DocStatus, FileStatus, ImportReport, Progress, Stage
 from kbdesk.gui.documents_model import DocumentsModel
 from kbdesk.gui.session import Session
+from kbdesk.gui.shared_collections import add_files as add_shared_files
 from kbdesk.gui.shared_collections import is_shared
 from kbdesk.gui.widgets import error_text
 from kbdesk.gui.workers import Job
@@ -79,10 +80,8 @@ class ImportController(QWidget):
     def import_paths(self, paths: list[str], again: bool = False) -> Job:
         paths = [str(Path(p)) for p in paths]
         collection = self.session.collection
-        if is_shared(collection):  # refused in words; nothing is planned or kept to resume
-            job = self.session.import_paths(paths)
-            job.failed.connect(lambda exc: self.message.emit(error_text(exc)))
-            return job
+        if is_shared(collection):
+            return self._add_to_shared(paths)
         pending = dict(self.session.settings.pending)
         pending[collection] = list(dict.fromkeys([*pending.get(collection, []), *paths]))
         self.session.update_settings(pending=pending)
@@ -101,6 +100,28 @@ class ImportController(QWidget):
         self._timer.start()
         self.started.emit(job)
         return job
+
+    def _add_to_shared(self, paths: list[str]) -> Job:
+        """Files dropped on a shared collection: read here, then uploaded. Nothing is kept to
+        resume at the next start: what was read and not uploaded waits in the staging
+        collection and goes with the next files added."""
+        job = add_shared_files(self.session, paths)
+        self.job, self._collection = job, self.session.collection
+        job.progress.connect(self._progress)
+        job.result.connect(self._added)
+        job.failed.connect(self._failed)
+        job.cancelled.connect(lambda: self._done(ImportReport(cancelled=True)))
+        self.setVisible(True)
+        self.progress.setRange(0, 0)
+        self.label.setText("Reading the files for the shared collection…")
+        self.cancel_button.setEnabled(True)
+        self.started.emit(job)
+        return job
+
+    def _added(self, report) -> None:
+        for failed in report.imported.failed:
+            self.file_failed.emit(failed)
+        self._done(report.imported, report.summary())
 
     def cancel(self) -> None:
         if self.job is not None:
@@ -157,6 +178,9 @@ class ImportController(QWidget):
             self.progress.setRange(0, progress.total)
             self.progress.setValue(progress.done)
             self.progress.setFormat("%v of %m files")
+        if progress.stage is Stage.UPLOADING:
+            self.label.setText(f"Uploading {progress.item}" if progress.item else "Uploading…")
+            self.progress.setFormat("%v of %m documents")
         if progress.stage in (Stage.PARSING, Stage.EMBEDDING) and self.showing_import():
             embedded = progress.item_fraction if progress.stage is Stage.EMBEDDING else None
             self.model.working_on(progress.item, embedded)
@@ -167,7 +191,7 @@ class ImportController(QWidget):
 
     # -- when it ends --------------------------------------------------------------------------
 
-    def _done(self, report: ImportReport) -> None:
+    def _done(self, report: ImportReport, text: str = "") -> None:
         self.job = None
         if not self._closing:  # closing the window keeps the pending list: next start resumes
             pending = dict(self.session.settings.pending)
@@ -179,7 +203,7 @@ class ImportController(QWidget):
         failed = len(report.failed)
         if report.cancelled:
             text = "Import cancelled; the documents finished so far are kept."
-        else:
+        elif not text:  # the caller's: why it failed, or what was added to a shared collection
             text = f"Import finished: {_files(done)} ready" + (
                 f", {failed} could not be imported (see Problems)." if failed else "."
             )
@@ -194,8 +218,7 @@ class ImportController(QWidget):
         self.finished.emit(report)
 
     def _failed(self, exc: BaseException) -> None:
-        self.message.emit(error_text(exc))
-        self._done(ImportReport())
+        self._done(ImportReport(), error_text(exc))  # the last word, in the panel and the bar
 
     def _hide(self) -> None:
         if self.job is None:

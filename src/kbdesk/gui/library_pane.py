@@ -90,7 +90,7 @@ class LibraryPane(QWidget):
         self.add_menu = QMenu(self)
         self.add_menu.addAction("Files…", self.choose_files)
         self.add_menu.addAction("Folder…", self.choose_folder)
-        self.add_menu.addAction("Watch a folder…", self.choose_watch)
+        self.watch_action = self.add_menu.addAction("Watch a folder…", self.choose_watch)
         self.import_button = tool_button(
             self, "Add", "Import files or a folder (Ctrl+O)", self.choose_files
         )
@@ -200,9 +200,11 @@ class LibraryPane(QWidget):
     def refresh(self) -> None:
         locked = self.session.is_locked()
         on_server = is_shared(self.session.collection)  # its documents change on the server
-        for b in (self.import_button, self.reindex_button):
-            b.setEnabled(not locked and not on_server)
-        self.remove_button.setEnabled(not locked and (not on_server or self._may_write()))
+        may_change = not locked and (not on_server or self._may_write())
+        self.import_button.setEnabled(may_change)  # a shared collection's: read here, uploaded
+        self.remove_button.setEnabled(may_change)
+        self.reindex_button.setEnabled(not locked and not on_server)
+        self.watch_action.setEnabled(not on_server)
         if locked:
             self.model.set_documents([])
             self.model.flush()
@@ -221,7 +223,7 @@ class LibraryPane(QWidget):
         self._show_stale(documents)
 
     def _may_write(self) -> bool:
-        """Whether this login may change the open shared collection (removing its documents)."""
+        """Whether this login may change the open shared collection (add or remove documents)."""
         key = self.session.collection
         return self.session.is_open(key) and self.session.kb().writable
 
@@ -321,6 +323,8 @@ class LibraryPane(QWidget):
         self.import_started.emit(job)
 
     def _import_finished(self, report) -> None:
+        if is_shared(self.session.collection):  # files added to it: read its list again
+            self.refresh_shared_documents()
         self.refresh()
         self.problems.flush()
         self.import_finished.emit(report)

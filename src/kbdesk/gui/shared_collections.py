@@ -94,6 +94,30 @@ def upload(session, name: str) -> Job:
     return session.runner.submit("shared-upload", run, serial_key=write_key(kb.name))
 
 
+def add_files(session, paths: list[str]) -> Job:
+    """Add files and folders to the open shared collection: read and embedded on this PC, then
+    uploaded (core/server/add_files.py); result: the AddReport."""
+    from kbdesk.core.server.add_files import add_files as add
+    from kbdesk.gui.session import write_key
+
+    key, url = session.collection, session.settings.shared_server
+    password, ocr, data_dir = session.server_password, session.settings.ocr, session.paths.data_dir
+
+    def run(ctx: JobContext):
+        return add(
+            address_of(url),
+            name_of(key),
+            paths,
+            data_dir=data_dir,
+            password=password,
+            ocr=ocr,
+            progress=ctx.progress,
+            cancel=ctx.cancel,
+        )
+
+    return session.runner.submit("shared-add", run, serial_key=write_key(key))
+
+
 def refresh_documents(session) -> Job:
     """Read the open shared collection's document list from the server again (another PC may
     have imported or removed documents); result: the documents."""

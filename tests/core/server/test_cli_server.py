@@ -89,6 +89,16 @@ def test_a_practice_shares_a_collection_from_the_command_line(
         capsys, *base, "server", "--server", reader.url, "search", "firm-files", "deposit", "--json"
     )
     assert "lease.pdf" not in {hit["document"] for hit in json.loads(out)}
+    # adding files straight to the shared collection: a writer's arrive, a reader is refused
+    code, out, _ = run(
+        capsys, *base, "server", "--server", owner.url, "add", "firm-files", str(docs_dir)
+    )
+    assert code == 0 and "Added 1 document to the shared collection 'firm-files'" in out
+    assert "(2 already there)" in out
+    code, _, err = run(
+        capsys, *base, "server", "--server", reader.url, "add", "firm-files", str(docs_dir)
+    )
+    assert code == 1 and "may read the shared collection 'firm-files' but not add to it" in err
     with psycopg.connect(owner.conninfo(), autocommit=True) as con:
         audit = con.execute("SELECT who, action, subject FROM kbdesk.audit").fetchall()
     assert any(
