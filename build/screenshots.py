@@ -282,8 +282,9 @@ def other_version(model: Path) -> int:
 
 def shared_collection(model: Path, question: str) -> int:
     """A second login at another PC: a collection it may no longer read refused, then the
-    practice's shared collection answering with the cited page open (a real throwaway
-    PostgreSQL + pgvector, as the tests use)."""
+    practice's shared collection answering with the cited page open, then files she drops on it
+    (she may write) read and uploaded (a real throwaway PostgreSQL + pgvector, as the tests
+    use)."""
     import pgserver
     import psycopg
 
@@ -315,8 +316,8 @@ def shared_collection(model: Path, question: str) -> int:
                 kb.import_paths([docs])
                 for name in ("Practice files", "Partners only", "Lease disputes"):
                     push(kb, owner, name)
-            for name in ("Practice files", "Lease disputes"):
-                admin.set_access(owner, name, "dana", "read")
+            admin.set_access(owner, "Practice files", "dana", "write")  # she may add to it
+            admin.set_access(owner, "Lease disputes", "dana", "read")
             paths = AppPaths.resolve(tmp / "data")
             store = SettingsStore(paths.config_dir)
             store.save(replace(store.load(), model=str(model), shared_server=reader.url))
@@ -341,6 +342,21 @@ def shared_collection(model: Path, question: str) -> int:
             if not answer_and_open_citation(window, question):
                 return 1
             shot(window, "19-shared-collection.png")
+            # files she drops on it: read on her PC, uploaded; a broken one named
+            memo = tmp / "Dana" / "Conflict check procedure.md"
+            memo.parent.mkdir()
+            memo.write_text(
+                "# Conflict check procedure\n\nBefore a new matter is opened, the intake clerk "
+                "searches every party's name in the conflicts register and records the result "
+                "on the matter form. A possible conflict goes to the managing partner within "
+                "two business days.\n",
+                encoding="utf-8",
+            )
+            broken = tmp / "Dana" / "scan-0042.pdf"
+            broken.write_bytes(b"%PDF-1.7 cut short by the scanner")
+            window.library.import_paths([str(memo), str(broken)])
+            wait_until(lambda: "Added 1 document" in window.status.text(), 300)
+            shot(window, "22-shared-added.png")
             window.close()
         finally:
             server.cleanup()

@@ -33,7 +33,7 @@ def test_files_added_to_a_shared_collection_are_found_by_another_login(
     assert [r.path for r in report.imported.failed] == [str(drop / "broken.pdf")]
     summary = report.summary()
     assert summary.startswith(f"Added 2 documents to the shared collection '{name}'")
-    assert "1 not added (broken.pdf:" in summary
+    assert "1 not added (broken.pdf could not be opened" in summary
     # the staging collection keeps only what the server does not have
     staging = staging_folder(AppPaths.resolve(data_dir), writer, name)
     with KnowledgeBase.open(staging, STAGING_NAME, create=False) as kb:

@@ -42,11 +42,15 @@ class AddReport:
         there = len(self.uploaded.skipped)
         if there:
             text += f" ({there} already there)"
-        problems = [f"{Path(r.path).name}: {r.reason}" for r in self.imported.failed]
-        problems += [f"{name}: {why}" for name, why in self.uploaded.failed]
+        problems = [_named(Path(r.path).name, r.reason or "") for r in self.imported.failed]
+        problems += [_named(name, why) for name, why in self.uploaded.failed]
         if problems:
             text += f"; {len(problems)} not added ({'; '.join(problems[:3])})"
         return text + "."
+
+
+def _named(name: str, why: str) -> str:
+    return why if name in why else f"{name}: {why}"
 
 
 def add_files(
