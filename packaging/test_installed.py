@@ -214,10 +214,11 @@ def encrypted(installed: Installed, docs: Path) -> None:
     check(not found, f"no file of the encrypted collection holds the documents' words {found}")
 
 
-def shared(installed: Installed) -> None:
+def shared(installed: Installed, docs: Path) -> None:
     """The installed program prepares a real PostgreSQL + pgvector (the tests' throwaway server,
     started from the checkout's environment: only the program under test is the installed one),
-    uploads its collection, grants a second login, which searches it, and removes a document."""
+    uploads its collection, grants a second login, which searches it, removes a document and adds
+    it again from its file."""
     import pgserver
     import psycopg
 
@@ -247,6 +248,13 @@ def shared(installed: Installed) -> None:
         done, _ = installed.run(*base, reader, "search", "practice", CHINESE_QUERY, "--json")
         left = {hit["document"] for hit in json.loads(done.stdout)}
         check("术后护理须知.pdf" not in left, f"server remove takes a document out ({left})")
+        done, seconds = installed.run(*base, url, "add", "practice", str(docs / "术后护理须知.pdf"))
+        done, _ = installed.run(*base, reader, "search", "practice", CHINESE_QUERY, "--json")
+        top = json.loads(done.stdout)[0]
+        check(
+            top["document"] == "术后护理须知.pdf",
+            f"server add reads a file here and uploads it ({seconds:.1f} s; found by the reader)",
+        )
     finally:
         server.cleanup()
         shutil.rmtree(folder, ignore_errors=True)
@@ -433,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
             f"({answer['model']}, {seconds:.1f} s): {answer['answer']!r}",
         )
         first_token = installed.first_answer_token(QUESTION)
-        shared(installed)
+        shared(installed, docs)
         encrypted(installed, docs)
 
         args.screenshot.parent.mkdir(parents=True, exist_ok=True)
