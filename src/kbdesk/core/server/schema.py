@@ -46,6 +46,28 @@ END $$;
 CREATE SCHEMA kbdesk AUTHORIZATION {OWNER};
 """
 
+# Drops a collection's postings partition (schema 2) first, where there is one: deleting its
+# documents would otherwise delete its postings row by row. Schema 1 had it without that line;
+# MIGRATIONS replaces it.
+_DROP_COLLECTION = """
+CREATE OR REPLACE FUNCTION kbdesk.drop_collection(collection text)
+    RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, kbdesk AS $f$
+DECLARE
+    cid integer;
+    each_level text;
+BEGIN
+    cid := kbdesk.administered(collection);
+    EXECUTE format('DROP TABLE IF EXISTS kbdesk.%I', format('postings_%s', cid));
+    EXECUTE format('DROP TABLE kbdesk.%I', format('chunks_%s', cid));
+    DELETE FROM kbdesk.documents WHERE collection_id = cid;
+    DELETE FROM kbdesk.collections WHERE id = cid;
+    FOREACH each_level IN ARRAY ARRAY['admin', 'write', 'read'] LOOP
+        EXECUTE format('DROP ROLE %I', kbdesk.role_of(cid, each_level));
+    END LOOP;
+    INSERT INTO kbdesk.audit (collection_id, action, subject) VALUES (cid, 'drop', collection);
+END $f$
+"""
+
 # Run as kbdesk_owner (SET ROLE), so that it owns every object and administers the group roles.
 # {vectors}: the schema pgvector was installed in (the functions' search path leaves it out).
 _TABLES = f"""
@@ -240,22 +262,8 @@ BEGIN
     VALUES (cid, 'access ' || level, login);
 END $f$;
 
--- Removes a collection: its passages, files, partition and group roles; administrators only.
-CREATE FUNCTION kbdesk.drop_collection(collection text)
-    RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, kbdesk AS $f$
-DECLARE
-    cid integer;
-    each_level text;
-BEGIN
-    cid := kbdesk.administered(collection);
-    EXECUTE format('DROP TABLE kbdesk.%I', format('chunks_%s', cid));
-    DELETE FROM kbdesk.documents WHERE collection_id = cid;
-    DELETE FROM kbdesk.collections WHERE id = cid;
-    FOREACH each_level IN ARRAY ARRAY['admin', 'write', 'read'] LOOP
-        EXECUTE format('DROP ROLE %I', kbdesk.role_of(cid, each_level));
-    END LOOP;
-    INSERT INTO kbdesk.audit (collection_id, action, subject) VALUES (cid, 'drop', collection);
-END $f$;
+-- Removes a collection: its passages, files, partitions and group roles; administrators only.
+{_DROP_COLLECTION};
 
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA kbdesk FROM PUBLIC;
 -- Any login may read the schema's version (so kbdesk can say "not granted" rather than "not
@@ -361,27 +369,6 @@ ADD_POSTINGS = """
 INSERT INTO kbdesk.postings (collection_id, lexeme, chunk_id, doc_id, tf, length)
 SELECT c.collection_id, u.lexeme, c.id, c.doc_id, array_length(u.positions, 1), c.length
 FROM kbdesk.chunks c, unnest(c.keywords) AS u
-"""
-
-# Schema 1's drop function with the postings partition dropped first (deleting the collection's
-# documents would otherwise delete its postings row by row).
-_DROP_COLLECTION = """
-CREATE OR REPLACE FUNCTION kbdesk.drop_collection(collection text)
-    RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, kbdesk AS $f$
-DECLARE
-    cid integer;
-    each_level text;
-BEGIN
-    cid := kbdesk.administered(collection);
-    EXECUTE format('DROP TABLE kbdesk.%I', format('postings_%s', cid));
-    EXECUTE format('DROP TABLE kbdesk.%I', format('chunks_%s', cid));
-    DELETE FROM kbdesk.documents WHERE collection_id = cid;
-    DELETE FROM kbdesk.collections WHERE id = cid;
-    FOREACH each_level IN ARRAY ARRAY['admin', 'write', 'read'] LOOP
-        EXECUTE format('DROP ROLE %I', kbdesk.role_of(cid, each_level));
-    END LOOP;
-    INSERT INTO kbdesk.audit (collection_id, action, subject) VALUES (cid, 'drop', collection);
-END $f$
 """
 
 MIGRATIONS = {2: (_PORTER, _POSTINGS, policies("postings"), ADD_POSTINGS, _DROP_COLLECTION)}
