@@ -324,7 +324,7 @@ ALTER TABLE kbdesk.collections ALTER COLUMN words SET DEFAULT '{PORTER_CONFIG}';
 """
 
 # Schema 2: postings, so that BM25 reads the query words' postings from an index alone instead of
-# every matching passage's keyword vector (3x faster at 100k passages; bench/RESULTS.md). A
+# every matching passage's keyword vector (5x faster at 100k passages; bench/RESULTS.md). A
 # collection's postings partition is created with it (a trigger on kbdesk.collections, so schema
 # 1's create function stays as it is) and dropped with it (_DROP_COLLECTION); removing a document
 # removes its postings (the foreign key).
