@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QTimer, Signal
@@ -86,34 +87,28 @@ class ImportController(QWidget):
         pending[collection] = list(dict.fromkeys([*pending.get(collection, []), *paths]))
         self.session.update_settings(pending=pending)
         job = self.session.import_paths(paths, again=again)
-        self.job, self._collection = job, collection
         self.model.plan([p for p in paths if Path(p).is_file()])
         job.item.connect(self._item)
-        job.progress.connect(self._progress)
-        job.result.connect(self._done)
-        job.failed.connect(self._failed)
-        job.cancelled.connect(lambda: self._done(ImportReport(cancelled=True)))
-        self.setVisible(True)
-        self.progress.setRange(0, 0)
-        self.label.setText("Looking at the files…")
-        self.cancel_button.setEnabled(True)
         self._timer.start()
-        self.started.emit(job)
-        return job
+        return self._follow(job, self._done, "Looking at the files…")
 
     def _add_to_shared(self, paths: list[str]) -> Job:
         """Files dropped on a shared collection: read here, then uploaded. Nothing is kept to
         resume at the next start: what was read and not uploaded waits in the staging
         collection and goes with the next files added."""
         job = add_shared_files(self.session, paths)
+        return self._follow(job, self._added, "Reading the files for the shared collection…")
+
+    def _follow(self, job: Job, finished: Callable[..., None], first_line: str) -> Job:
+        """Show `job`'s progress in the box until it ends; `finished` takes its result."""
         self.job, self._collection = job, self.session.collection
         job.progress.connect(self._progress)
-        job.result.connect(self._added)
+        job.result.connect(finished)
         job.failed.connect(self._failed)
         job.cancelled.connect(lambda: self._done(ImportReport(cancelled=True)))
         self.setVisible(True)
         self.progress.setRange(0, 0)
-        self.label.setText("Reading the files for the shared collection…")
+        self.label.setText(first_line)
         self.cancel_button.setEnabled(True)
         self.started.emit(job)
         return job
