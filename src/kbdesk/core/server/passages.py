@@ -17,6 +17,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import psycopg
@@ -53,20 +54,29 @@ def _length_norm(alias: str) -> sql.Composable:
     )
 
 
+class _Term(NamedTuple):
+    """One budgeted term of a question: `text` is a one-word term's lexeme, or a phrase's words."""
+
+    text: str
+    idf: float
+    kept: bool  # any passage holding it matches
+    grouped: bool  # a passage matches when it holds every grouped term
+
+
 @dataclass(frozen=True)
 class _KeywordQuery:
     """The budgeted terms of a question, with their BM25 weights: a one-word term by its lexeme
     (as the server stems it; scored from the postings), a term of several words ("1.2" -> "1 2")
     by its words (scored by the keyword index's phrase match, as FTS5 scores a phrase)."""
 
-    words: list[tuple[str, float, bool, bool]]  # (lexeme, idf, kept, grouped)
-    phrases: list[tuple[str, float, bool, bool]]  # (words, idf, kept, grouped)
+    words: list[_Term]
+    phrases: list[_Term]
     avgdl: float
 
     @property
     def together(self) -> int:
         """How many grouped terms there are: a passage that holds them all matches the group."""
-        return sum(g for *_, g in self.words) + sum(g for *_, g in self.phrases)
+        return sum(t.grouped for t in (*self.words, *self.phrases))
 
 
 class ServerPassages:
@@ -227,8 +237,9 @@ class ServerPassages:
         )
         selects = []
         for i, t in enumerate(terms):
-            words = sql.Literal(fts_words(t))
-            form = by_phrase if " " in fts_words(t) else by_postings
+            text = fts_words(t)
+            words = sql.Literal(text)
+            form = by_phrase if " " in text else by_postings
             selects.append(
                 form.format(
                     i=sql.Literal(i),
@@ -264,13 +275,13 @@ class ServerPassages:
             (self.collection.id,),
         )
         total, tokens = (int(v) for v in rows[0])
-        words: list[tuple[str, float, bool, bool]] = []
-        phrases: list[tuple[str, float, bool, bool]] = []
+        words: list[_Term] = []
+        phrases: list[_Term] = []
         for term, lexeme, df in facts:
             idf = max(math.log((total - df + 0.5) / (df + 0.5)), 1e-6)  # FTS5's idf
             text = fts_words(term)
             several = " " in text  # FTS5 scores a phrase by its matches, not by its first word
-            entry = (text if several else lexeme, idf, term in kept, term in grouped)
+            entry = _Term(text if several else lexeme, idf, term in kept, term in grouped)
             (phrases if several else words).append(entry)
         return _KeywordQuery(words, phrases, tokens / total if total else 1.0)
 
@@ -345,10 +356,10 @@ class ServerPassages:
         )
         params = {
             "avgdl": query.avgdl or 1.0,
-            "lexemes": [w[0] for w in query.words],
-            "idf": [w[1] for w in query.words],
-            "kept": [w[2] for w in query.words],
-            "grouped": [w[3] for w in query.words],
+            "lexemes": [w.text for w in query.words],
+            "idf": [w.idf for w in query.words],
+            "kept": [w.kept for w in query.words],
+            "grouped": [w.grouped for w in query.words],
             "together": query.together or -1,  # no grouped terms: no group to match
             "k": k,
             "docs": list(doc_ids or []),
