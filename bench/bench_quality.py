@@ -10,7 +10,9 @@ questions declined, false declines (answerable questions declined), unverified a
 Collections are kept in bench/out/quality/ and re-imported incrementally (--fresh rebuilds them).
 Usage: .venv/bin/python bench/bench_quality.py [--corpora real own] [--retrieval-only]
        [--models small large] [--limit N] [--passages N] [--evidence-first] [--log DIR]
-       [--write-results] [--json]
+       [--resume] [--write-results] [--json]
+A long run (all 198 real questions take ~2.5 h) can stop and go on with --log DIR --resume;
+it refuses answers logged by another revision of src/kbdesk.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import subprocess
 import sys
 import time
 from collections import defaultdict
@@ -38,6 +41,18 @@ START, END = "<!-- bench_quality:start -->", "<!-- bench_quality:end -->"
 MODES = ("dense", "keyword", "hybrid", "hybrid-convex", "hybrid-rrf")
 # A quotation of the closest passage is not an answer: it counts as declining, and is also
 # reported on its own (how often one was given, and whether it held the gold facts).
+# The revision of the code that answers (the core but the shared server's client; "+" where it
+# has uncommitted changes): a resumed run must not mix revisions.
+_ANSWERING = ["src/kbdesk/core", ":(exclude)src/kbdesk/core/server"]
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(
+        ["git", *args, "--", *_ANSWERING], cwd=ROOT, capture_output=True, text=True, check=False
+    ).stdout.strip()
+
+
+REVISION = _git("log", "-1", "--format=%h") + ("+" if _git("status", "--porcelain") else "")
 DECLINED = (AnswerOutcome.NOT_IN_DOCUMENTS, AnswerOutcome.REFUSED, AnswerOutcome.QUOTED)
 
 
@@ -174,11 +189,14 @@ def answers(
     log: Path | None,
     passages: int | None = None,
     evidence_first: bool = False,
+    resume: bool = False,
 ):
     from kbdesk.core.generate.answerer import Answerer, AskOptions
     from kbdesk.core.generate.host import LlamaHost
 
     questions = stratified(list(corpus.questions), limit)
+    records = logged(log, questions) if resume and log else []
+    done = {r["id"] for r in records}
     host = LlamaHost(resolve_model(model))
     answerer = Answerer(kb, host)
     host.load()
@@ -186,10 +204,11 @@ def answers(
     options = AskOptions(temperature=0.0, evidence_first=evidence_first)
     if passages:
         options = replace(options, passages=passages)
-    records = []
-    sink = log.open("w", encoding="utf-8") if log else None
+    sink = log.open("a" if records else "w", encoding="utf-8") if log else None
     try:
         for i, q in enumerate(questions, 1):
+            if q.id in done:
+                continue
             start = time.perf_counter()
             answer = answerer.ask(q.question, options=options)
             record = {
@@ -208,6 +227,7 @@ def answers(
                 "answer": answer.answer,
                 "citations": [[c.document, c.page] for c in answer.citations],
                 "evidence": [[e.document, e.page, e.text] for e in answer.evidence],
+                "revision": REVISION,
             }
             records.append(record)
             if sink:
@@ -224,6 +244,21 @@ def answers(
             sink.close()
         host.close()
     return {"model": host.model_name, "questions": len(questions), "table": summarise(records)}
+
+
+def logged(log: Path, questions: list[Question]) -> list[dict]:
+    """The answers a resumed run already logged, refused where another revision gave them (a
+    table of mixed code would measure nothing)."""
+    if not log.exists():
+        return []
+    wanted = {q.id for q in questions}
+    records = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines() if line]
+    records = [r for r in records if r["id"] in wanted]
+    other = {r.get("revision") for r in records} - {REVISION}
+    if other:
+        raise SystemExit(f"{log} holds answers of revision {other}, not {REVISION}: start anew")
+    print(f"  resuming: {len(records)} answers logged", file=sys.stderr, flush=True)
+    return records
 
 
 def summarise(records: list[dict]) -> dict:
@@ -332,6 +367,9 @@ def main() -> int:
         help="the model chooses the sentences that answer first (the app's setting; off)",
     )
     parser.add_argument("--log", type=Path, help="folder for one JSON line per answer")
+    parser.add_argument(
+        "--resume", action="store_true", help="keep the answers --log holds, answer the rest"
+    )
     parser.add_argument("--fresh", action="store_true", help="re-import the collections")
     parser.add_argument("--write-results", action="store_true")
     parser.add_argument("--json", action="store_true")
@@ -357,7 +395,14 @@ def main() -> int:
                     print(f"{name}: answering with {model}", file=sys.stderr, flush=True)
                     result["answers"].append(
                         answers(
-                            kb, corpus, model, args.limit, log, args.passages, args.evidence_first
+                            kb,
+                            corpus,
+                            model,
+                            args.limit,
+                            log,
+                            args.passages,
+                            args.evidence_first,
+                            args.resume,
                         )
                     )
         report["corpora"][name] = result
