@@ -309,13 +309,15 @@ def scale(server: Server, n: int, queries: int, dim: int) -> dict:
     for t in threads:
         t.join()
     wall = time.perf_counter() - t0
-    # dense recall@10 of the server's HNSW against exact search over the same vectors
-    hits = 0
+    # dense recall@10 of the server's HNSW and of the local one against exact search over the
+    # same vectors
+    hits = local_hits = 0
     for q in qs:
         _, exact = flat.search(q["vector"][None], 10)
-        truth = {local_to_remote[int(i) + 1] for i in exact[0]}
+        truth = {int(i) + 1 for i in exact[0]}
         got = {cid for cid, _ in passages.search(q["vector"], 10)}
-        hits += len(truth & got)
+        hits += len(got & {local_to_remote[i] for i in truth})
+        local_hits += len(truth & {cid for cid, _ in vindex.search(q["vector"], 10)})
     pool.close()
     catalog.close()
     return {
@@ -333,6 +335,7 @@ def scale(server: Server, n: int, queries: int, dim: int) -> dict:
             float(np.median(times["shared"]) / np.median(times["local"])), 2
         ),
         "server_dense_recall_at_10": round(hits / (10 * len(qs)), 3),
+        "local_dense_recall_at_10": round(local_hits / (10 * len(qs)), 3),
     }
 
 

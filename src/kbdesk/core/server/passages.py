@@ -33,9 +33,10 @@ from kbdesk.core.server.connection import ServerAddress, server_errors
 from kbdesk.core.store.catalog import ChunkRow
 
 BM25_K1, BM25_B = 1.2, 0.75  # FTS5's defaults, as the local keyword index
-# Candidates the HNSW scan keeps at least: pgvector's default 40 gave recall@10 0.85 at 100k
-# passages, 100 gives 0.95 (bench/RESULTS.md, "Shared collections").
-HNSW_EF_FLOOR = 100
+# Candidates the HNSW scan keeps at least (bench/bench_server_hnsw.py, graphs built a document at
+# a time): recall@10 at 300k passages 0.91 with 100, 0.96 with 200 for 1 ms more, 0.97 with 800
+# for 18 ms more; pgvector's default 40 gave 0.85 at 100k.
+HNSW_EF_FLOOR = 200
 
 _CHUNK_COLUMNS = (
     "c.id, c.doc_id, c.ordinal, c.page, c.char_start, c.char_end, c.boxes, c.text, d.name,"
