@@ -172,14 +172,21 @@ def cmd_server(args) -> int:
 
 
 def _push(args, address) -> int:
+    from kbdesk.cli.terminal import TerminalProgress
     from kbdesk.core.kb import KnowledgeBase
     from kbdesk.core.server.push import push
 
     opening = lambda secret: KnowledgeBase.open(  # noqa: E731
         args.data_dir, args.local, secret=secret, create=False
     )
+    bar = TerminalProgress()
     with unlocking(args, args.local, opening) as kb:
-        report = _with_password(args, address, lambda pw: push(kb, address, args.name, password=pw))
+        try:
+            report = _with_password(
+                args, address, lambda pw: push(kb, address, args.name, password=pw, progress=bar)
+            )
+        finally:
+            bar.close()
     for name in report.added:
         print(f"    added  {name}")
     for name in report.replaced:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from kbdesk.core.types import FileStatus, Progress
+from kbdesk.core.types import FileStatus, Progress, Stage
 
 
 class TerminalProgress:
@@ -23,10 +23,12 @@ class TerminalProgress:
             return
         self.bar.total = progress.total
         self.bar.n = progress.done
-        label = (
-            progress.stage if not progress.item else f"{progress.stage} {Path(progress.item).name}"
-        )
-        self.bar.set_description(label[:40], refresh=False)
+        if progress.item:
+            label = f"{progress.stage} {Path(progress.item).name}"
+        else:
+            label = progress.message or progress.stage
+        self.bar.unit = "document" if progress.stage is Stage.UPLOADING else "file"
+        self.bar.set_description(label[:50], refresh=False)
         self.bar.refresh()
 
     def close(self):

@@ -174,7 +174,8 @@ class ImportController(QWidget):
             self.progress.setValue(progress.done)
             self.progress.setFormat("%v of %m files")
         if progress.stage is Stage.UPLOADING:
-            self.label.setText(f"Uploading {progress.item}" if progress.item else "Uploading…")
+            uploading = f"Uploading {progress.item}" if progress.item else "Uploading…"
+            self.label.setText(progress.message or uploading)
             self.progress.setFormat("%v of %m documents")
         if progress.stage in (Stage.PARSING, Stage.EMBEDDING) and self.showing_import():
             embedded = progress.item_fraction if progress.stage is Stage.EMBEDDING else None

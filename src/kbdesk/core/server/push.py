@@ -43,6 +43,10 @@ SELECT %(collection)s, %(doc)s, ordinal, page, char_start, char_end, boxes, text
 FROM (SELECT *, to_tsvector(%(words)s::regconfig, body) AS kw FROM kbdesk_staging) AS s
 RETURNING length
 """
+# A first upload of at least this many passages builds its HNSW graph once at its end (schema 3's
+# kbdesk.pause_graph); below it the graph grows row by row, as it does for every later upload.
+BULK_GRAPH_PASSAGES = 20_000
+GRAPH_MESSAGE = "Building the shared collection's search graph…"
 _MOVE_POSTINGS = ADD_POSTINGS + " WHERE c.collection_id = %(collection)s AND c.doc_id = %(doc)s"
 
 
@@ -95,28 +99,51 @@ def push(
             )
         admin.require_write(target, address, "add to it")
         documents = [d for d in kb.documents() if d.status == DocStatus.READY]
-        there = dict(
+        there: dict[str, str] = dict(
             con.execute(
                 "SELECT sha256, source FROM kbdesk.documents WHERE collection_id = %s",
                 (target.id,),
             ).fetchall()
         )
-        for done, doc in enumerate(documents):
-            if cancel:
-                cancel.raise_if_cancelled()
-            progress(Progress(Stage.UPLOADING, done, len(documents), item=doc.name))
-            if doc.sha256 in there:
-                report.skipped.append(doc.name)
-                continue
-            data = _original(doc)
-            if isinstance(data, str):
-                report.failed.append((doc.name, data))
-                continue
-            replaced = _upload(con, kb, target, doc, data)
-            (report.replaced if replaced else report.added).append(doc.name)
-            there[doc.sha256] = doc.path
+        if not there and sum(d.chunks for d in documents) >= BULK_GRAPH_PASSAGES:
+            pause_graph(con, target)
+        try:
+            for done, doc in enumerate(documents):
+                if cancel:
+                    cancel.raise_if_cancelled()
+                progress(Progress(Stage.UPLOADING, done, len(documents), item=doc.name))
+                if doc.sha256 in there:
+                    report.skipped.append(doc.name)
+                    continue
+                data = _original(doc)
+                if isinstance(data, str):
+                    report.failed.append((doc.name, data))
+                    continue
+                replaced = _upload(con, kb, target, doc, data)
+                (report.replaced if replaced else report.added).append(doc.name)
+                there[doc.sha256] = doc.path
+        finally:
+            # also after a stop: readers get the graph of what is there (a lost connection
+            # leaves it to the next push, which resumes)
+            if not con.broken:
+                total = len(documents)
+                progress(Progress(Stage.UPLOADING, total, total, message=GRAPH_MESSAGE))
+                build_graph(con, target)
         progress(Progress(Stage.DONE, len(documents), len(documents)))
     return report
+
+
+def pause_graph(con: psycopg.Connection, target: admin.SharedCollectionInfo) -> bool:
+    """Drop the HNSW graph of `target` while it holds no document, for build_graph to build it
+    once after a first upload; False where it holds documents (nothing changed)."""
+    return bool(scalar(con, "SELECT kbdesk.pause_graph(%s)", (target.name,)))
+
+
+def build_graph(con: psycopg.Connection, target: admin.SharedCollectionInfo) -> bool:
+    """Build `target`'s HNSW graph where it has none; True where one was built."""
+    with con.transaction():
+        con.execute("SET LOCAL statement_timeout = 0")  # minutes for a few 100,000 passages
+        return bool(scalar(con, "SELECT kbdesk.build_graph(%s)", (target.name,)))
 
 
 def _original(doc: Document) -> bytes | str:

@@ -15,7 +15,7 @@ directly.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # MIGRATIONS[v]: statements (run as kbdesk_owner) from schema v - 1 to v, as the local catalog;
 # a new server gets schema 1 and then every step, so the steps are what every server runs.
 # Defined at the end of this module.
@@ -371,4 +371,83 @@ SELECT c.collection_id, u.lexeme, c.id, c.doc_id, array_length(u.positions, 1), 
 FROM kbdesk.chunks c, unnest(c.keywords) AS u
 """
 
-MIGRATIONS = {2: (_PORTER, _POSTINGS, policies("postings"), ADD_POSTINGS, _DROP_COLLECTION)}
+# Schema 3: the HNSW graph of a collection's first large upload is built once, after its passages
+# (pgvector's bulk build), instead of growing row by row with every document: 37 s against 181 s
+# for 100,000 passages, recall@10 0.995 against 0.985 (bench/bench_server_hnsw.py). While it is
+# missing, readers' nearest-passage searches scan the partition (exact, slower). A push builds it
+# at its end, or where a stopped one left none.
+_GRAPH = f"""
+-- The id of a collection the caller may write, refused otherwise (whether or not it exists).
+CREATE FUNCTION kbdesk.writable(collection text)
+    RETURNS integer LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, kbdesk AS $f$
+DECLARE
+    cid integer;
+BEGIN
+    SELECT id INTO cid FROM kbdesk.collections WHERE name = collection;
+    IF cid IS NULL OR NOT pg_has_role(session_user, kbdesk.role_of(cid, 'write'), 'MEMBER') THEN
+        PERFORM kbdesk.refuse(format('%s may not write a collection named %s',
+                                     session_user, collection));
+    END IF;
+    RETURN cid;
+END $f$;
+
+-- The name of a collection partition's HNSW index, or NULL where it has none.
+CREATE FUNCTION kbdesk.graph_of(cid integer) RETURNS name
+    STABLE LANGUAGE sql SET search_path = pg_catalog AS $f$
+    SELECT i.relname FROM pg_index x
+    JOIN pg_class i ON i.oid = x.indexrelid
+    JOIN pg_am a ON a.oid = i.relam
+    WHERE x.indrelid = format('kbdesk.chunks_%s', cid)::regclass AND a.amname = 'hnsw'
+$f$;
+
+-- Drops the graph of a collection that holds no document yet, for its first upload to build it
+-- whole (kbdesk.build_graph); false, and nothing dropped, where readers have documents.
+CREATE FUNCTION kbdesk.pause_graph(collection text)
+    RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, kbdesk AS $f$
+DECLARE
+    cid integer;
+    graph name;
+BEGIN
+    cid := kbdesk.writable(collection);
+    PERFORM pg_advisory_xact_lock(hashtext('kbdesk graph'), cid);
+    IF EXISTS (SELECT 1 FROM kbdesk.documents WHERE collection_id = cid) THEN
+        RETURN false;
+    END IF;
+    graph := kbdesk.graph_of(cid);
+    IF graph IS NOT NULL THEN
+        EXECUTE format('DROP INDEX kbdesk.%I', graph);
+    END IF;
+    RETURN true;
+END $f$;
+
+-- Builds a collection's graph where it has none; true where it built one. The memory lets
+-- pgvector build a graph of ~500,000 passages of 512 dimensions in memory.
+CREATE FUNCTION kbdesk.build_graph(collection text)
+    RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, kbdesk SET maintenance_work_mem = '1GB' AS $f$
+DECLARE
+    cid integer;
+    vectors text;
+BEGIN
+    cid := kbdesk.writable(collection);
+    PERFORM pg_advisory_xact_lock(hashtext('kbdesk graph'), cid);
+    IF kbdesk.graph_of(cid) IS NOT NULL THEN
+        RETURN false;
+    END IF;
+    SELECT extnamespace::regnamespace::text INTO vectors FROM pg_extension
+    WHERE extname = 'vector';
+    EXECUTE format('CREATE INDEX ON kbdesk.%I USING hnsw ((embedding::%s.vector(%s)) %s.vector_cosine_ops)',
+                   'chunks_' || cid, vectors, (SELECT dim FROM kbdesk.collections WHERE id = cid),
+                   vectors);
+    RETURN true;
+END $f$;
+
+REVOKE ALL ON FUNCTION kbdesk.writable(text), kbdesk.graph_of(integer),
+    kbdesk.pause_graph(text), kbdesk.build_graph(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION kbdesk.pause_graph(text), kbdesk.build_graph(text) TO {USERS};
+"""
+
+MIGRATIONS = {
+    2: (_PORTER, _POSTINGS, policies("postings"), ADD_POSTINGS, _DROP_COLLECTION),
+    3: (_GRAPH,),
+}
