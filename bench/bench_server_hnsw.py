@@ -6,7 +6,7 @@ The vectors are bench_search_scale.py's synthetic clustered ones (a document's p
 around its 1-3 topics); queries are noisy copies of 100 passages. Tells what HNSW_EF_FLOOR in
 src/kbdesk/core/server/passages.py should be. Loopback PostgreSQL from pgserver, nothing kept.
 Usage: .venv/bin/python bench/bench_server_hnsw.py [--size N] [--graphs 16/64 32/80]
-       [--ef 64 100 200 400] [--bulk]
+       [--ef 64 100 200 400] [--builds "per document" bulk] [--document 60]
 """
 
 from __future__ import annotations
@@ -30,13 +30,13 @@ DIM = 512
 PER_TRANSACTION = 30  # passages of one document, as a push imports them
 
 
-def vectors(n: int) -> tuple[np.ndarray, np.ndarray]:
+def vectors(n: int, longest: int) -> tuple[np.ndarray, np.ndarray]:
     """n passage vectors in document order and 100 queries, unit length."""
     corpus = Corpus(DIM, 11)
     rng = np.random.default_rng(5)
     parts, total = [], 0
     while total < n:
-        size = int(rng.integers(5, 60))
+        size = int(rng.integers(5, longest))
         parts.append(corpus.vectors(size))
         total += size
     x = np.vstack(parts)[:n].astype(np.float32)
@@ -51,7 +51,10 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=100_000)
     parser.add_argument("--graphs", nargs="+", default=["16/64"], help="m/ef_construction")
     parser.add_argument("--ef", type=int, nargs="+", default=[64, 100, 200, 400])
-    parser.add_argument("--bulk", action="store_true", help="also build each graph in one go")
+    parser.add_argument(
+        "--builds", nargs="+", default=["per document"], choices=["per document", "bulk"]
+    )
+    parser.add_argument("--document", type=int, default=60, help="most passages per document")
     args = parser.parse_args()
 
     import faiss
@@ -59,7 +62,7 @@ def main() -> int:
     import psycopg
     from pgvector.psycopg import register_vector
 
-    x, queries = vectors(args.size)
+    x, queries = vectors(args.size, args.document)
     flat = faiss.IndexFlatIP(DIM)
     flat.add(x)
     truth = [set(row) for row in flat.search(queries, 10)[1].tolist()]
@@ -81,8 +84,7 @@ def main() -> int:
 
         for graph in args.graphs:
             m, efc = (int(v) for v in graph.split("/"))
-            builds = ["per document", "bulk"] if args.bulk else ["per document"]
-            for build in builds:
+            for build in args.builds:
                 con.execute("TRUNCATE t")
                 con.execute("DROP INDEX IF EXISTS t_hnsw")
                 index = (
@@ -114,6 +116,7 @@ def main() -> int:
                         "m": m,
                         "ef_construction": efc,
                         "build": build,
+                        "document": args.document,
                         "build_s": round(build_s),
                         "ef_search": ef,
                         "recall_at_10": round(hits / (10 * len(queries)), 3),

@@ -73,6 +73,7 @@ BENCHMARKS = (
         "bench_shared_server.py",
         ("load", "--seconds", "10", "--documents", "8"),
     ),
+    Benchmark("server_hnsw", "bench_server_hnsw.py", ("--size", "3000", "--ef", "100")),
     Benchmark(
         "crypt",
         "bench_crypt.py",
