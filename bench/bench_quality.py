@@ -12,7 +12,7 @@ Usage: .venv/bin/python bench/bench_quality.py [--corpora real own] [--retrieval
        [--models small large] [--limit N] [--passages N] [--evidence-first] [--log DIR]
        [--resume] [--write-results] [--json]
 A long run (all 198 real questions take ~2.5 h) can stop and go on with --log DIR --resume;
-it refuses answers logged by another revision of src/kbdesk.
+it refuses answers logged by another revision of the answering code (src/kbdesk/core).
 """
 
 from __future__ import annotations
@@ -39,8 +39,6 @@ OUT = ROOT / "bench" / "out" / "quality"
 RESULTS = ROOT / "bench" / "RESULTS.md"
 START, END = "<!-- bench_quality:start -->", "<!-- bench_quality:end -->"
 MODES = ("dense", "keyword", "hybrid", "hybrid-convex", "hybrid-rrf")
-# A quotation of the closest passage is not an answer: it counts as declining, and is also
-# reported on its own (how often one was given, and whether it held the gold facts).
 # The revision of the code that answers (the core but the shared server's client; "+" where it
 # has uncommitted changes): a resumed run must not mix revisions.
 _ANSWERING = ["src/kbdesk/core", ":(exclude)src/kbdesk/core/server"]
@@ -53,6 +51,8 @@ def _git(*args: str) -> str:
 
 
 REVISION = _git("log", "-1", "--format=%h") + ("+" if _git("status", "--porcelain") else "")
+# A quotation of the closest passage is not an answer: it counts as declining, and is also
+# reported on its own (how often one was given, and whether it held the gold facts).
 DECLINED = (AnswerOutcome.NOT_IN_DOCUMENTS, AnswerOutcome.REFUSED, AnswerOutcome.QUOTED)
 
 
