@@ -204,7 +204,7 @@ def answers(
     options = AskOptions(temperature=0.0, evidence_first=evidence_first)
     if passages:
         options = replace(options, passages=passages)
-    sink = log.open("a" if records else "w", encoding="utf-8") if log else None
+    sink = log.open("a" if resume else "w", encoding="utf-8") if log else None
     try:
         for i, q in enumerate(questions, 1):
             if q.id in done:
@@ -248,15 +248,22 @@ def answers(
 
 def logged(log: Path, questions: list[Question]) -> list[dict]:
     """The answers a resumed run already logged, refused where another revision gave them (a
-    table of mixed code would measure nothing)."""
+    table of mixed code would measure nothing). The log is written again without a line that a
+    stop cut short, so that the next answer starts a line of its own."""
     if not log.exists():
         return []
-    wanted = {q.id for q in questions}
-    records = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines() if line]
-    records = [r for r in records if r["id"] in wanted]
-    other = {r.get("revision") for r in records} - {REVISION}
+    kept = []
+    for line in log.read_text(encoding="utf-8").splitlines():
+        try:
+            kept.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    other = {r.get("revision") for r in kept} - {REVISION}
     if other:
         raise SystemExit(f"{log} holds answers of revision {other}, not {REVISION}: start anew")
+    log.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept), "utf-8")
+    wanted = {q.id for q in questions}
+    records = [r for r in kept if r["id"] in wanted]
     print(f"  resuming: {len(records)} answers logged", file=sys.stderr, flush=True)
     return records
 
