@@ -198,6 +198,8 @@ def _push(args, address) -> int:
 
 
 def _print_status(found) -> None:
+    from kbdesk.core.server.push import GRAPH_PENDING
+
     print(f"Server     {found.address} (PostgreSQL {found.server_version})")
     print(f"pgvector   {found.pgvector or 'not installed'}")
     schema = found.schema_version if found.schema_version is not None else "not prepared"
@@ -207,6 +209,8 @@ def _print_status(found) -> None:
         print("No shared collection this login may read.")
     for c in found.collections:
         print(f"  {c.name}  [{c.access}]  {c.documents} documents, {c.passages} passages")
+        if not c.graph:
+            print(f"    {GRAPH_PENDING}")
 
 
 COMMANDS = {"server": cmd_server}

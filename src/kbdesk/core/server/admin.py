@@ -30,6 +30,7 @@ class SharedCollectionInfo:
     documents: int
     passages: int
     words: str  # the text search configuration its keywords are counted by (schema.TS_CONFIG)
+    graph: bool  # has its HNSW graph; a first large upload builds it only at its end
 
 
 @dataclass(frozen=True)
@@ -152,12 +153,16 @@ def collections(con: psycopg.Connection) -> list[SharedCollectionInfo]:
                (SELECT count(*) FROM kbdesk.documents d WHERE d.collection_id = c.id),
                (SELECT coalesce(sum(d.chunks), 0) FROM kbdesk.documents d
                 WHERE d.collection_id = c.id),
-               c.words::text
+               c.words::text,
+               EXISTS (SELECT 1 FROM pg_indexes i WHERE i.schemaname = 'kbdesk'
+                       AND i.tablename = 'chunks_' || c.id AND i.indexdef LIKE '%%USING hnsw%%')
         FROM kbdesk.collections c ORDER BY c.name
         """
     ).fetchall()
     return [
-        SharedCollectionInfo(r[0], r[1], r[2], r[3], r[4], r[5], r[6], int(r[7]), int(r[8]), r[9])
+        SharedCollectionInfo(
+            r[0], r[1], r[2], r[3], r[4], r[5], r[6], int(r[7]), int(r[8]), r[9], bool(r[10])
+        )
         for r in rows
     ]
 

@@ -47,6 +47,10 @@ RETURNING length
 # kbdesk.pause_graph); below it the graph grows row by row, as it does for every later upload.
 BULK_GRAPH_PASSAGES = 20_000
 GRAPH_MESSAGE = "Building the shared collection's search graph…"
+GRAPH_PENDING = (
+    "No search graph yet: searches compare every passage (exact, slower) until an upload into "
+    "it ends."
+)
 _MOVE_POSTINGS = ADD_POSTINGS + " WHERE c.collection_id = %(collection)s AND c.doc_id = %(doc)s"
 
 
