@@ -154,8 +154,7 @@ def collections(con: psycopg.Connection) -> list[SharedCollectionInfo]:
                (SELECT coalesce(sum(d.chunks), 0) FROM kbdesk.documents d
                 WHERE d.collection_id = c.id),
                c.words::text,
-               EXISTS (SELECT 1 FROM pg_indexes i WHERE i.schemaname = 'kbdesk'
-                       AND i.tablename = 'chunks_' || c.id AND i.indexdef LIKE '%%USING hnsw%%')
+               kbdesk.graph_of(c.id) IS NOT NULL
         FROM kbdesk.collections c ORDER BY c.name
         """
     ).fetchall()

@@ -393,7 +393,8 @@ BEGIN
     RETURN cid;
 END $f$;
 
--- The name of a collection partition's HNSW index, or NULL where it has none.
+-- The name of a collection partition's HNSW index, or NULL where it has none (also what the
+-- collection list tells a PC).
 CREATE FUNCTION kbdesk.graph_of(cid integer) RETURNS name
     STABLE LANGUAGE sql SET search_path = pg_catalog AS $f$
     SELECT i.relname FROM pg_index x
@@ -447,7 +448,8 @@ END $f$;
 
 REVOKE ALL ON FUNCTION kbdesk.writable(text), kbdesk.graph_of(integer),
     kbdesk.pause_graph(text), kbdesk.build_graph(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION kbdesk.pause_graph(text), kbdesk.build_graph(text) TO {USERS};
+GRANT EXECUTE ON FUNCTION kbdesk.graph_of(integer), kbdesk.pause_graph(text),
+    kbdesk.build_graph(text) TO {USERS};
 """
 
 MIGRATIONS = {
