@@ -225,7 +225,6 @@ def scale(server: Server, n: int, queries: int, dim: int) -> dict:
     from kbdesk.core.search.searcher import Searcher, SearchOptions
     from kbdesk.core.server.passages import ServerPassages, SharedSearcher
     from kbdesk.core.server.push import (
-        BULK_GRAPH_PASSAGES,
         _copy_passages,
         build_graph,
         move_passages,
@@ -254,7 +253,7 @@ def scale(server: Server, n: int, queries: int, dim: int) -> dict:
     info = admin.create_collection(con, f"scale-{n}", "bench-lookup", dim, 800, 100)
     local_to_remote: dict[int, int] = {}
     t0 = time.perf_counter()
-    bulk = n >= BULK_GRAPH_PASSAGES and pause_graph(con, info)  # as push's first upload
+    bulk = pause_graph(con, info, n, first=True)  # as push's first upload
     for doc in catalog.documents():
         ids = catalog.chunk_ids_of_documents([doc.id])
         rows = catalog.chunks(ids)

@@ -109,8 +109,7 @@ def push(
                 (target.id,),
             ).fetchall()
         )
-        if not there and sum(d.chunks for d in documents) >= BULK_GRAPH_PASSAGES:
-            pause_graph(con, target)
+        pause_graph(con, target, sum(d.chunks for d in documents), first=not there)
         try:
             for done, doc in enumerate(documents):
                 if cancel:
@@ -137,9 +136,14 @@ def push(
     return report
 
 
-def pause_graph(con: psycopg.Connection, target: admin.SharedCollectionInfo) -> bool:
-    """Drop the HNSW graph of `target` while it holds no document, for build_graph to build it
-    once after a first upload; False where it holds documents (nothing changed)."""
+def pause_graph(
+    con: psycopg.Connection, target: admin.SharedCollectionInfo, passages: int, first: bool
+) -> bool:
+    """Before the `first` upload into `target` of BULK_GRAPH_PASSAGES `passages` or more, drop
+    its HNSW graph for build_graph to build once at the end; True where it did (the server does
+    nothing where the collection holds documents)."""
+    if not first or passages < BULK_GRAPH_PASSAGES:
+        return False
     return bool(scalar(con, "SELECT kbdesk.pause_graph(%s)", (target.name,)))
 
 
