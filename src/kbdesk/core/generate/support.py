@@ -125,7 +125,7 @@ def content_terms(text: str) -> list[str]:
     ]
 
 
-def _stem(word: str) -> str:
+def stem_word(word: str) -> str:
     for suffix in ("ies", "ing", "ed", "es", "s", "ly"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
@@ -133,32 +133,34 @@ def _stem(word: str) -> str:
 
 
 @dataclass(frozen=True)
-class _Passage:
+class HeldTerms:
+    """The stemmed words, numbers and Chinese text of a passage: what it holds."""
+
     cjk_text: str  # lower-cased, whitespace removed: jieba may cut it differently than the answer
     stems: frozenset[str]
     numbers: frozenset[str]
     cjk: bool
 
     @classmethod
-    def of(cls, text: str) -> _Passage:
+    def of(cls, text: str) -> HeldTerms:
         lowered = text.lower()
         words = re.findall(r"[^\W\d_]+", lowered)
         return cls(
             "".join(lowered.split()),
-            frozenset(_stem(w) for w in words if not has_cjk(w)),
+            frozenset(stem_word(w) for w in words if not has_cjk(w)),
             frozenset(numbers_in(text, loose=True)),
             has_cjk(text),
         )
 
     def holds(self, term: str) -> bool:
-        return term in self.cjk_text if has_cjk(term) else _stem(term) in self.stems
+        return term in self.cjk_text if has_cjk(term) else stem_word(term) in self.stems
 
 
 class SupportScorer:
     """Scores sentences against a fixed list of passages; source n is passages[n - 1]."""
 
     def __init__(self, passages: Sequence[str], embedder: Embedder | None = None):
-        self.passages = [_Passage.of(p) for p in passages]
+        self.passages = [HeldTerms.of(p) for p in passages]
         self.texts = list(passages)
         self.embedder = embedder
 
@@ -227,7 +229,7 @@ class SupportScorer:
             numbers = {n for ns in self._numbers for n in ns}
             shared: list[tuple[int, int, str]] = []
             for part in parts:
-                unit = _Passage.of(part)
+                unit = HeldTerms.of(part)
                 overlap = sum(map(unit.holds, terms)) + len(numbers & unit.numbers)
                 if overlap:
                     shared.append((-overlap, len(shared), part))

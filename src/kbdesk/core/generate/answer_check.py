@@ -1,0 +1,91 @@
+"""The last check before an answer is shown as verified: are its own words in the sentences it
+cites, and does the model, shown only those sentences, agree that they say it and answer this
+question?
+
+The citation checker (citations.py, support.py) judges each sentence against whole passages by
+word and meaning overlap. On the 198 real-corpus questions it let through 46 wrong answers as
+verified: a quorum of "3Q" cited to "There is no quorum for this immediate procedural vote.",
+a procedure invented around a glossary line, half of a two-part answer. Both tests here read
+only the quoted sentences, and each turns a verified answer into an unverified one, never into
+another answer (bench/RESULTS.md, "The last check before verified").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from kbdesk.core.generate.answer_text import strip_markers
+from kbdesk.core.generate.models import BUILTIN_MODELS
+from kbdesk.core.generate.support import HeldTerms, content_terms, numbers_in, stem_word
+from kbdesk.core.search.text import has_cjk
+from kbdesk.core.types import Citation
+
+# Words that frame an answer rather than state it ("According to the document, ...").
+_FRAMING = frozenset(
+    "according document documents text source sources passage passages stated state states "
+    "mention mentions mentioned say says said following yes 根据 文档 以下 如下 提到 指出".split()
+)
+# An answer whose new words (not the question's) are mostly missing from the sentences it cites
+# says something they do not. On the real corpus's answers shown as verified: 1 of 22 right
+# ones against 6 of 26 wrong ones and 3 of 13 answers to unanswerable questions at 0.5.
+UNQUOTED_SHARE = 0.5
+MIN_NEW_TERMS = 3  # fewer new words than this ("Yes, it may.") are too few to judge
+
+CHECK_SYSTEM_PROMPT = (
+    "You check answers against the sentences of a user's documents. Reply with one word: yes or no."
+)
+CHECK_QUESTION = (
+    "Do the document sentences say what the answer says, and does the answer give what the "
+    "question asks? Reply yes or no."
+)
+YES = ["yes", "Yes", " yes", " Yes", "YES", "是"]
+NO = ["no", "No", " no", " No", "NO", "否"]
+
+
+def unquoted_share(answer: str, question: str, quotes: Sequence[str]) -> tuple[int, float]:
+    """The answer's new terms and numbers (those the question does not hold), and the share of
+    them that its quoted sentences do not hold either. Across scripts (a Chinese answer from
+    English sentences) no word can match: (0, 0.0)."""
+    text = strip_markers(answer)
+    quoted = " ".join(quotes)
+    if not quoted.strip() or has_cjk(text) != has_cjk(quoted):
+        return 0, 0.0
+    asked = "".join(question.lower().split())
+    asked_stems = {stem_word(t) for t in content_terms(question)}
+    held = HeldTerms.of(quoted)
+    terms = [
+        t
+        for t in content_terms(text)
+        if t not in _FRAMING and not (t in asked if has_cjk(t) else stem_word(t) in asked_stems)
+    ]
+    numbers = numbers_in(text) - numbers_in(question)
+    missing = sum(not held.holds(t) for t in terms) + len(numbers - held.numbers)
+    new = len(terms) + len(numbers)
+    return new, (missing / new if new else 0.0)
+
+
+def words_unquoted(answer: str, question: str, citations: Sequence[Citation]) -> bool:
+    new, share = unquoted_share(answer, question, [c.quote or c.text for c in citations])
+    return new >= MIN_NEW_TERMS and share >= UNQUOTED_SHARE
+
+
+def check_messages(question: str, answer: str, citations: Sequence[Citation]) -> list[dict]:
+    sentences = "\n".join(f"- {c.quote or c.text}" for c in citations)
+    user = (
+        f"Document sentences:\n{sentences}\n\nQuestion: {question.strip()}\n"
+        f"Answer: {strip_markers(answer).strip()}\n\n{CHECK_QUESTION}"
+    )
+    return [
+        {"role": "system", "content": CHECK_SYSTEM_PROMPT},
+        {"role": "user", "content": user},
+    ]
+
+
+def odds_floor(model_name: str) -> float | None:
+    """The yes-odds below which a model's own check doubts an answer, for the models it was
+    measured with; None (the check is not asked) for any other model: its odds mean nothing
+    until they are measured."""
+    for spec in BUILTIN_MODELS.values():
+        if spec.file.removesuffix(".gguf") == model_name:
+            return spec.check_odds
+    return None
