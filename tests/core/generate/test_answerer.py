@@ -12,6 +12,7 @@ from kbdesk.core.generate.chats import ChatStore
 from kbdesk.core.generate.citation_quotes import QUOTE_JOIN
 from kbdesk.core.jobs import CancelToken
 from kbdesk.core.kb import KnowledgeBase
+from kbdesk.core.messages import say
 from kbdesk.core.types import AnswerOutcome
 
 
@@ -410,3 +411,21 @@ def test_the_real_model_never_gives_another_versions_appendix_as_verified(licenc
     )
     cited = {c.document for c in answer.citations}
     assert not (answer.outcome is AnswerOutcome.ANSWERED and cited == {"harbor-licence-1.2.pdf"})
+
+
+def test_a_supported_answer_whose_words_its_quote_does_not_hold_is_not_verified(lease_kb):
+    question = "When is the security deposit returned?"
+    n = _source_number(lease_kb, question, "lease.pdf, page 3")
+    said = (
+        "The security deposit of 25,200 dollars is returned within 30 days after the tenant vacates"
+    )
+    right = FixedModel(f"{said} [{n}].")
+    answer = Answerer(lease_kb, right).ask(question, options=SINGLE)
+    assert answer.outcome is AnswerOutcome.ANSWERED and answer.nearest == ()
+    padded = FixedModel(
+        f"{said}, once the landlord's inspector signs the checkout report and the keys are "
+        f"handed to the building manager [{n}]."
+    )
+    answer = Answerer(lease_kb, padded).ask(question, options=SINGLE)
+    assert answer.outcome is AnswerOutcome.UNVERIFIED and not answer.supported
+    assert answer.notice == say("doubted_words", "en") and answer.nearest

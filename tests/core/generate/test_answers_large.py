@@ -7,9 +7,11 @@ import sys
 
 import pytest
 
+from kbdesk.core.generate.answer_check import NO, YES, check_messages, odds_floor
 from kbdesk.core.generate.answerer import Answerer, AskOptions
 from kbdesk.core.generate.host import LlamaHost
 from kbdesk.core.kb import KnowledgeBase
+from kbdesk.core.types import Citation
 from tests.core.generate.conftest import ROOT, shared_models_dir
 from tests.helpers import GUIDE_PAGES, LEASE_PAGES, ZH_PAGES, make_pdf
 
@@ -80,3 +82,50 @@ def test_large_model_declines_what_the_documents_do_not_say(large_answerer):
         "Who is the landlord's insurance provider?", options=AskOptions(temperature=0.0)
     )
     assert answer.supported is False and answer.citations == ()
+
+
+def _cited(sentence: str) -> Citation:
+    return Citation(1, 1, 1, "d.pdf", "d.pdf", 3, sentence, quote=sentence)
+
+
+CHECKS = [  # question, the quoted sentence, an answer it states, answers it does not
+    (
+        "When is the security deposit returned?",
+        "The security deposit of 25,200 dollars is returned within 30 days after the tenant "
+        "vacates the premises.",
+        "The deposit is returned within 30 days after the tenant vacates [1].",
+        [
+            "The deposit is returned within 90 days after the lease is signed [1].",
+            "The deposit is kept by the landlord [1].",
+        ],
+    ),
+    (
+        "Who has the casting vote when the committee votes?",
+        "There is a quorum of two. The Chair has a casting vote.",
+        "The Chair has the casting vote [1].",
+        ["The Project Leader has the casting vote [1]."],
+    ),
+    (
+        "术后多少天内不能洗澡？",
+        "术后十四天内伤口不能沾水，不能洗澡。",
+        "术后十四天内不能洗澡[1]。",
+        ["术后三天内不能洗澡[1]。"],
+    ),
+]
+
+
+@pytest.mark.parametrize("question,quote,right,wrong", CHECKS)
+def test_the_models_own_check_passes_what_the_quote_says_and_doubts_what_it_does_not(
+    large_answerer, question, quote, right, wrong
+):
+    host = large_answerer.host
+    floor = odds_floor(host.model_name)
+    assert floor is not None  # measured for the default model (bench/RESULTS.md)
+
+    def odds(answer: str) -> float:
+        prompt = host.format_chat(check_messages(question, answer, [_cited(quote)]))
+        return host.choice_odds(prompt, YES, NO)
+
+    assert odds(right) >= floor
+    for answer in wrong:
+        assert odds(answer) < floor, answer
