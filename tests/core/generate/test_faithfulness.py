@@ -46,6 +46,39 @@ def test_a_bare_yes_or_no_must_agree_with_the_cited_sentence():
     assert not contradicts("Yes, but only with the landlord's written consent [1].", SUBLET[0])
 
 
+DELEGATED = "Once a particular decision has been delegated and made the Leader may not withdraw it."
+
+
+@pytest.mark.parametrize(
+    ("sentence", "quote", "contradicted"),
+    [
+        ("Yes, the leader can take back a delegated decision [1].", DELEGATED, True),
+        ("No, the leader cannot take back a delegated decision [1].", DELEGATED, False),
+        (
+            "No, pets are never allowed anywhere in the building [1].",
+            "Pets are allowed in the building.",
+            True,
+        ),
+        # an absence named in the quote is not a denial
+        (
+            "Yes, you can delete them without losing data [1].",
+            "It can be deleted without data loss.",
+            False,
+        ),
+        # a qualified answer carries its own condition, which may be the quote's negation
+        ("Yes, but only with the landlord's written consent [1].", SUBLET[0], False),
+        ("Yes, if the landlord agrees in writing [1].", SUBLET[0], False),
+        ("不可以，租户不得转租房屋 [1]。", "租户不得转租。", False),
+        ("可以，租户可以转租房屋 [1]。", "租户不得转租。", True),
+        # a sentence not led by an answer word is left to the support score
+        ("The leader can take back a delegated decision [1].", DELEGATED, False),
+    ],
+)
+def test_an_answer_led_by_yes_or_no_must_agree_with_its_quote(sentence, quote, contradicted):
+    passage = f"Section 8. The Leader. {quote} Other rules do not apply."  # denies anyway
+    assert contradicts(sentence, passage, quote) is contradicted
+
+
 @pytest.mark.parametrize(
     ("sentence", "is_furniture"),
     [

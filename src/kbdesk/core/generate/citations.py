@@ -121,23 +121,27 @@ def check_citations(
     citations = tuple(citation_of(n, sources[n - 1]) for n in numbers)
     text = "".join(rebuilt).strip()
     citations = with_quotes(citations, claims_by_source(text), embedder, threshold)
-    quoted = {c.n for c in citations if c.quote}
-    checks = [_faithful(check, sources, quoted) for check in checks]
+    quotes = {c.n: c.quote for c in citations if c.quote}
+    checks = [_faithful(check, sources, quotes) for check in checks]
     unsupported = sum(not c.supported for c in checks)
     return CitedAnswer(text, citations, tuple(checks), declined, unsupported)
 
 
-def _faithful(check: SentenceCheck, sources: Sequence[Hit], quoted: set[int]) -> SentenceCheck:
+def _faithful(
+    check: SentenceCheck, sources: Sequence[Hit], quotes: dict[int, str]
+) -> SentenceCheck:
     """Support is not enough for "verified": a cut-off sentence, a bare yes or no that its
-    cited passages contradict, or a sentence whose sources hold nothing to quote but page
+    cited passages contradict, a sentence led by "Yes," or "No," that its quote contradicts,
+    or a sentence whose sources hold nothing to quote but page
     furniture (a contents page), is not verified (faithfulness.py). A bare "yes" is too short
     to have a quote of its own: what it answers is the passage it cites."""
     if not check.supported or not check.citations:
         return check
-    if not quoted.intersection(check.citations):
+    if not quotes.keys() & set(check.citations):
         return replace(check, supported=False)
     cited = " ".join(passage_text(sources[n - 1]) for n in check.citations)
-    if incomplete(check.text) or contradicts(check.text, cited):
+    quote = " ".join(quotes.get(n, "") for n in check.citations)
+    if incomplete(check.text) or contradicts(check.text, cited, quote):
         return replace(check, supported=False)
     return check
 

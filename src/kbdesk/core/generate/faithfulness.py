@@ -26,11 +26,23 @@ _NEGATION_EN = re.compile(
     r"|n't\b",
     re.IGNORECASE,
 )
+_DENIAL_EN = re.compile(
+    r"\b(?:not|no|never|cannot|neither|nor|prohibited|forbidden)\b|n't\b", re.IGNORECASE
+)
 _NEGATION_ZH = re.compile(r"不|没有|无|禁止|未|勿|非|否")
 _YES_EN = re.compile(r"^\s*(?:yes)\b", re.IGNORECASE)
 _NO_EN = re.compile(r"^\s*(?:no)\b(?!\.\s*\d)", re.IGNORECASE)  # not "No. 5"
 _YES_ZH = re.compile(r"^\s*(?:是的|是，|可以|能够|对)")
 _NO_ZH = re.compile(r"^\s*(?:不|否|没有)")
+# An answer word, then a comma, then the rest of the sentence: "Yes, ...", "No, ...", "是的，...".
+# The word is the answer, the rest a restatement: it is held to its quote (contradicts()).
+_YES_LEAD = re.compile(r"^(?:yes\s*[,;:]|(?:是的|可以|能够)\s*[，,])", re.IGNORECASE)
+_NO_LEAD = re.compile(r"^(?:no\s*[,;:]|(?:不是|不可以|不能|不行|没有)\s*[，,])", re.IGNORECASE)
+_QUALIFIED = re.compile(
+    r"^(?:yes|no)\W+(?:but|only|if|unless|provided|except|as long as|when|once|subject)\b"
+    r"|^(?:是的|可以|能够|不是|不可以|不能|不行|没有)\W*(?:但|只|如果|除非|只要|前提)",
+    re.IGNORECASE,
+)
 # A bare yes or no carries the whole answer; a longer sentence restates the rule in its own
 # words, whose negation need not match the source's ("only with consent" / "not without").
 BARE_WORDS = 6
@@ -65,6 +77,12 @@ def negated(text: str) -> bool:
     return bool(_NEGATION_EN.search(text) or _NEGATION_ZH.search(text))
 
 
+def denies(text: str) -> bool:
+    """Whether a sentence denies what it states ("may not withdraw"), as opposed to naming an
+    absence ("can be deleted without data loss"): negated() without "without" and "none"."""
+    return bool(_DENIAL_EN.search(text) or _NEGATION_ZH.search(text))
+
+
 def yes_or_no(sentence: str) -> bool | None:
     """True for a bare "yes" answer, False for a bare "no", None for anything longer."""
     text = strip_markers(sentence).strip()
@@ -77,12 +95,33 @@ def yes_or_no(sentence: str) -> bool | None:
     return None
 
 
-def contradicts(sentence: str, quote: str) -> bool:
-    """A bare yes where the cited sentence denies, or a bare no where it does not."""
-    answer = yes_or_no(sentence)
-    if answer is None or not quote.strip():
+def led_by_yes_or_no(sentence: str) -> bool | None:
+    """True for a sentence that opens with an explicit yes ("Yes, files in /tmp survive a
+    reboot."), False for one that opens with no, None otherwise and for a qualified answer
+    ("Yes, but only with consent", "No, unless ..."), whose condition may be the negation."""
+    text = strip_markers(sentence).strip()
+    if _QUALIFIED.match(text):
+        return None
+    if _YES_LEAD.match(text):
+        return True
+    if _NO_LEAD.match(text):
         return False
-    return answer == negated(quote)
+    return None
+
+
+def contradicts(sentence: str, passage: str, quote: str = "") -> bool:
+    """A bare yes where the cited passage denies, or a bare no where it does not; a sentence
+    led by an explicit yes or no is held to its quote (the sentences it cites), not the whole
+    passage. On the real corpus the 1.5B model opened 6 verified answers with "Yes," and 5
+    were wrong: "Yes, the leader can take back a decision ..." cited to "... may not withdraw
+    that delegation"."""
+    answer = yes_or_no(sentence)
+    if answer is not None:
+        return bool(passage.strip()) and answer == negated(passage)
+    lead = led_by_yes_or_no(sentence)
+    if lead is None or not quote.strip():
+        return False
+    return lead == denies(quote)
 
 
 def _size(text: str) -> float:
