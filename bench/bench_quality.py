@@ -226,6 +226,8 @@ def answers(
                 "question": q.question,
                 "answer": answer.answer,
                 "citations": [[c.document, c.page] for c in answer.citations],
+                # what each citation quotes: a later check can be tried on these answers offline
+                "quotes": [c.quote for c in answer.citations],
                 "evidence": [[e.document, e.page, e.text] for e in answer.evidence],
                 "revision": REVISION,
             }
