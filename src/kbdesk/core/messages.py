@@ -78,8 +78,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "这个回答中的一些词不在它引用的句子里：请先阅读这些句子再使用它。",
     ),
     "doubted_by_model": (
-        "A second check doubts that the cited sentences say this: read them before relying on "
-        "it.",
+        "A second check doubts that the cited sentences say this: read them before relying on it.",
         "复核认为引用的句子可能并未这样说：请先阅读这些句子再使用它。",
     ),
     "unsupported_sentences": (

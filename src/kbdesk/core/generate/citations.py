@@ -132,9 +132,9 @@ def _faithful(
 ) -> SentenceCheck:
     """Support is not enough for "verified": a cut-off sentence, a bare yes or no that its
     cited passages contradict, a sentence led by "Yes," or "No," that its quote contradicts,
-    or a sentence whose sources hold nothing to quote but page
-    furniture (a contents page), is not verified (faithfulness.py). A bare "yes" is too short
-    to have a quote of its own: what it answers is the passage it cites."""
+    or a sentence whose sources hold nothing to quote but page furniture (a contents page), is
+    not verified (faithfulness.py). A bare "yes" is too short to have a quote of its own: what
+    it answers is the passage it cites."""
     if not check.supported or not check.citations:
         return check
     if not quotes.keys() & set(check.citations):
