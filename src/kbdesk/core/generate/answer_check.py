@@ -64,13 +64,18 @@ def unquoted_share(answer: str, question: str, quotes: Sequence[str]) -> tuple[i
     return new, (missing / new if new else 0.0)
 
 
+def _quoted(citation: Citation) -> str:
+    """What a citation holds the answer to: its quote, or its passage where it has none."""
+    return citation.quote or citation.text
+
+
 def words_unquoted(answer: str, question: str, citations: Sequence[Citation]) -> bool:
-    new, share = unquoted_share(answer, question, [c.quote or c.text for c in citations])
+    new, share = unquoted_share(answer, question, [_quoted(c) for c in citations])
     return new >= MIN_NEW_TERMS and share >= UNQUOTED_SHARE
 
 
 def check_messages(question: str, answer: str, citations: Sequence[Citation]) -> list[dict]:
-    sentences = "\n".join(f"- {c.quote or c.text}" for c in citations)
+    sentences = "\n".join(f"- {_quoted(c)}" for c in citations)
     user = (
         f"Document sentences:\n{sentences}\n\nQuestion: {question.strip()}\n"
         f"Answer: {strip_markers(answer).strip()}\n\n{CHECK_QUESTION}"

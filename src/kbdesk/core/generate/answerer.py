@@ -215,10 +215,9 @@ class Answerer:
                 return self._not_in_documents(question, first, notice=wrong)
             checked = recited
         extra: str | None
-        doubt = self._doubt(question, checked, cancel) if checked.supported else None
         if not checked.supported:
             outcome, extra = AnswerOutcome.UNVERIFIED, say("unverified", lang)
-        elif doubt is not None:
+        elif (doubt := self._doubt(question, checked, cancel)) is not None:
             outcome, extra = AnswerOutcome.UNVERIFIED, say(doubt, lang)
         else:
             outcome = AnswerOutcome.ANSWERED

@@ -21,13 +21,11 @@ _DANGLING_EN = frozenset(
 )
 _DANGLING_ZH = ("的", "是", "和", "或", "在", "为", "与", "及", "把", "被", "对")
 _WORD = re.compile(r"[A-Za-z]+(?:'[a-z]+)?|[\u4e00-\u9fff]")
+# Words that deny what a sentence states; negated() also counts those that name an absence.
+_DENIALS_EN = "not|no|never|cannot|neither|nor|prohibited|forbidden"
+_DENIAL_EN = re.compile(rf"\b(?:{_DENIALS_EN})\b|n't\b", re.IGNORECASE)
 _NEGATION_EN = re.compile(
-    r"\b(?:not|no|never|cannot|neither|nor|none|without|prohibited|forbidden|may not|must not)\b"
-    r"|n't\b",
-    re.IGNORECASE,
-)
-_DENIAL_EN = re.compile(
-    r"\b(?:not|no|never|cannot|neither|nor|prohibited|forbidden)\b|n't\b", re.IGNORECASE
+    rf"\b(?:{_DENIALS_EN}|none|without|may not|must not)\b|n't\b", re.IGNORECASE
 )
 _NEGATION_ZH = re.compile(r"不|没有|无|禁止|未|勿|非|否")
 _YES_EN = re.compile(r"^\s*(?:yes)\b", re.IGNORECASE)
@@ -36,11 +34,12 @@ _YES_ZH = re.compile(r"^\s*(?:是的|是，|可以|能够|对)")
 _NO_ZH = re.compile(r"^\s*(?:不|否|没有)")
 # An answer word, then a comma, then the rest of the sentence: "Yes, ...", "No, ...", "是的，...".
 # The word is the answer, the rest a restatement: it is held to its quote (contradicts()).
-_YES_LEAD = re.compile(r"^(?:yes\s*[,;:]|(?:是的|可以|能够)\s*[，,])", re.IGNORECASE)
-_NO_LEAD = re.compile(r"^(?:no\s*[,;:]|(?:不是|不可以|不能|不行|没有)\s*[，,])", re.IGNORECASE)
+_YES_WORDS_ZH, _NO_WORDS_ZH = "是的|可以|能够", "不是|不可以|不能|不行|没有"
+_YES_LEAD = re.compile(rf"^(?:yes\s*[,;:]|(?:{_YES_WORDS_ZH})\s*[，,])", re.IGNORECASE)
+_NO_LEAD = re.compile(rf"^(?:no\s*[,;:]|(?:{_NO_WORDS_ZH})\s*[，,])", re.IGNORECASE)
 _QUALIFIED = re.compile(
     r"^(?:yes|no)\W+(?:but|only|if|unless|provided|except|as long as|when|once|subject)\b"
-    r"|^(?:是的|可以|能够|不是|不可以|不能|不行|没有)\W*(?:但|只|如果|除非|只要|前提)",
+    rf"|^(?:{_YES_WORDS_ZH}|{_NO_WORDS_ZH})\W*(?:但|只|如果|除非|只要|前提)",
     re.IGNORECASE,
 )
 # A bare yes or no carries the whole answer; a longer sentence restates the rule in its own
