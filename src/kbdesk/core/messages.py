@@ -81,6 +81,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "A second check doubts that the cited sentences say this: read them before relying on it.",
         "复核认为引用的句子可能并未这样说：请先阅读这些句子再使用它。",
     ),
+    "doubted_declined": (
+        "A second check found that the closest sentences do not back the model's answer, so "
+        "none is given: the passages below are the closest.",
+        "复核发现最接近的句子并不支持模型的回答，因此不给出回答：下面是最接近的段落。",
+    ),
     "unsupported_sentences": (
         "{count} sentence(s) are not supported by the cited passages.",
         "有 {count} 句话未得到引用段落的支持。",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from kbdesk.core.generate.answer_check import (
     MIN_NEW_TERMS,
-    odds_floor,
+    odds_floors,
     unquoted_share,
     words_unquoted,
 )
@@ -62,6 +62,8 @@ def test_answers_in_another_script_than_their_quotes_are_not_judged_by_words():
 
 def test_the_models_own_check_is_asked_only_of_the_model_it_was_measured_with():
     large, small = BUILTIN_MODELS["large"], BUILTIN_MODELS["small"]
-    assert odds_floor(large.file.removesuffix(".gguf")) == large.check_odds is not None
-    assert odds_floor(small.file.removesuffix(".gguf")) is None
-    assert odds_floor("my-own-model-q8_0") is None
+    floors = odds_floors(large.file.removesuffix(".gguf"))
+    assert floors == large.check_odds is not None
+    assert 0 < floors.decline < floors.doubt < 1  # declining asks for more doubt than doubting
+    assert odds_floors(small.file.removesuffix(".gguf")) is None
+    assert odds_floors("my-own-model-q8_0") is None

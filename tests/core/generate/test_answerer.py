@@ -10,6 +10,7 @@ from kbdesk.core.errors import Cancelled
 from kbdesk.core.generate.answerer import Answerer, AskOptions
 from kbdesk.core.generate.chats import ChatStore
 from kbdesk.core.generate.citation_quotes import QUOTE_JOIN
+from kbdesk.core.generate.models import BUILTIN_MODELS
 from kbdesk.core.jobs import CancelToken
 from kbdesk.core.kb import KnowledgeBase
 from kbdesk.core.messages import say
@@ -429,3 +430,60 @@ def test_a_supported_answer_whose_words_its_quote_does_not_hold_is_not_verified(
     answer = Answerer(lease_kb, padded).ask(question, options=SINGLE)
     assert answer.outcome is AnswerOutcome.UNVERIFIED and not answer.supported
     assert answer.notice == say("doubted_words", "en") and answer.nearest
+
+
+class JudgingModel(FixedModel):
+    """A fixed answer, judged with fixed odds under the default model's name: these tests are
+    about what the answerer does with the model's odds (test_answers_large.py measures them)."""
+
+    model_name = BUILTIN_MODELS["large"].file.removesuffix(".gguf")
+
+    def __init__(self, text, odds):
+        super().__init__(text)
+        self.odds = odds
+        self.judged: list[str] = []
+
+    def choice_odds(self, prompt, first, second, cancel=None):
+        self.judged.append(prompt)
+        return self.odds
+
+
+def test_the_models_odds_verify_doubt_or_decline_a_supported_answer(lease_kb):
+    question = "When is the security deposit returned?"
+    n = _source_number(lease_kb, question, "lease.pdf, page 3")
+    said = (
+        "The security deposit of 25,200 dollars is returned within 30 days after the tenant "
+        f"vacates [{n}]."
+    )
+    floors = BUILTIN_MODELS["large"].check_odds
+    outcomes = {}
+    for odds in (floors.doubt + 0.05, floors.doubt - 0.05, floors.decline - 0.05):
+        model = JudgingModel(said, odds)
+        answer = Answerer(lease_kb, model).ask(question, options=SINGLE)
+        assert len(model.judged) == 1 and "returned within 30 days" in model.judged[0]
+        outcomes[odds] = (answer.outcome, answer.notice)
+    assert list(outcomes.values()) == [
+        (AnswerOutcome.ANSWERED, None),
+        (AnswerOutcome.UNVERIFIED, say("doubted_by_model", "en")),
+        (AnswerOutcome.NOT_IN_DOCUMENTS, say("doubted_declined", "en")),
+    ]
+    declined = Answerer(lease_kb, JudgingModel(said, floors.decline - 0.05)).ask(
+        question, options=SINGLE
+    )
+    assert declined.answer == say("declined", "en") and declined.citations == ()
+    assert (declined.nearest[0].document, declined.nearest[0].page) == ("lease.pdf", 3)
+
+
+def test_an_answer_that_cites_nothing_is_judged_against_the_closest_sentence(lease_kb):
+    question = "When is the security deposit returned?"
+    floors = BUILTIN_MODELS["large"].check_odds
+    invented = "It is returned once the landlord's inspector signs the checkout report."
+    model = JudgingModel(invented, floors.decline + 0.05)
+    answer = Answerer(lease_kb, model).ask(question, options=SINGLE)
+    assert answer.outcome is AnswerOutcome.UNVERIFIED and answer.citations == ()
+    assert answer.notice == say("unverified", "en")
+    assert len(model.judged) == 1 and "returned within 30 days" in model.judged[0]
+    model = JudgingModel(invented, floors.decline - 0.05)
+    answer = Answerer(lease_kb, model).ask(question, options=SINGLE)
+    assert answer.outcome is AnswerOutcome.NOT_IN_DOCUMENTS
+    assert answer.notice == say("doubted_declined", "en")

@@ -1,13 +1,15 @@
-"""The last check before an answer is shown as verified: are its own words in the sentences it
-cites, and does the model, shown only those sentences, agree that they say it and answer this
-question?
+"""The last check before an answer is shown: are its own words in the sentences it cites, and
+does the model, shown only those sentences, agree that they say it and answer this question?
 
 The citation checker (citations.py, support.py) judges each sentence against whole passages by
 word and meaning overlap. On the 198 real-corpus questions it let through 46 wrong answers as
 verified: a quorum of "3Q" cited to "There is no quorum for this immediate procedural vote.",
 a procedure invented around a glossary line, half of a two-part answer. Both tests here read
-only the quoted sentences, and each turns a verified answer into an unverified one, never into
-another answer (bench/RESULTS.md, "All 198 questions, and the last check before verified").
+only the quoted sentences (or, for an answer that cites none, the sentence closest to the
+question). Each turns a verified answer into an unverified one; where the model's odds are far
+below those of right answers, the answer is not given at all: the question is most likely not
+answered by the documents (bench/RESULTS.md, "All 198 questions, and the last check before
+verified"; "Declining what the check rejects").
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from kbdesk.core.generate.answer_text import strip_markers
-from kbdesk.core.generate.models import BUILTIN_MODELS
+from kbdesk.core.generate.models import BUILTIN_MODELS, CheckOdds
 from kbdesk.core.generate.support import HeldTerms, content_terms, numbers_in, stem_word
 from kbdesk.core.search.text import has_cjk
 from kbdesk.core.types import Citation
@@ -64,20 +66,21 @@ def unquoted_share(answer: str, question: str, quotes: Sequence[str]) -> tuple[i
     return new, (missing / new if new else 0.0)
 
 
-def _quoted(citation: Citation) -> str:
-    """What a citation holds the answer to: its quote, or its passage where it has none."""
-    return citation.quote or citation.text
+def quoted(citations: Sequence[Citation]) -> list[str]:
+    """What each citation holds the answer to: its quote, or its passage where it has none."""
+    return [c.quote or c.text for c in citations]
 
 
 def words_unquoted(answer: str, question: str, citations: Sequence[Citation]) -> bool:
-    new, share = unquoted_share(answer, question, [_quoted(c) for c in citations])
+    new, share = unquoted_share(answer, question, quoted(citations))
     return new >= MIN_NEW_TERMS and share >= UNQUOTED_SHARE
 
 
-def check_messages(question: str, answer: str, citations: Sequence[Citation]) -> list[dict]:
-    sentences = "\n".join(f"- {_quoted(c)}" for c in citations)
+def check_messages(question: str, answer: str, sentences: Sequence[str]) -> list[dict]:
+    """The model's check of `answer` against the document `sentences` alone."""
+    listed = "\n".join(f"- {sentence}" for sentence in sentences)
     user = (
-        f"Document sentences:\n{sentences}\n\nQuestion: {question.strip()}\n"
+        f"Document sentences:\n{listed}\n\nQuestion: {question.strip()}\n"
         f"Answer: {strip_markers(answer).strip()}\n\n{CHECK_QUESTION}"
     )
     return [
@@ -86,10 +89,10 @@ def check_messages(question: str, answer: str, citations: Sequence[Citation]) ->
     ]
 
 
-def odds_floor(model_name: str) -> float | None:
-    """The yes-odds below which a model's own check doubts an answer, for the models it was
-    measured with; None (the check is not asked) for any other model: its odds mean nothing
-    until they are measured."""
+def odds_floors(model_name: str) -> CheckOdds | None:
+    """The yes-odds below which a model's own check doubts or declines an answer, for the
+    models they were measured with; None (the check is not asked) for any other model: its
+    odds mean nothing until they are measured."""
     for spec in BUILTIN_MODELS.values():
         if spec.file.removesuffix(".gguf") == model_name:
             return spec.check_odds

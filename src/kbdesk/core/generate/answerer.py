@@ -18,7 +18,8 @@ from kbdesk.core.generate.answer_check import (
     NO,
     YES,
     check_messages,
-    odds_floor,
+    odds_floors,
+    quoted,
     words_unquoted,
 )
 from kbdesk.core.generate.citations import (
@@ -210,15 +211,17 @@ class Answerer:
             recited = self._recited(checked, plan.sources)
             if recited is None or self._other_version(question, recited.citations):
                 # the passages it came from listed first: one click shows what the other says
-                cited = {c.chunk_id for c in checked.citations}
-                first = sorted(hits, key=lambda hit: hit.chunk_id not in cited)
+                first = _cited_first(hits, checked.citations)
                 return self._not_in_documents(question, first, notice=wrong)
             checked = recited
+        verdict = self._verdict(question, checked, hits, cancel)
+        if verdict == "doubted_declined":
+            return self._not_in_documents(
+                question, _cited_first(hits, checked.citations), notice=say(verdict, lang)
+            )
         extra: str | None
-        if not checked.supported:
-            outcome, extra = AnswerOutcome.UNVERIFIED, say("unverified", lang)
-        elif (doubt := self._doubt(question, checked, cancel)) is not None:
-            outcome, extra = AnswerOutcome.UNVERIFIED, say(doubt, lang)
+        if verdict is not None:
+            outcome, extra = AnswerOutcome.UNVERIFIED, say(verdict, lang)
         else:
             outcome = AnswerOutcome.ANSWERED
             extra = (
@@ -300,20 +303,46 @@ class Answerer:
             notice = say("passages_left_out", language_of(question), count=selection.omitted)
         return checked, PromptPlan(messages, sources, (), 0, notice)
 
-    def _doubt(self, question: str, checked: CitedAnswer, cancel) -> str | None:
-        """Why a supported answer is still not verified (a message key), or None: its own
-        words are not in the sentences it cites, or the model, shown only those sentences,
-        doubts that they say it (answer_check.py). The model is asked only where its odds were
-        measured, and without an adapter, which changes them."""
+    def _verdict(
+        self, question: str, checked: CitedAnswer, hits: Sequence[Hit], cancel
+    ) -> str | None:
+        """Why an answer is not shown as verified (a message key), or None.
+
+        "doubted_declined": the model, shown only the sentences the answer cites (or, citing
+        none, the sentence closest to the question), rejects it with odds far below those of
+        right answers: the answer is not given. "unverified": the citation checker finds no
+        cited sentence that supports it. "doubted_words": its own words are not in the
+        sentences it cites. "doubted_by_model": the model doubts those sentences say it
+        (answer_check.py). The model is asked only where its odds were measured, and without
+        an adapter, which changes them."""
+        odds = self._model_odds(question, checked, hits, cancel)
+        floors = odds_floors(self.host.model_name)
+        if odds is not None and floors is not None and odds < floors.decline:
+            return "doubted_declined"
+        if not checked.supported:
+            return "unverified"
         if words_unquoted(checked.text, question, checked.citations):
             return "doubted_words"
-        floor = odds_floor(self.host.model_name)
-        if floor is None or self.host.adapter is not None:
-            return None
-        prompt = self.host.format_chat(check_messages(question, checked.text, checked.citations))
-        if self.host.choice_odds(prompt, YES, NO, cancel=cancel) < floor:
+        if odds is not None and floors is not None and odds < floors.doubt:
             return "doubted_by_model"
         return None
+
+    def _model_odds(
+        self, question: str, checked: CitedAnswer, hits: Sequence[Hit], cancel
+    ) -> float | None:
+        """The model's yes-odds that the sentences an answer rests on say it and answer the
+        question; None where they were not measured for this model (or it has an adapter)."""
+        if odds_floors(self.host.model_name) is None or self.host.adapter is not None:
+            return None
+        sentences = quoted(checked.citations)
+        if not sentences:
+            closest = self._closest_sentence(question, hits)
+            if closest is None:
+                return None
+            hit, a, b, _ = closest
+            sentences = [hit.text[a:b]]
+        prompt = self.host.format_chat(check_messages(question, checked.text, sentences))
+        return self.host.choice_odds(prompt, YES, NO, cancel=cancel)
 
     def _unmentioned(self, question: str, hits: Sequence[Hit]) -> list[str]:
         """Names in the question that no passage of the collection holds (on the development
@@ -466,6 +495,12 @@ class Answerer:
     def _adapter_name(self) -> str | None:
         current = self.host.adapter
         return adapter_name(current[0]) if current else None
+
+
+def _cited_first(hits: Sequence[Hit], citations: Sequence[Citation]) -> list[Hit]:
+    """The passages an answer cited, listed first: one click shows what they say."""
+    cited = {c.chunk_id for c in citations}
+    return sorted(hits, key=lambda hit: hit.chunk_id not in cited)
 
 
 def open_host(folders: ModelFolders, model: str | None = None) -> LlamaHost:

