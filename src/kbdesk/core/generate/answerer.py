@@ -315,10 +315,12 @@ class Answerer:
         sentences it cites. "doubted_by_model": the model doubts those sentences say it
         (answer_check.py). The model is asked only where its odds were measured, and without
         an adapter, which changes them."""
-        odds = self._model_odds(question, checked, hits, cancel)
         floors = odds_floors(self.host.model_name)
-        if odds is not None and floors is not None and odds < floors.decline:
-            return "doubted_declined"
+        odds = None
+        if floors is not None and self.host.adapter is None:
+            odds = self._model_odds(question, checked, hits, cancel)
+            if odds is not None and odds < floors.decline:
+                return "doubted_declined"
         if not checked.supported:
             return "unverified"
         if words_unquoted(checked.text, question, checked.citations):
@@ -331,9 +333,7 @@ class Answerer:
         self, question: str, checked: CitedAnswer, hits: Sequence[Hit], cancel
     ) -> float | None:
         """The model's yes-odds that the sentences an answer rests on say it and answer the
-        question; None where they were not measured for this model (or it has an adapter)."""
-        if odds_floors(self.host.model_name) is None or self.host.adapter is not None:
-            return None
+        question; None where there are no sentences to show it."""
         sentences = quoted(checked.citations)
         if not sentences:
             closest = self._closest_sentence(question, hits)
