@@ -105,6 +105,9 @@ def main() -> int:
     parser.add_argument(
         "--versions", action="store_true", help="only take the look-alike versions' shot"
     )
+    parser.add_argument(
+        "--declined", action="store_true", help="only take the shot of an answer the check rejects"
+    )
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     if args.adapters:
@@ -115,6 +118,8 @@ def main() -> int:
         return shared_collection(Path(args.model), args.question)
     if args.versions:
         return other_version(Path(args.model))
+    if args.declined:
+        return check_declined(Path(args.model))
 
     from bench.corpus import build
     from bench.synth import make_long_pdf
@@ -234,30 +239,71 @@ def main() -> int:
         processor_below_floor(paths)
     encrypted_collection(Path(args.model), args.question)
     other_version(Path(args.model))
+    check_declined(Path(args.model))
     return shared_collection(Path(args.model), args.question)
+
+
+REAL_CORPUS = [
+    "EUPL-1.1.pdf",
+    "EUPL-1.2.pdf",
+    "debian-constitution-1.9.pdf",
+    "debian-edu-bookworm-manual.zh-cn.pdf",
+    "debian-edu-bullseye-manual.zh-cn.pdf",
+    "fhs-3.0.pdf",
+    "maint-guide.en.pdf",
+    "maint-guide.zh-cn.pdf",
+    "project-history.en.pdf",
+]
 
 
 def other_version(model: Path) -> int:
     """Two versions of the EUPL (the real corpus's PDFs) and a question about the appendix of
     v1.1, which only v1.2 has: the answer the model finds in v1.2 is not given as v1.1's."""
+    return real_documents_shot(
+        model,
+        "Licences",
+        ["EUPL-1.1.pdf", "EUPL-1.2.pdf"],
+        "Which licences does the appendix of EUPL v1.1 list as compatible licences?",
+        "21-other-version.png",
+    )
+
+
+def check_declined(model: Path) -> int:
+    """The whole real corpus (nine public PDFs) and a question none of them answers (the New
+    Maintainers' Guide predates Salsa CI): the model's answer, which the last check rejects,
+    is not given."""
+    return real_documents_shot(
+        model,
+        "Debian documents",
+        REAL_CORPUS,
+        "How does the New Maintainers' Guide tell me to set up Salsa CI pipelines for my "
+        "package on salsa.debian.org?",
+        "23-check-declined.png",
+    )
+
+
+def real_documents_shot(
+    model: Path, folder: str, names: list[str], question: str, name: str
+) -> int:
+    """One question asked of a collection of real-corpus PDFs, and its answer's shot."""
     from kbdesk.core.paths import AppPaths
     from kbdesk.core.settings import SettingsStore
     from kbdesk.gui.main_window import MainWindow, app_icon
     from kbdesk.gui.session import Session
 
     real = ROOT / "bench" / "out" / "realcorpus" / "docs"
-    licences = [real / "EUPL-1.1.pdf", real / "EUPL-1.2.pdf"]
-    if not all(p.is_file() for p in licences):
-        print("skipped 21-other-version.png: run bench/realcorpus/fetch.py first", file=sys.stderr)
+    documents = [real / document for document in names]
+    if not all(p.is_file() for p in documents):
+        print(f"skipped {name}: run bench/realcorpus/fetch.py first", file=sys.stderr)
         return 0
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setWindowIcon(app_icon())
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        docs = tmp / "Licences"
+        docs = tmp / folder
         docs.mkdir()
-        for licence in licences:
-            shutil.copy(licence, docs / licence.name)
+        for document in documents:
+            shutil.copy(document, docs / document.name)
         paths = AppPaths.resolve(tmp / "data")
         store = SettingsStore(paths.config_dir)
         store.save(replace(store.load(), model=str(model), temperature=0.0))
@@ -269,13 +315,11 @@ def other_version(model: Path) -> int:
         drop(window, [docs])
         wait_until(lambda: imported)
         answered = collect(window.chat.answer_finished)
-        window.chat.input.setPlainText(
-            "Which licences does the appendix of EUPL v1.1 list as compatible licences?"
-        )
+        window.chat.input.setPlainText(question)
         window.chat.send()
         if not wait_until(lambda: answered):
             return 1
-        shot(window, "21-other-version.png")
+        shot(window, name)
         window.close()
     return 0
 
