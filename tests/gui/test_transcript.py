@@ -44,6 +44,15 @@ def test_not_in_documents_is_styled_with_nearest_passages():
     assert 'href="near:1:0"' in html
 
 
+def test_a_nearest_passage_is_shown_from_its_text_not_its_running_header():
+    text = "Debian New Maintainers’ Guide 7 / 57\n2.2 Choose your program\nYou have probably chosen"
+    hit = Hit(1, 0.3, 5, 1, "maint-guide.en.pdf", "/d/maint-guide.en.pdf", 13, text)
+    answer = Answer("q", "Not there.", AnswerOutcome.NOT_IN_DOCUMENTS, nearest=(hit,))
+    html = turn_html(0, Turn("q", answer=answer))
+    assert "— 2.2 Choose your program You have probably chosen" in html
+    assert "7 / 57" not in html
+
+
 def test_streaming_turn_and_stop_and_escape():
     assert "▍" in turn_html(0, Turn("<b>q</b>", streamed="partial"))
     assert "&lt;b&gt;q&lt;/b&gt;" in turn_html(0, Turn("<b>q</b>"))

@@ -7,6 +7,7 @@ import sys
 
 from kbdesk.cli.ask_request import AskRequest
 from kbdesk.cli.common import EXIT_OK, settings_for, unlocking
+from kbdesk.core.generate.faithfulness import without_page_furniture
 from kbdesk.core.types import Answer, AnswerOutcome, source_place
 
 
@@ -69,7 +70,8 @@ def cmd_ask(args) -> int:
     if answer.outcome is not AnswerOutcome.ANSWERED and answer.nearest:
         print("\nNearest passages in your documents:")
         for h in answer.nearest:
-            print(f"  - {source_place(h.document, h.page)}: {' '.join(h.text.split())[:120]}")
+            opening = " ".join(without_page_furniture(h.text).split())
+            print(f"  - {source_place(h.document, h.page)}: {opening[:120]}")
     if answer.notice:
         print(f"\nNote: {answer.notice}")
     print(

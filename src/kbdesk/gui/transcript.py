@@ -10,6 +10,7 @@ import html
 import re
 from dataclasses import dataclass, field
 
+from kbdesk.core.generate.faithfulness import without_page_furniture
 from kbdesk.core.types import Answer, AnswerOutcome, source_place
 
 _MARKER = re.compile(r"\[(\d{1,3})\]")
@@ -134,7 +135,9 @@ def _answer_block(index: int, answer: Answer) -> str:
         )
     for c in answer.citations:
         # the supporting sentence(s); chats saved before quotes existed show the passage's start
-        snippet = _snippet(c.quote, QUOTE_LIMIT) if c.quote else _snippet(c.text)
+        snippet = (
+            _snippet(c.quote, QUOTE_LIMIT) if c.quote else _snippet(without_page_furniture(c.text))
+        )
         block.append(
             f'<br><span class="src"><a class="cite" href="cite:{index}:{c.n}">[{c.n}]</a> '
             f"{_place(c.document, c.page)} — {snippet}</span>"
@@ -144,7 +147,7 @@ def _answer_block(index: int, answer: Answer) -> str:
         for i, hit in enumerate(answer.nearest):
             block.append(
                 f'<br><span class="src">• <a href="near:{index}:{i}">'
-                f"{_place(hit.document, hit.page)}</a> — {_snippet(hit.text)}</span>"
+                f"{_place(hit.document, hit.page)}</a> — {_snippet(without_page_furniture(hit.text))}</span>"
             )
     block.append("</div>")
     return "".join(block)

@@ -12,6 +12,7 @@ from kbdesk.core.generate.faithfulness import (
     furniture,
     incomplete,
     page_furniture,
+    without_page_furniture,
 )
 from kbdesk.core.generate.support import closest_sentence
 from tests.core.generate.test_citations import LEASE, hits
@@ -141,3 +142,10 @@ def test_the_closest_sentence_quoted_is_never_a_footer_or_heading(checker):
         [page], "Section 9 Termination", checker, usable=lambda s: not furniture(s)
     )
     assert found is not None and not furniture(page[found[1] : found[2]])
+
+
+def test_a_passage_shown_by_its_opening_words_starts_after_its_running_header():
+    passage = "Debian New Maintainers’ Guide 7 / 57\n2.2 Choose your program\nYou have chosen"
+    assert without_page_furniture(passage) == "2.2 Choose your program\nYou have chosen"
+    assert without_page_furniture("12") == "12"  # nothing else: kept as it is
+    assert without_page_furniture("Rent is due.\n3 / 9") == "Rent is due.\n3 / 9"

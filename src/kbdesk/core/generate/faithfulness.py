@@ -146,6 +146,16 @@ def page_furniture(sentence: str) -> bool:
     )
 
 
+def without_page_furniture(passage: str) -> str:
+    """A passage from its first line of text, for showing its opening words: a running header
+    ("Debian New Maintainers' Guide 7 / 57") or a page number opening it says nothing about
+    what it holds."""
+    lines = passage.splitlines()
+    while len(lines) > 1 and page_furniture(lines[0]):
+        lines.pop(0)
+    return "\n".join(lines)
+
+
 def furniture(sentence: str) -> bool:
     """Whether a passage sentence is a page's furniture or a heading, never worth quoting: page
     furniture (above), fewer than MIN_QUOTE_WORDS words, or a short line that ends without a
