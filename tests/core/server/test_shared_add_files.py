@@ -13,6 +13,7 @@ from kbdesk.core.server import admin
 from kbdesk.core.server.add_files import STAGING_NAME, add_files, staging_folder
 from kbdesk.core.server.collection import SharedCollection
 from kbdesk.core.server.push import push
+from kbdesk.core.types import Stage
 from tests.helpers import GUIDE_PAGES, LEASE_PAGES, make_pdf
 
 
@@ -61,3 +62,31 @@ def test_a_reader_is_refused_before_any_file_is_read(local_clinic, new_login, da
     with pytest.raises(AccessDenied, match="may not read a shared collection named"):
         add_files(reader, "nobody-shared-this", [pdf], data_dir=data_dir)
     assert not AppPaths.resolve(data_dir).shared_staging_dir.exists()
+
+
+def test_a_file_whose_upload_failed_stays_staged_beside_one_of_the_same_name_that_arrived(
+    local_clinic, new_login, data_dir, tmp_path
+):
+    writer = new_login("writer", may_create=True)
+    name = f"firm-{writer.login}"
+    push(local_clinic, writer, name)
+    drop = tmp_path / "drop"
+    first = make_pdf(drop / "2024" / "memo.pdf", LEASE_PAGES[:1])
+    second = make_pdf(drop / "2025" / "memo.pdf", GUIDE_PAGES[:1])
+
+    def change_the_second_once_uploading(progress):
+        # the file changes after it was read and before it is uploaded: its upload fails
+        if progress.stage == Stage.UPLOADING and second.read_bytes()[-1:] != b" ":
+            second.write_bytes(second.read_bytes() + b" ")
+
+    report = add_files(
+        writer, name, [drop], data_dir=data_dir, progress=change_the_second_once_uploading
+    )
+    assert report.uploaded.added == ["memo.pdf"]
+    assert [(doc, why.split(";")[0]) for doc, why in report.uploaded.failed] == [
+        ("memo.pdf", "its original file changed since it was imported")
+    ]
+    staging = staging_folder(AppPaths.resolve(data_dir), writer, name)
+    with KnowledgeBase.open(staging, STAGING_NAME, create=False) as kb:
+        assert [d.path for d in kb.documents()] == [str(second.resolve())]
+    assert report.uploaded.held == [str(first.resolve())]

@@ -84,6 +84,5 @@ def add_files(
         uploaded = push(
             kb, address, collection, password=password, progress=progress, cancel=cancel
         )
-        done = {*uploaded.added, *uploaded.replaced, *uploaded.skipped}
-        kb.remove([d.path for d in kb.documents() if d.name in done])
+        kb.remove(uploaded.held)
     return AddReport(collection, imported, uploaded)

@@ -61,6 +61,9 @@ class PushReport:
     replaced: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # already on the server, unchanged
     failed: list[tuple[str, str]] = field(default_factory=list)  # (document, why)
+    # the local paths of the documents the server now holds (added, replaced or already there):
+    # names repeat across folders, paths do not
+    held: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         return (
@@ -117,6 +120,7 @@ def push(
                 progress(Progress(Stage.UPLOADING, done, len(documents), item=doc.name))
                 if doc.sha256 in there:
                     report.skipped.append(doc.name)
+                    report.held.append(doc.path)
                     continue
                 data = _original(doc)
                 if isinstance(data, str):
@@ -124,6 +128,7 @@ def push(
                     continue
                 replaced = _upload(con, kb, target, doc, data)
                 (report.replaced if replaced else report.added).append(doc.name)
+                report.held.append(doc.path)
                 there[doc.sha256] = doc.path
         finally:
             # also after a stop: readers get the graph of what is there (a lost connection
