@@ -23,6 +23,8 @@ from PySide6.QtCore import QEventLoop, QMimeData, QPointF, Qt, QTimer, QUrl  # n
 from PySide6.QtGui import QDropEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from bench.realcorpus import DEFAULT_OUT as REAL_DOCS  # noqa: E402  (fetch.py's PDFs)
+
 OUT = ROOT / "docs" / "screenshots"
 
 
@@ -243,19 +245,6 @@ def main() -> int:
     return shared_collection(Path(args.model), args.question)
 
 
-REAL_CORPUS = [
-    "EUPL-1.1.pdf",
-    "EUPL-1.2.pdf",
-    "debian-constitution-1.9.pdf",
-    "debian-edu-bookworm-manual.zh-cn.pdf",
-    "debian-edu-bullseye-manual.zh-cn.pdf",
-    "fhs-3.0.pdf",
-    "maint-guide.en.pdf",
-    "maint-guide.zh-cn.pdf",
-    "project-history.en.pdf",
-]
-
-
 def other_version(model: Path) -> int:
     """Two versions of the EUPL (the real corpus's PDFs) and a question about the appendix of
     v1.1, which only v1.2 has: the answer the model finds in v1.2 is not given as v1.1's."""
@@ -275,7 +264,7 @@ def check_declined(model: Path) -> int:
     return real_documents_shot(
         model,
         "Debian documents",
-        REAL_CORPUS,
+        sorted(p.name for p in REAL_DOCS.glob("*.pdf")),
         "How does the New Maintainers' Guide tell me to set up Salsa CI pipelines for my "
         "package on salsa.debian.org?",
         "23-check-declined.png",
@@ -291,9 +280,8 @@ def real_documents_shot(
     from kbdesk.gui.main_window import MainWindow, app_icon
     from kbdesk.gui.session import Session
 
-    real = ROOT / "bench" / "out" / "realcorpus" / "docs"
-    documents = [real / document for document in names]
-    if not all(p.is_file() for p in documents):
+    documents = [REAL_DOCS / document for document in names]
+    if not documents or not all(p.is_file() for p in documents):
         print(f"skipped {name}: run bench/realcorpus/fetch.py first", file=sys.stderr)
         return 0
     app = QApplication.instance() or QApplication(sys.argv[:1])
