@@ -49,12 +49,12 @@ def unquoted_share(answer: str, question: str, quotes: Sequence[str]) -> tuple[i
     them that its quoted sentences do not hold either. Across scripts (a Chinese answer from
     English sentences) no word can match: (0, 0.0)."""
     text = strip_markers(answer)
-    quoted = " ".join(quotes)
-    if not quoted.strip() or has_cjk(text) != has_cjk(quoted):
+    joined = " ".join(quotes)
+    if not joined.strip() or has_cjk(text) != has_cjk(joined):
         return 0, 0.0
     asked = "".join(question.lower().split())
     asked_stems = {stem_word(t) for t in content_terms(question)}
-    held = HeldTerms.of(quoted)
+    held = HeldTerms.of(joined)
     terms = [
         t
         for t in content_terms(text)
