@@ -113,7 +113,7 @@ def generate(host, checker, question: str, hits, variant: Variant, system: str |
     text = host.format_chat(messages)
     tokens = len(host.tokenize(text))
     raw = host.complete(text, max_tokens=512, temperature=0.0)
-    return check_citations(raw, plan.sources, checker), tokens
+    return check_citations(raw, plan.sources, checker, question), tokens
 
 
 def closest_passage(question: str, hits, checker):

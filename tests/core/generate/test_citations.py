@@ -306,3 +306,53 @@ def test_no_sources_means_nothing_is_supported(use):
     result = check_citations("The monthly rent is 8,400 dollars [1].", [], use)
     assert result.text == "The monthly rent is 8,400 dollars."
     assert result.unsupported == 1 and not result.supported
+
+
+FHS = ["The operating system kernel must be located in either / or /boot."]
+
+
+def test_a_version_the_question_names_is_not_a_claim_of_the_answer(embedder):
+    answer = "According to FHS 3.0, the operating system kernel must be located in / or /boot [1]."
+    question = "Where must the operating system kernel be located according to FHS 3.0?"
+    asked = check_citations(answer, hits(FHS, "fhs.pdf"), embedder, question)
+    assert asked.supported and asked.sentences[0].citations == (1,)
+    # without the question, "3.0" is a number no source holds
+    assert not check_citations(answer, hits(FHS, "fhs.pdf"), embedder).supported
+
+
+def test_a_source_holds_the_numbers_of_its_document_name(embedder):
+    answer = "According to FHS 3.0, the operating system kernel must be located in / or /boot [1]."
+    assert check_citations(answer, hits(FHS, "fhs-3.0.pdf"), embedder).supported
+
+
+def test_an_amount_in_the_question_is_still_a_claim_of_the_answer(embedder):
+    answer = (
+        "Yes, a late fee of 2.5 percent applies to any payment received after the tenth day [3]."
+    )
+    result = check_citations(answer, hits(LEASE), embedder, "Is the late fee 2.5%?")
+    assert not result.supported
+
+
+def test_a_page_reference_is_not_a_claim_of_the_answer(embedder):
+    answer = "On page 12, either party may terminate this lease by giving ninety days written notice [4]."
+    result = check_citations(answer, hits(LEASE), embedder)
+    assert result.supported and result.sentences[0].citations == (4,)
+
+
+HISTORY = [
+    " ".join(
+        f"Release {name} shipped {count} packages for its users."
+        for name, count in zip(
+            "Buzz Rex Bo Hamm Slink Potato Woody Sarge Etch Lenny Squeeze Wheezy Stretch".split(),
+            range(400, 20000, 1500),
+            strict=False,
+        )
+    )
+    + " Debian 8 Jessie, released in April 2015, introduced the arm64 and ppc64el architectures."
+]
+
+
+def test_a_chinese_answer_is_checked_against_the_english_sentence_sharing_its_names(use):
+    answer = "Debian 8 Jessie 新引入了 arm64 和 ppc64el 架构[1]。"
+    result = check_citations(answer, hits(HISTORY, "project-history.en.pdf"), use)
+    assert result.supported and result.sentences[0].citations == (1,)

@@ -192,7 +192,7 @@ class Answerer:
                 raw = self._generate(
                     self.host.format_chat(plan.messages), options, on_token, cancel
                 )
-                checked = check_citations(raw, plan.sources, self.checker)
+                checked = check_citations(raw, plan.sources, self.checker, question)
         except InvalidSetting as exc:
             return self._refuse(question, str(exc))
         if checked.declined or not _has_content(checked.text):
@@ -208,7 +208,7 @@ class Answerer:
             return self._not_in_documents(question, hits, notice=notice)
         wrong = self._other_version(question, checked.citations)
         if wrong:
-            recited = self._recited(checked, plan.sources)
+            recited = self._recited(question, checked, plan.sources)
             if recited is None or self._other_version(question, recited.citations):
                 # the passages it came from listed first: one click shows what the other says
                 first = _cited_first(hits, checked.citations)
@@ -296,7 +296,7 @@ class Answerer:
             return None
         messages = answer_turn(question, selection, reply, sources)
         raw = self._generate(self.host.format_chat(messages), options, on_token, cancel)
-        checked = check_citations(raw, sources, self.checker)
+        checked = check_citations(raw, sources, self.checker, question)
         checked = replace(checked, citations=quote_chosen(checked.citations, sources))
         notice = None
         if selection.omitted:
@@ -352,7 +352,9 @@ class Answerer:
             return []
         return self.kb.unmentioned(question, [hit.text for hit in hits])
 
-    def _recited(self, checked: CitedAnswer, sources: Sequence[Hit]) -> CitedAnswer | None:
+    def _recited(
+        self, question: str, checked: CitedAnswer, sources: Sequence[Hit]
+    ) -> CitedAnswer | None:
         """The answer checked again without the documents it cited, when the other sources
         support it (None otherwise): look-alike versions share most clauses word for word, and
         the version the question asks about may state the same sentence (the check then moves
@@ -365,7 +367,7 @@ class Answerer:
             else replace(h, excerpt="")
             for h in sources
         ]
-        again = check_citations(checked.text, kept, self.checker)
+        again = check_citations(checked.text, kept, self.checker, question)
         moved = again.supported and not (cited & {c.doc_id for c in again.citations})
         return again if moved else None
 
@@ -438,7 +440,7 @@ class Answerer:
             None,
             cancel,
         )
-        checked = check_citations(raw, plan.sources, self.checker)
+        checked = check_citations(raw, plan.sources, self.checker, question)
         if checked.declined or not checked.supported or checked.unsupported:
             return None
         if not _has_content(checked.text):

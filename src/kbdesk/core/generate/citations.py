@@ -22,7 +22,12 @@ from kbdesk.core.generate.answer_text import (
 from kbdesk.core.generate.citation_quotes import claims_by_source, with_quotes
 from kbdesk.core.generate.faithfulness import contradicts, incomplete
 from kbdesk.core.generate.prompt import NOT_IN_DOCUMENTS, passage_text
-from kbdesk.core.generate.support import SupportScorer, content_terms, numbers_in
+from kbdesk.core.generate.support import (
+    SupportScorer,
+    content_terms,
+    numbers_in,
+    question_numbers,
+)
 from kbdesk.core.types import Citation, Hit, SentenceCheck
 
 __all__ = [
@@ -77,9 +82,15 @@ def _judged(sentence: Sentence) -> bool:
 
 
 def check_citations(
-    answer: str, sources: Sequence[Hit], embedder: Embedder | None = None
+    answer: str, sources: Sequence[Hit], embedder: Embedder | None = None, question: str = ""
 ) -> CitedAnswer:
-    """Judge every sentence of `answer` against `sources` (source n is sources[n-1]); fix markers."""
+    """Judge every sentence of `answer` against `sources` (source n is sources[n-1]); fix markers.
+
+    A source holds the words and numbers of its document's name, which the prompt showed with
+    it, and the versions `question` names are the question's, not claims of the answer:
+    "According to FHS 3.0, the kernel is in /boot" is supported by a passage of fhs-3.0.pdf
+    that never writes "3.0" (on the real corpus such answers were left unverified).
+    """
     if _SENTINEL.search(answer):
         rest = strip_markers(_SENTINEL.sub("", answer)).strip()
         return CitedAnswer(rest, (), (), True, 0)
@@ -89,7 +100,12 @@ def check_citations(
     refusals = {i for i, s in enumerate(sentences) if has_refusal(s.body)}
     judged = [i for i, s in enumerate(sentences) if i not in refusals and _judged(s)]
     threshold = SUPPORT_THRESHOLD if embedder is not None else WORDS_ONLY_THRESHOLD
-    scorer = SupportScorer([passage_text(h) for h in sources], embedder)
+    scorer = SupportScorer(
+        [passage_text(h) for h in sources],
+        embedder,
+        names=[h.document for h in sources],
+        given=question_numbers(question),
+    )
     rows = dict(zip(judged, scorer.score([sentences[i].body for i in judged]), strict=True))
     row_index = {i: k for k, i in enumerate(judged)}
 

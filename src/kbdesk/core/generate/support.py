@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from kbdesk.core.embed.base import Embedder
 from kbdesk.core.generate.answer_text import Sentence, sentence_spans, split_sentences
+from kbdesk.core.search.documents import question_versions
 from kbdesk.core.search.text import has_cjk, query_terms
 
 # A number is what a wrong citation or an invented fact most often gets wrong, so a matching
@@ -25,6 +26,10 @@ MISSING_NUMBER_CAP = 0.2
 COS_FLOOR, COS_CEIL = 0.30, 0.75
 _MAX_UNITS = 12  # passage sentences embedded per passage, most relevant first
 
+# "page 11", "p. 11", "pp. 3-4", "第11页", "第 11 頁": where an answer says its fact is, not the fact
+_PAGE_REFERENCE = re.compile(
+    r"\b(?:pages?|pp?\.)\s*\d+(?:\s*[-–]\s*\d+)?|第\s*\d+\s*[页頁]", re.IGNORECASE
+)
 _DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
 _THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _ZH_RUN = re.compile(r"[零〇一二两三四五六七八九十百千万]+")
@@ -118,6 +123,13 @@ def _weight(number: str) -> float:
     return 1.0 if small else NUMBER_WEIGHT
 
 
+def question_numbers(question: str) -> frozenset[str]:
+    """The numbers of the versions a question names ("EUPL v1.1", "FHS 3.0", "第2版"), as
+    numbers_in writes them: an answer restating them claims nothing of its own."""
+    versions = question_versions(question) if question else set()
+    return frozenset(n for version in versions for n in numbers_in(version))
+
+
 def content_terms(text: str) -> list[str]:
     """Meaningful words of a sentence, numbers (digits or spelled out) left to numbers_in."""
     return [
@@ -157,17 +169,37 @@ class HeldTerms:
 
 
 class SupportScorer:
-    """Scores sentences against a fixed list of passages; source n is passages[n - 1]."""
+    """Scores sentences against a fixed list of passages; source n is passages[n - 1].
 
-    def __init__(self, passages: Sequence[str], embedder: Embedder | None = None):
+    `names[n - 1]`, where given, is the name of source n's document ("EUPL-1.1.pdf"), which
+    the reader was shown with it: an answer that restates it ("According to EUPL 1.1, ...")
+    claims nothing the source does not hold. `given` numbers are the question's own (the
+    versions it names), and a page reference ("page 11", "第11页") is a place, not a fact:
+    restating them is not a claim either.
+    """
+
+    def __init__(
+        self,
+        passages: Sequence[str],
+        embedder: Embedder | None = None,
+        *,
+        names: Sequence[str] = (),
+        given: frozenset[str] = frozenset(),
+    ):
         self.passages = [HeldTerms.of(p) for p in passages]
+        for i, name in enumerate(names):
+            held, named = self.passages[i], HeldTerms.of(name)
+            self.passages[i] = replace(
+                held, stems=held.stems | named.stems, numbers=held.numbers | named.numbers
+            )
         self.texts = list(passages)
         self.embedder = embedder
+        self.given = given
 
     def score(self, sentences: Sequence[str]) -> list[np.ndarray]:
         """One row per sentence: its support score (0..1) from each passage."""
         self._terms = [content_terms(s) for s in sentences]
-        self._numbers = [numbers_in(s) for s in sentences]
+        self._numbers = [numbers_in(_PAGE_REFERENCE.sub(" ", s)) - self.given for s in sentences]
         self._cjk = [has_cjk(s) for s in sentences]
         self._sem = self._semantic(sentences)
         return [
@@ -215,25 +247,27 @@ class SupportScorer:
         return np.clip((best - COS_FLOOR) / (COS_CEIL - COS_FLOOR), 0.0, 1.0)
 
     def _units(self, p: int, text: str) -> list[str]:
-        """The passage and those of its sentences worth comparing with the answer.
+        """The passage and those of its sentences worth comparing with the answer, those that
+        share most of its words and numbers first.
 
         Embedding dominates the cost of checking, so in the answer's own language only passage
-        sentences that share a word or number with it are embedded; across languages no word
-        is shared and the first sentences have to do.
+        sentences that share a word or number with it are embedded. Across languages only
+        numbers and names in Latin letters ("arm64", "Squid") can be shared: the sentences
+        holding them come first, then the passage's first sentences.
         """
         flat = " ".join(text.split())  # PDF line breaks are not sentence boundaries
         parts = [s.body for s in split_sentences(flat) if isinstance(s, Sentence)]
         parts = [b for b in dict.fromkeys(parts) if len(content_terms(b)) >= 2]
-        if all(cjk == self.passages[p].cjk for cjk in self._cjk):
-            terms = {t for ts in self._terms for t in ts}
-            numbers = {n for ns in self._numbers for n in ns}
-            shared: list[tuple[int, int, str]] = []
-            for part in parts:
-                unit = HeldTerms.of(part)
-                overlap = sum(map(unit.holds, terms)) + len(numbers & unit.numbers)
-                if overlap:
-                    shared.append((-overlap, len(shared), part))
-            parts = [part for *_, part in sorted(shared)]
+        same_script = all(cjk == self.passages[p].cjk for cjk in self._cjk)
+        terms = {t for ts in self._terms for t in ts}
+        numbers = {n for ns in self._numbers for n in ns}
+        ranked: list[tuple[int, int, str]] = []
+        for k, part in enumerate(parts):
+            unit = HeldTerms.of(part)
+            overlap = sum(map(unit.holds, terms)) + len(numbers & unit.numbers)
+            if overlap or not same_script:
+                ranked.append((-overlap, k, part))
+        parts = [part for *_, part in sorted(ranked)]
         return [flat, *parts[:_MAX_UNITS]]
 
 

@@ -24,7 +24,8 @@ _VERSION_IN_QUESTION = re.compile(
     r"|(?:第\s*(\d+(?:\.\d+)*)\s*版)|(?:(\d+(?:\.\d+)*)\s*版)|(?:版本\s*(\d+(?:\.\d+)*))",
     re.IGNORECASE,
 )
-_DOTTED = re.compile(r"(?<![\d.])(\d+\.\d+(?:\.\d+)*)(?![\d.])")
+# "2.5%" is an amount, not a version
+_DOTTED = re.compile(r"(?<![\d.])(\d+\.\d+(?:\.\d+)*)(?![\d.]|\s*%)")
 _VERSION_IN_NAME = re.compile(r"(?:^|[^a-z0-9])v?(\d+(?:\.\d+)*)(?=$|[^0-9])", re.IGNORECASE)
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 _VERSION_WORD = re.compile(r"v?\d+", re.IGNORECASE)
