@@ -9,8 +9,8 @@ temperature 0): gold facts (every fact in the answer), a citation on a gold page
 questions declined, false declines (answerable questions declined), unverified answers, seconds.
 Collections are kept in bench/out/quality/ and re-imported incrementally (--fresh rebuilds them).
 Usage: .venv/bin/python bench/bench_quality.py [--corpora real own] [--retrieval-only]
-       [--models small large] [--limit N] [--passages N] [--evidence-first] [--log DIR]
-       [--resume] [--write-results] [--json]
+       [--models small large] [--limit N] [--language en|zh] [--passages N] [--evidence-first]
+       [--log DIR] [--resume] [--write-results] [--json]
 A long run (all 198 real questions take ~2.5 h) can stop and go on with --log DIR --resume;
 it refuses answers logged by another revision of the answering code (src/kbdesk/core).
 """
@@ -190,11 +190,13 @@ def answers(
     passages: int | None = None,
     evidence_first: bool = False,
     resume: bool = False,
+    language: str | None = None,
 ):
     from kbdesk.core.generate.answerer import Answerer, AskOptions
     from kbdesk.core.generate.host import LlamaHost
 
-    questions = stratified(list(corpus.questions), limit)
+    asked = [q for q in corpus.questions if language in (None, q.language)]
+    questions = stratified(asked, limit)
     records = logged(log, questions) if resume and log else []
     done = {r["id"] for r in records}
     host = LlamaHost(resolve_model(model))
@@ -369,6 +371,7 @@ def main() -> int:
     parser.add_argument("--retrieval-only", action="store_true")
     parser.add_argument("--models", nargs="+", default=["small", "large"])
     parser.add_argument("--limit", type=int, help="answer every k-th question, N in all")
+    parser.add_argument("--language", choices=["en", "zh"], help="answer only these questions")
     parser.add_argument("--passages", type=int, help="passages per answer (default: the app's)")
     parser.add_argument(
         "--evidence-first",
@@ -412,6 +415,7 @@ def main() -> int:
                             args.passages,
                             args.evidence_first,
                             args.resume,
+                            args.language,
                         )
                     )
         report["corpora"][name] = result
