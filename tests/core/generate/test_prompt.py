@@ -82,6 +82,18 @@ def test_sources_are_numbered_with_document_and_page():
     assert plan.prompt_tokens == recount(plan.messages, words)
 
 
+def test_a_chinese_question_names_the_answers_language_after_it():
+    hits = [hit(1, "The monthly rent is 8,400 dollars.", page=3)]
+    chinese = build_messages(
+        "每月租金是多少？", hits, count_tokens=words, context_window=4096, answer_budget=512
+    ).messages[-1]["content"]
+    assert chinese.endswith("Question: 每月租金是多少？\n\nAnswer in Chinese (用中文回答).")
+    english = build_messages(
+        "What is the rent?", hits, count_tokens=words, context_window=4096, answer_budget=512
+    ).messages[-1]["content"]
+    assert english.endswith("Question: What is the rent?")
+
+
 @pytest.mark.parametrize("count_tokens", [words, chars, convex], ids=["words", "chars", "convex"])
 def test_budget_is_never_exceeded(count_tokens):
     rng = random.Random(7)

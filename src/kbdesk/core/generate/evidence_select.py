@@ -21,6 +21,7 @@ from kbdesk.core.generate.citation_quotes import merge_spans, quote_text
 from kbdesk.core.generate.evidence_windows import GAP
 from kbdesk.core.generate.faithfulness import furniture
 from kbdesk.core.generate.prompt import (
+    ANSWER_IN,
     DECLINE_SENTENCE,
     History,
     Message,
@@ -53,8 +54,6 @@ Reply {{"sentences": []}} if none of them answers this exact question."""
 _ANSWER_INSTRUCTION = """Answer the question from these sources alone, {language}, in one to \
 three sentences, with the sources' own names, numbers and terms. Cite each sentence with its \
 source number, like [1]."""
-# Named outright: after English sources a small model answers a Chinese question in English.
-_LANGUAGE = {"en": "in English", "zh": "in Chinese (用中文回答)"}
 
 
 # Numbers written in words or Chinese numerals in a question are often counts ("the two
@@ -213,7 +212,7 @@ def answer_turn(
     """The whole conversation for the answer: the first turn, the model's choice, and the chosen
     sentences as numbered sources."""
     blocks = "\n\n".join(source_block(n, hit) for n, hit in enumerate(sources, start=1))
-    instruction = _ANSWER_INSTRUCTION.format(language=_LANGUAGE[language_of(question)])
+    instruction = _ANSWER_INSTRUCTION.format(language=ANSWER_IN[language_of(question)])
     return [
         *selection.messages,
         {"role": "assistant", "content": reply.strip()},
