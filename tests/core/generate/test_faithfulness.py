@@ -32,6 +32,11 @@ def checker():
         ("押金是 [1]。", True),
         ("The security deposit of 25,200 dollars is returned within 30 days [4].", False),
         ("手术后十四天内不要洗澡 [2]。", False),
+        ("The permission mode required for the /tmp directory is 1777 [1].", False),
+        ("它的默认 IP 地址是 10.0.2.2 [3]。", False),
+        ("Debian 5.0 lenny 是2009年2月14日发布的 [3]。", False),
+        ("EUPL 1.2 文本开头的版权声明写的是欧盟 2007 和 2016。", False),
+        ("The deposit is returned within 30 days and [4].", True),
     ],
 )
 def test_a_sentence_cut_off_mid_clause_is_recognised(sentence, cut):

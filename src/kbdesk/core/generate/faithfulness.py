@@ -19,8 +19,10 @@ _DANGLING_EN = frozenset(
     "the a an of to in on at for by with from and or but is are was were be been as than that "
     "which whose this these those its their his her my our your".split()
 )
-_DANGLING_ZH = ("的", "是", "和", "或", "在", "为", "与", "及", "把", "被", "对")
-_WORD = re.compile(r"[A-Za-z]+(?:'[a-z]+)?|[\u4e00-\u9fff]")
+# Not "的": "是2009年2月14日发布的。" is a whole sentence (the 是...的 construction).
+_DANGLING_ZH = ("是", "和", "或", "在", "为", "与", "及", "把", "被", "对")
+# A number is a word: "The mode of /tmp is 1777." and "默认 umask 是022。" end on it.
+_WORD = re.compile(r"[A-Za-z0-9]+(?:'[a-z]+|[.][A-Za-z0-9]+)*|[\u4e00-\u9fff]")
 # Words that deny what a sentence states; negated() also counts those that name an absence.
 _DENIALS_EN = "not|no|never|cannot|neither|nor|prohibited|forbidden"
 _DENIAL_EN = re.compile(rf"\b(?:{_DENIALS_EN})\b|n't\b", re.IGNORECASE)
