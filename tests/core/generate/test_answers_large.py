@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
 import pytest
 
 from kbdesk.core.generate.answer_check import NO, YES, check_messages, odds_floors
+from kbdesk.core.generate.answer_text import strip_markers
 from kbdesk.core.generate.answerer import Answerer, AskOptions
 from kbdesk.core.generate.host import LlamaHost
 from kbdesk.core.kb import KnowledgeBase
@@ -81,6 +83,23 @@ def test_large_model_declines_what_the_documents_do_not_say(large_answerer):
         "Who is the landlord's insurance provider?", options=AskOptions(temperature=0.0)
     )
     assert answer.supported is False and answer.citations == ()
+
+
+@pytest.mark.parametrize(
+    "question,facts",
+    [("押金是多少？什么时候退还？", ["25,200", "30"]), ("每月租金是多少？", ["8,400"])],
+)
+def test_a_chinese_question_about_an_english_lease_is_answered_in_chinese(
+    large_answerer, question, facts
+):
+    # Without the answer's language named after the question, the model answered both in
+    # English ("The monthly rent is 8,400 dollars. [1]"); the check then holds the Chinese
+    # answer to the lease's numbers.
+    answer = large_answerer.ask(question, options=AskOptions(temperature=0.0))
+    body = strip_markers(answer.answer)
+    assert len(re.findall(r"[\u4e00-\u9fff]", body)) > len(re.findall(r"[A-Za-z]", body)), body
+    assert all(fact in body for fact in facts), body
+    assert answer.supported and {c.document for c in answer.citations} == {"lease.pdf"}, answer
 
 
 CHECKS = [  # question, the quoted sentence, an answer it states, answers it does not
