@@ -80,9 +80,15 @@ SECRET_WORDS = [
 ]
 
 
+# A shorter byte string turns up by chance in megabytes of ciphertext or weights: "术后" in
+# UTF-16 is 4 bytes, and CI once found them in a sealed training checkpoint (a few megabytes
+# of random bytes hold a given 4 bytes about once in a thousand); 5 bytes are 256 times rarer.
+MIN_FORM_BYTES = 5
+
+
 def _forms(word: str) -> list[bytes]:
-    raw = word.encode()
-    return [raw, word.encode("utf-16-le"), word.lower().encode()]
+    forms = [word.encode(), word.encode("utf-16-le"), word.lower().encode()]
+    return [form for form in forms if len(form) >= MIN_FORM_BYTES]
 
 
 def leaks(folder: Path, skip: tuple[Path, ...] = ()) -> list[str]:
