@@ -17,7 +17,7 @@ from kbdesk.core.search.text import has_cjk, query_terms
 # one counts as much as two words; small whole numbers (1-10) turn up everywhere ("一次",
 # "two copies") and count as one word.
 NUMBER_WEIGHT = 2.0
-# With an embedder, words and meaning count equally (across scripts, see SupportScorer._across).
+# With an embedder, words and meaning count equally; across languages only meaning can.
 LEXICAL_WEIGHT = 0.5
 # A Chinese answer about an English passage can share only numbers and words in Latin letters
 # with it; with fewer than this weight of them (a number counts 2) meaning alone decides.
