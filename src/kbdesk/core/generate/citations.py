@@ -105,7 +105,6 @@ def check_citations(
         embedder,
         names=[h.document for h in sources],
         given=question_numbers(question),
-        across_scripts=True,
     )
     rows = dict(zip(judged, scorer.score([sentences[i].body for i in judged]), strict=True))
     row_index = {i: k for k, i in enumerate(judged)}

@@ -19,9 +19,6 @@ from kbdesk.core.search.text import has_cjk, query_terms
 NUMBER_WEIGHT = 2.0
 # With an embedder, words and meaning count equally; across languages only meaning can.
 LEXICAL_WEIGHT = 0.5
-# A Chinese answer about an English passage can share only numbers and words in Latin letters
-# with it; with fewer than this weight of them (a number counts 2) meaning alone decides.
-MIN_ACROSS = 2.0
 # A number in the sentence that the passage does not hold caps the score below the threshold.
 MISSING_NUMBER_CAP = 0.2
 # USE-multilingual cosines between a sentence and the passage sentence it restates run
@@ -178,9 +175,7 @@ class SupportScorer:
     the reader was shown with it: an answer that restates it ("According to EUPL 1.1, ...")
     claims nothing the source does not hold. `given` numbers are the question's own (the
     versions it names), and a page reference ("page 11", "第11页") is a place, not a fact:
-    restating them is not a claim either. With `across_scripts`, a Chinese sentence about a
-    passage in Latin letters is judged by its numbers and Latin-letter names as well as by
-    meaning.
+    restating them is not a claim either.
     """
 
     def __init__(
@@ -190,7 +185,6 @@ class SupportScorer:
         *,
         names: Sequence[str] = (),
         given: frozenset[str] = frozenset(),
-        across_scripts: bool = False,
     ):
         self.passages = [HeldTerms.of(p) for p in passages]
         for i, name in enumerate(names):
@@ -201,7 +195,6 @@ class SupportScorer:
         self.texts = list(passages)
         self.embedder = embedder
         self.given = given
-        self.across_scripts = across_scripts
 
     def score(self, sentences: Sequence[str]) -> list[np.ndarray]:
         """One row per sentence: its support score (0..1) from each passage."""
@@ -229,29 +222,12 @@ class SupportScorer:
             score = lexical
         else:
             semantic = max(float(self._sem[i, p]) for p in ps)
-            words: float | None = lexical
-            if not any(p.cjk == self._cjk[i] for p in passages):
-                words = self._across(i, passages, held) if self.across_scripts else None
-            weight = LEXICAL_WEIGHT if words is not None else 0.0
-            score = weight * (words or 0.0) + (1 - weight) * semantic
+            same_script = any(p.cjk == self._cjk[i] for p in passages)
+            weight = LEXICAL_WEIGHT if same_script else 0.0
+            score = weight * lexical + (1 - weight) * semantic
         if numbers - held:
             score = min(score, MISSING_NUMBER_CAP)
         return round(score, 6)
-
-    def _across(self, i: int, passages: list[HeldTerms], held: set[str]) -> float | None:
-        """Word support of a Chinese sentence by a passage in Latin letters: the share of its
-        numbers and Latin-letter words (names: "Debian 8 Jessie", "arm64") that the passages
-        hold; None where it has too few of them to tell, and for an English sentence, whose
-        ordinary words a Chinese passage cannot hold (then meaning alone decides)."""
-        if not self._cjk[i]:
-            return None
-        latin = [t for t in self._terms[i] if not has_cjk(t)]
-        numbers = self._numbers[i]
-        total = len(latin) + sum(map(_weight, numbers))
-        if total < MIN_ACROSS:
-            return None
-        matched = sum(any(p.holds(t) for p in passages) for t in latin)
-        return (matched + sum(map(_weight, numbers & held))) / total
 
     def _semantic(self, sentences: Sequence[str]) -> np.ndarray | None:
         """Sentence x passage similarity: best cosine over the passage and its own sentences."""
