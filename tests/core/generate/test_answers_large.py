@@ -95,8 +95,8 @@ def test_a_chinese_question_about_an_english_lease_is_answered_in_chinese(
 ):
     # Without the answer's language named after the question, the model answered both in
     # English ("The monthly rent is 8,400 dollars. [1]"). Whether a Chinese answer about an
-    # English passage is verified is the citation check's (by meaning alone, see
-    # bench/RESULTS.md "The answer's language"), not this test's.
+    # English passage is verified is the citation check's (by meaning alone; bench/RESULTS.md,
+    # "What the citation check counts as the answer's claim, and the answer's language").
     answer = large_answerer.ask(question, options=AskOptions(temperature=0.0))
     body = strip_markers(answer.answer)
     assert answer.outcome in (AnswerOutcome.ANSWERED, AnswerOutcome.UNVERIFIED), answer
