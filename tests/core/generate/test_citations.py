@@ -356,3 +356,14 @@ def test_a_chinese_answer_is_checked_against_the_english_sentence_sharing_its_na
     answer = "Debian 8 Jessie 新引入了 arm64 和 ppc64el 架构[1]。"
     result = check_citations(answer, hits(HISTORY, "project-history.en.pdf"), use)
     assert result.supported and result.sentences[0].citations == (1,)
+
+
+def test_the_quote_of_an_answer_restating_a_version_is_the_sentence_it_restates(use):
+    passage = [
+        "Thus /boot stores data that is used before the kernel begins executing user-mode "
+        "programs. The operating system kernel must be located in either / or /boot."
+    ]
+    answer = "According to FHS 3.0, the operating system kernel must be located in / or /boot [1]."
+    question = "Where must the operating system kernel be located according to FHS 3.0?"
+    [citation] = check_citations(answer, hits(passage, "fhs.pdf"), use, question).citations
+    assert citation.quote == "The operating system kernel must be located in either / or /boot."

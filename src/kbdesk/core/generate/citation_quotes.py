@@ -36,17 +36,25 @@ def with_quotes(
     claims: Mapping[int, Sequence[str]],
     embedder: Embedder | None,
     threshold: float,
+    given: frozenset[str] = frozenset(),
 ) -> tuple[Citation, ...]:
     """The citations with `quote` and `quote_spans` filled from the claims citing each (by n).
 
     One scorer covers every sentence of every cited passage, so the embedder runs once. A
     quote is never a running header, page number or contents line (page_furniture): sharing
-    the document's title, a header otherwise joined quotes about that document.
+    the document's title, a header otherwise joined quotes about that document. The claims are
+    scored as the citation check scores them: what they only restate (the document's name,
+    `given`: the versions the question names) is not held against a sentence.
     """
     units = [_quotable(sentence_spans(c.text), c.text) for c in citations]
     offsets = np.cumsum([0, *map(len, units)])
     texts = list(dict.fromkeys(t for c in citations for t in claims.get(c.n, ())))
-    scorer = SupportScorer([s.body for spans in units for *_, s in spans], embedder)
+    scorer = SupportScorer(
+        [s.body for spans in units for *_, s in spans],
+        embedder,
+        names=[c.document for c, spans in zip(citations, units, strict=True) for _ in spans],
+        given=given,
+    )
     rows = scorer.score(texts) if texts and offsets[-1] else []
     out = []
     for k, citation in enumerate(citations):

@@ -100,11 +100,12 @@ def check_citations(
     refusals = {i for i, s in enumerate(sentences) if has_refusal(s.body)}
     judged = [i for i, s in enumerate(sentences) if i not in refusals and _judged(s)]
     threshold = SUPPORT_THRESHOLD if embedder is not None else WORDS_ONLY_THRESHOLD
+    given = question_numbers(question)
     scorer = SupportScorer(
         [passage_text(h) for h in sources],
         embedder,
         names=[h.document for h in sources],
-        given=question_numbers(question),
+        given=given,
     )
     rows = dict(zip(judged, scorer.score([sentences[i].body for i in judged]), strict=True))
     row_index = {i: k for k, i in enumerate(judged)}
@@ -136,7 +137,7 @@ def check_citations(
     numbers = sorted({n for c in checks for n in c.citations})
     citations = tuple(citation_of(n, sources[n - 1]) for n in numbers)
     text = "".join(rebuilt).strip()
-    citations = with_quotes(citations, claims_by_source(text), embedder, threshold)
+    citations = with_quotes(citations, claims_by_source(text), embedder, threshold, given)
     quotes = {c.n: c.quote for c in citations if c.quote}
     checks = [_faithful(check, sources, quotes) for check in checks]
     unsupported = sum(not c.supported for c in checks)
