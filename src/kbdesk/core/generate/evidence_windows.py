@@ -11,10 +11,16 @@ from kbdesk.core.embed.base import Embedder
 from kbdesk.core.generate.answer_text import sentence_spans
 from kbdesk.core.generate.faithfulness import page_furniture
 from kbdesk.core.generate.support import SupportScorer
+from kbdesk.core.search.fusion import zscores
 from kbdesk.core.types import Hit
 
 GAP = " … "  # where sentences of one passage were left out between two windows
 WINDOW = 1  # sentences kept on each side of a chosen one: a heading, a condition, a list's lead
+# What a block's search score adds to each of its sentences' support, per standard deviation
+# above the blocks' mean: one sentence is little to judge a place by, and search has read the
+# whole passage, its heading and the question's rare words (bench/RESULTS.md, "The search's
+# ranking as a prior for the sentences read").
+BLOCK_PRIOR = 0.1
 
 
 @dataclass(frozen=True)
@@ -35,14 +41,17 @@ class SentenceRanking:
 def rank_sentences(
     blocks: Sequence[Hit], question: str, embedder: Embedder | None
 ) -> SentenceRanking:
-    """Every sentence of the blocks, best support of the question first (a number the question
-    names and a sentence lacks caps that sentence's score, as in citation checking)."""
+    """Every sentence of the blocks, best first: its support of the question (a number the
+    question names and a sentence lacks caps that score, as in citation checking) plus its
+    block's standing in the search (BLOCK_PRIOR)."""
     spans = tuple(tuple((a, b) for a, b, _ in sentence_spans(b.text)) for b in blocks)
     units = [(i, j) for i, s in enumerate(spans) for j in range(len(s))]
     texts = [blocks[i].text[slice(*spans[i][j])] for i, j in units]
-    scores = (
-        [float(x) for x in SupportScorer(texts, embedder).score([question])[0]] if units else []
-    )
+    support = SupportScorer(texts, embedder).score([question])[0] if units else ()
+    standing = zscores({i: float(b.score) for i, b in enumerate(blocks)})
+    scores = [
+        float(x) + BLOCK_PRIOR * standing[i] for x, (i, _) in zip(support, units, strict=True)
+    ]
     order = sorted(range(len(units)), key=lambda k: -scores[k])
     return SentenceRanking(
         tuple(blocks),

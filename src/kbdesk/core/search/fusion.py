@@ -65,8 +65,8 @@ def calibrated_fusion(
     """
     if not cosine:
         return list(keyword)
-    dense_z = _zscores(dict(cosine))
-    keyword_z = _zscores(dict(keyword))
+    dense_z = zscores(dict(cosine))
+    keyword_z = zscores(dict(keyword))
     floor = min(keyword_z.values(), default=0.0)
     best = max(cosine.values())
     tops = [cosine.get(item, 0.0) for item, _ in keyword[:TRUST_DEPTH]]
@@ -89,7 +89,7 @@ def fuse(method: str, dense: Ranked, keyword: Ranked, cosine: Mapping[int, float
     return calibrated_fusion(cosine, keyword)
 
 
-def _zscores(scores: dict[int, float]) -> dict[int, float]:
+def zscores(scores: dict[int, float]) -> dict[int, float]:
     if len(scores) < 2:
         return {item: 0.0 for item in scores}
     values = list(scores.values())
