@@ -24,7 +24,7 @@ from kbdesk.core.ingest import ChunkSettings
 from kbdesk.core.ingest.chunking import CHUNKING_VERSION
 from kbdesk.core.jobs import CancelToken, ProgressFn, no_progress
 from kbdesk.core.paths import DEFAULT_COLLECTION, AppPaths, validate_collection_name
-from kbdesk.core.search.answer_context import ContextOptions
+from kbdesk.core.search.answer_context import PAGES_READ, ContextOptions
 from kbdesk.core.search.fusion import DEFAULT_FUSION, FUSIONS
 from kbdesk.core.search.rerank import CrossEncoderReranker
 from kbdesk.core.search.searcher import Searcher, SearchOptions
@@ -288,7 +288,7 @@ class KnowledgeBase:
             return searcher.search(query, options)
 
     def answer_context(
-        self, query: str, pages: int = 6, *, documents: Iterable[str] = ()
+        self, query: str, pages: int = PAGES_READ, *, documents: Iterable[str] = ()
     ) -> list[Hit]:
         """What the model reads to answer `query`: the best `pages` places, each with its other
         scoring passages and the ones beside its best, adjacent ones merged (answer_context.py).

@@ -15,6 +15,7 @@ from pathlib import Path
 from kbdesk.core.embed import DEFAULT_EMBEDDER
 from kbdesk.core.errors import InvalidSetting
 from kbdesk.core.paths import DEFAULT_COLLECTION
+from kbdesk.core.search.answer_context import PAGES_READ
 from kbdesk.core.store.fileio import atomic_write_text
 
 SETTINGS_FILE = "settings.json"
@@ -28,7 +29,7 @@ class Settings:
     model: str | None = None  # model name or .gguf path; None: the default model
     adapter: str | None = None
     embedder: str = DEFAULT_EMBEDDER  # for new collections; a collection keeps its own
-    passages: int = 6
+    passages: int = PAGES_READ
     temperature: float = 0.1
     # The model chooses the sentences that answer before answering (evidence_select.py). Off
     # by default: with the built-in models it answered worse (bench/RESULTS.md, "Evidence first").

@@ -23,6 +23,7 @@ from kbdesk.core.evaluate.metrics import (
 from kbdesk.core.generate.answer_text import has_refusal
 from kbdesk.core.generate.answerer import Answerer, AskOptions
 from kbdesk.core.jobs import CancelToken
+from kbdesk.core.search.answer_context import PAGES_READ
 from kbdesk.core.types import AnswerOutcome, Progress, Stage
 
 ARMS = ("base", "rag", "adapter", "rag+adapter")
@@ -210,7 +211,7 @@ def evaluate(
     questions: Sequence[EvalQuestion],
     adapter: str,
     *,
-    passages: int = 6,
+    passages: int = PAGES_READ,
     max_answer_tokens: int = 256,
     progress: Callable[[Progress], None] | None = None,
     cancel: CancelToken | None = None,

@@ -9,6 +9,7 @@ from kbdesk.core.errors import InvalidSetting
 from kbdesk.core.evaluate.fourway import EvalQuestion, evaluate, questions_from_split
 from kbdesk.core.evaluate.report import html_report
 from kbdesk.core.generate.answerer import Answerer
+from kbdesk.core.search.answer_context import PAGES_READ
 
 
 def evaluation_questions(
@@ -39,7 +40,7 @@ def run_evaluation(
     host,
     adapter: str,
     *,
-    passages: int = 6,
+    passages: int = PAGES_READ,
     limit: int | None = None,
     progress=None,
     cancel=None,

@@ -54,6 +54,7 @@ from kbdesk.core.generate.summarise import Summariser, find_document_task
 from kbdesk.core.generate.support import closest_sentence
 from kbdesk.core.jobs import CancelToken, ProgressFn, no_progress
 from kbdesk.core.messages import join_notices, language_of, say
+from kbdesk.core.search.answer_context import PAGES_READ
 from kbdesk.core.search.text import has_cjk
 from kbdesk.core.settings import check_passages, check_temperature
 from kbdesk.core.types import Answer, AnswerOutcome, Citation, DocStatus, Evidence, Hit
@@ -76,7 +77,7 @@ READING_BUDGET = 1200
 
 @dataclass(frozen=True)
 class AskOptions:
-    passages: int = 6  # places (pages) whose passages the prompt draws on
+    passages: int = PAGES_READ  # places (pages) whose passages the prompt draws on
     reading_budget: int = READING_BUDGET  # tokens of those passages the prompt reads
     max_answer_tokens: int = 512
     temperature: float = 0.1

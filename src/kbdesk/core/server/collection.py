@@ -17,7 +17,7 @@ from kbdesk.core.embed import Embedder, create_embedder
 from kbdesk.core.errors import AccessDenied, ErrorCode
 from kbdesk.core.generate.chats import ChatStore
 from kbdesk.core.paths import AppPaths
-from kbdesk.core.search.answer_context import ContextOptions
+from kbdesk.core.search.answer_context import PAGES_READ, ContextOptions
 from kbdesk.core.search.fusion import DEFAULT_FUSION
 from kbdesk.core.search.searcher import SearchOptions
 from kbdesk.core.server import admin
@@ -97,7 +97,7 @@ class SharedCollection:
         return self.searcher().search(query, options)
 
     def answer_context(
-        self, query: str, pages: int = 6, *, documents: Iterable[str] = ()
+        self, query: str, pages: int = PAGES_READ, *, documents: Iterable[str] = ()
     ) -> list[Hit]:
         """What the model reads to answer `query` (as KnowledgeBase.answer_context)."""
         return self.searcher().answer_context(query, ContextOptions(pages=pages), tuple(documents))
