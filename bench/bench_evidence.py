@@ -13,8 +13,8 @@ hyphens. Ways of choosing what the model reads, from the same collection in the 
   question, each with its neighbours, T tokens of them (evidence_windows.py).
 Also: median passage tokens per question (prompt length: prompt evaluation is most of an
 answer's time) and the share of questions with a gold page in what is read. No generation.
-Usage: .venv/bin/python bench/bench_evidence.py [--corpora real own] [--pages 6]
-       [--budgets 800 1200 1600] [--wide 10] [--json]
+Usage: .venv/bin/python bench/bench_evidence.py [--corpora real own] [--pages 10]
+       [--budgets 800 1200 1600] [--wide 15] [--json]
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from bench.bench_quality import CORPORA, on_gold, open_collection  # noqa: E402
 from kbdesk.core.embed import create_embedder  # noqa: E402
 from kbdesk.core.generate.evidence_windows import fit_windows, rank_sentences  # noqa: E402
 from kbdesk.core.generate.prompt import passage_budget_fit, passage_text  # noqa: E402
+from kbdesk.core.search.answer_context import PAGES_READ  # noqa: E402
 
 
 def squash(text: str) -> str:
@@ -62,9 +63,9 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--corpora", nargs="+", default=["real", "own"], choices=sorted(CORPORA))
-    parser.add_argument("--pages", type=int, default=6)
+    parser.add_argument("--pages", type=int, default=PAGES_READ)
     parser.add_argument("--budgets", nargs="+", type=int, default=[800, 1200, 1600])
-    parser.add_argument("--wide", type=int, default=10, help="pages for the windows-pP ways")
+    parser.add_argument("--wide", type=int, default=15, help="pages for the windows-pP ways")
     parser.add_argument("--model", default="large")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()

@@ -17,14 +17,18 @@ from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_quality import CORPORA, on_gold, open_collection  # noqa: E402
+from kbdesk.core.generate.answer_text import sentence_spans  # noqa: E402
 from kbdesk.core.search import fusion  # noqa: E402
 from kbdesk.core.search.text import query_terms  # noqa: E402
 
 POOL = 200
+SENTENCE_DEPTH = 20  # passages of the calibrated list the "sentence" methods re-order
 ONE_PER_PAGE = False
 Ranked = list[tuple[int, float]]
 
@@ -44,8 +48,14 @@ def lists(kb, corpus) -> list[dict]:
         where = {c: (r.document, r.page) for c, r in rows.items()}
         texts = {c: r.text.lower() for c, r in rows.items()}
         ids, vectors = kb.catalog.vectors_for_ids(union)
-        sims = vectors @ searcher.embed_query(q.question)
+        question = searcher.embed_query(q.question)
+        sims = vectors @ question
         cosine = {int(c): float(s) for c, s in zip(ids, sims, strict=True)}
+        head = fusion.calibrated_fusion(cosine, keyword)[:SENTENCE_DEPTH]
+        closest = {
+            c: float(np.max(searcher.embedder.embed(sentences_of(rows[c].text)) @ question))
+            for c, _ in head
+        }
         out.append(
             {
                 "q": q,
@@ -55,6 +65,7 @@ def lists(kb, corpus) -> list[dict]:
                 "cosine": cosine,
                 "texts": texts,
                 "terms": query_terms(q.question),
+                "closest": closest,
             }
         )
     return out
@@ -85,6 +96,8 @@ def methods() -> dict[str, Callable[[dict], Ranked]]:
     for cover in (0.6, 0.75, 0.9):
         for low in (0.3, 0.4):
             found[f"cover-{cover}-{low}"] = lambda x, c=cover, a=low: covered(x, c, a)
+    for weight in (0.3, 0.4, 0.5):
+        found[f"sentence-{weight}"] = lambda x, w=weight: sentence_first(x, w)
     for name in fusion.FUSIONS:
         found[f"kbdesk:{name}"] = lambda x, n=name: fusion.fuse(
             n, x["dense"], x["keyword"], x["cosine"]
@@ -165,6 +178,23 @@ def covered(x: dict, cover: float, low: float) -> Ranked:
     share = sum(1 for t in terms if t in text) / len(terms) if terms and text else 0.0
     alpha = low if share >= cover else fusion.DENSE_WEIGHT
     return fusion.calibrated_fusion(x["cosine"], x["keyword"], alpha)
+
+
+def sentences_of(text: str) -> list[str]:
+    found = [text[a:b] for a, b, _ in sentence_spans(text) if text[a:b].strip()]
+    return found or [text]
+
+
+def sentence_first(x: dict, weight: float) -> Ranked:
+    """Calibrated fusion whose first passages are re-ordered by (1 - weight) z(fused score) +
+    weight z(the similarity of the passage's sentence closest to the question): a second stage
+    measured and not kept (bench/RESULTS.md, "The best sentence as a second stage")."""
+    ranked = fusion.calibrated_fusion(x["cosine"], x["keyword"])
+    head = ranked[:SENTENCE_DEPTH]
+    fused = fusion.zscores(dict(head))
+    sentence = fusion.zscores({c: x["closest"][c] for c, _ in head})
+    order = sorted(head, key=lambda kv: -((1 - weight) * fused[kv[0]] + weight * sentence[kv[0]]))
+    return order + ranked[SENTENCE_DEPTH:]
 
 
 def evaluate(items: list[dict]) -> dict:

@@ -79,8 +79,9 @@ class SettingsDialog(QDialog):
         self.passages.setValue(settings.passages)
         self.passages.setAccessibleName("Passages per answer")
         self.passages.setToolTip(
-            "How many passages are given to the model for each question. Fewer answer faster "
-            "(3 take about half the reading time of 6) but are checked less often."
+            "How many pages each answer draws on. The model reads the sentences of those pages "
+            "closest to the question, up to a fixed length, so more pages cost little time; "
+            "fewer keep it to the pages search ranked highest."
         )
         self.temperature = QDoubleSpinBox()
         self.temperature.setRange(0.0, 2.0)

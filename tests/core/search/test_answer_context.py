@@ -128,3 +128,35 @@ def test_sentence_windows_never_read_a_pages_furniture_or_one_sentence_twice():
     read = "\n".join(passage_text(h) for h in chosen)
     assert body in read and read.count(body) == 1  # the second page only repeats it
     assert header not in read and contents not in read
+
+
+def test_of_two_like_sentences_the_one_from_the_place_search_ranked_higher_is_read_first():
+    # Two drafts say nearly the same thing; search, which read the whole passage and its
+    # heading, ranked one far above the other. With room for one sentence, the prompt reads
+    # the sentence of the place search put first, whichever draft that is; the higher-ranked
+    # block comes second in the list so that list order cannot decide it.
+    question = "How many days' notice must the tenant give before moving out?"
+    thirty = "The tenant must give thirty days' notice before moving out."
+    sixty = "The tenant must give sixty days' notice before moving out."
+    checker = create_embedder("use-multilingual")
+    for low, high in ((thirty, sixty), (sixty, thirty)):
+        blocks = [
+            Hit(1, 0.1, 1, 1, "draft-1.pdf", "/d/draft-1.pdf", 2, low),
+            Hit(2, 0.1, 2, 1, "draft-1.pdf", "/d/draft-1.pdf", 3, "Annex A lists the keys."),
+            Hit(3, 2.5, 3, 2, "draft-2.pdf", "/d/draft-2.pdf", 2, high),
+        ]
+        chosen = evidence_windows(blocks, question, checker, 11, lambda t: len(t.split()), 0)
+        assert [passage_text(h) for h in chosen] == [high]
+
+
+def test_a_place_search_ranked_higher_never_outweighs_the_sentence_that_answers():
+    question = "How many days' notice must the tenant give before moving out?"
+    answer = "The tenant must give thirty days' notice before moving out."
+    checker = create_embedder("use-multilingual")
+    blocks = [
+        Hit(1, 2.5, 1, 1, "lease.pdf", "/d/lease.pdf", 1, "The parking space is number 14."),
+        Hit(2, 0.1, 2, 1, "lease.pdf", "/d/lease.pdf", 4, answer),
+        Hit(3, 0.1, 3, 1, "lease.pdf", "/d/lease.pdf", 5, "Annex A lists the keys."),
+    ]
+    chosen = evidence_windows(blocks, question, checker, 11, lambda t: len(t.split()), 0)
+    assert [passage_text(h) for h in chosen] == [answer]
