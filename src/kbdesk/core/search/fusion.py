@@ -90,6 +90,7 @@ def fuse(method: str, dense: Ranked, keyword: Ranked, cosine: Mapping[int, float
 
 
 def zscores(scores: dict[int, float]) -> dict[int, float]:
+    """Each score in standard deviations above the scores' mean (all 0 where they do not spread)."""
     if len(scores) < 2:
         return {item: 0.0 for item in scores}
     values = list(scores.values())
