@@ -181,8 +181,9 @@ def covered(x: dict, cover: float, low: float) -> Ranked:
 
 
 def sentences_of(text: str) -> list[str]:
-    found = [text[a:b] for a, b, _ in sentence_spans(text) if text[a:b].strip()]
-    return found or [text]
+    """The passage's sentences (sentence_spans never yields a blank one); the whole text when
+    it has none."""
+    return [text[a:b] for a, b, _ in sentence_spans(text)] or [text]
 
 
 def sentence_first(x: dict, weight: float) -> Ranked:
