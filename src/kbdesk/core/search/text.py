@@ -61,20 +61,23 @@ def fts_words(text: str) -> str:
     return " ".join(_ALNUM_RUN.findall(plain))
 
 
-def query_terms(query: str) -> list[str]:
-    """Meaningful, de-duplicated, lower-cased terms of a question, in order."""
-    if has_cjk(query):
-        raw = _get_jieba().cut_for_search(query)
+def terms_in_order(text: str) -> list[str]:
+    """Meaningful, lower-cased terms of a text, in order, repeats kept: which stand together."""
+    if has_cjk(text):
+        raw = _get_jieba().cut_for_search(text)
         tokens = [w for t in raw for w in _WORD.findall(t)]
     else:
-        tokens = _WORD.findall(query)
-    seen: dict[str, None] = {}
-    for token in tokens:
-        term = token.lower()
-        if term in STOPWORDS or (len(term) == 1 and not has_cjk(term) and not term.isdigit()):
-            continue
-        seen.setdefault(term, None)
-    return list(seen)
+        tokens = _WORD.findall(text)
+    return [
+        term
+        for term in map(str.lower, tokens)
+        if not (term in STOPWORDS or (len(term) == 1 and not has_cjk(term) and not term.isdigit()))
+    ]
+
+
+def query_terms(query: str) -> list[str]:
+    """Meaningful, de-duplicated, lower-cased terms of a question, in order."""
+    return list(dict.fromkeys(terms_in_order(query)))
 
 
 def _quote(term: str) -> str:
