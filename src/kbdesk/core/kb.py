@@ -326,6 +326,12 @@ class KnowledgeBase:
         with self._index_lock:
             return self.searcher().other_version(question, doc_ids)
 
+    def other_document(self, question: str, doc_ids: Iterable[int]) -> tuple[str, ...]:
+        """The documents the question asks about by name when the given documents are none of
+        them (Searcher)."""
+        with self._index_lock:
+            return self.searcher().other_document(question, doc_ids)
+
     def unmentioned(self, question: str, passages: Sequence[str] = ()) -> list[str]:
         """The names the question uses that no passage of the collection contains (Searcher)."""
         with self._index_lock:

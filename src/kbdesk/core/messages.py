@@ -60,6 +60,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "question asks about.",
         "能回答这个问题的段落来自 {documents}，而不是问题所问的 {versions} 版。",
     ),
+    "other_document": (
+        "The passages that answer this are from {documents}, not {asked}, which the question "
+        "asks about.",
+        "能回答这个问题的段落来自 {documents}，而不是问题所问的 {asked}。",
+    ),
     "never_mentioned": (
         "Your documents never mention {names}.",
         "您的文档中从未提到 {names}。",

@@ -392,6 +392,46 @@ def test_an_answer_from_another_version_than_the_question_names_is_declined(lice
     )
 
 
+def _handbook(site: str, hours: str) -> list[str]:
+    return [
+        f"Clinic Handbook {site}\n\n1. Visiting hours. Visitors are welcome on the wards from "
+        f"{hours} every day.\n\n2. Parking. Patients park free of charge for the first hour."
+    ]
+
+
+def test_an_answer_from_the_look_alike_of_the_document_asked_about_is_declined(tmp_path):
+    """Two handbooks whose names differ in one word: the question names one by that word, the
+    answer cites the other's look-alike clause with its other hours."""
+    from tests.helpers import make_pdf
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for site, hours in (("Riverside", "10:00 to 18:00"), ("Lakeside", "9:00 to 20:00")):
+        make_pdf(
+            folder / f"clinic-handbook-{site.lower()}.pdf",
+            _handbook(site, hours),
+            title=f"Clinic Handbook {site}",
+        )
+    question = "What are the visiting hours in the Lakeside handbook?"
+    with KnowledgeBase.open(tmp_path / "kb", "h", embedder="use-multilingual") as kb:
+        assert kb.import_paths([folder]).ok
+        n = _source_number(kb, question, "riverside.pdf")
+        wrong = FixedModel(
+            f"Visitors are welcome on the wards from 10:00 to 18:00 every day [{n}]."
+        )
+        answer = Answerer(kb, wrong).ask(question, options=SINGLE)
+        assert answer.outcome is AnswerOutcome.NOT_IN_DOCUMENTS and not answer.citations
+        assert answer.notice == (
+            "The passages that answer this are from clinic-handbook-riverside.pdf, not "
+            "clinic-handbook-lakeside.pdf, which the question asks about."
+        )
+        n = _source_number(kb, question, "lakeside.pdf")
+        right = FixedModel(f"Visitors are welcome on the wards from 9:00 to 20:00 every day [{n}].")
+        answer = Answerer(kb, right).ask(question, options=SINGLE)
+        assert answer.outcome is AnswerOutcome.ANSWERED
+        assert {c.document for c in answer.citations} == {"clinic-handbook-lakeside.pdf"}
+
+
 def test_a_clause_both_versions_state_is_cited_in_the_version_asked_about(licences_kb):
     question = "Under the Harbor Software Licence v1.1, is the Licensor liable for damage?"
     n = _source_number(licences_kb, question, "1.2.pdf")

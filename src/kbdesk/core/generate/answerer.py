@@ -207,10 +207,10 @@ class Answerer:
         if checked.declined or not _has_content(checked.text):
             notice = None if checked.declined else say("no_usable_answer", lang)
             return self._not_in_documents(question, hits, notice=notice)
-        wrong = self._other_version(question, checked.citations)
+        wrong = self._other_document(question, checked.citations)
         if wrong:
             recited = self._recited(question, checked, plan.sources)
-            if recited is None or self._other_version(question, recited.citations):
+            if recited is None or self._other_document(question, recited.citations):
                 # the passages it came from listed first: one click shows what the other says
                 first = _cited_first(hits, checked.citations)
                 return self._not_in_documents(question, first, notice=wrong)
@@ -372,20 +372,21 @@ class Answerer:
         moved = again.supported and not (cited & {c.doc_id for c in again.citations})
         return again if moved else None
 
-    def _other_version(self, question: str, citations: Sequence[Citation]) -> str | None:
-        """Why an answer is not one, when all it cites is a look-alike document of another
-        version than the one the question asks about (EUPL v1.1's appendix answered from
-        v1.2's): the words match, the document does not."""
-        versions = self.kb.other_version(question, {c.doc_id for c in citations})
-        if not versions:
-            return None
+    def _other_document(self, question: str, citations: Sequence[Citation]) -> str | None:
+        """Why an answer is not one, when all it cites is a look-alike of the document the
+        question asks about: another version (EUPL v1.1's appendix answered from v1.2's) or a
+        document named outright or told from its sibling by name (the Bookworm manual's figure asked, the Bullseye one's
+        given): the words match, the document does not."""
+        cited = {c.doc_id for c in citations}
         documents = ", ".join(dict.fromkeys(c.document for c in citations))
-        return say(
-            "other_version",
-            language_of(question),
-            documents=documents,
-            versions=" / ".join(versions),
-        )
+        lang = language_of(question)
+        versions = self.kb.other_version(question, cited)
+        if versions:
+            return say("other_version", lang, documents=documents, versions=" / ".join(versions))
+        asked = self.kb.other_document(question, cited)
+        if asked:
+            return say("other_document", lang, documents=documents, asked=", ".join(asked))
+        return None
 
     def _answer_without_documents(self, question, history, options, on_token, cancel) -> Answer:
         raw = self._generate(

@@ -4,7 +4,11 @@
 look-alike sibling (version 1, the other guide) shares most of its words, so passage search alone
 often ranks the sibling first. Here each document's name and title are matched against the
 question, words weighted by how rare they are among the collection's document names, and a
-version number the question gives must agree with the document's.
+version number the question gives must agree with the document's. Look-alike documents whose
+names differ in a word or two ("…-bookworm-manual" and "…-bullseye-manual") are told apart by
+that word when the question carries it. A question also mentions a document outright by two
+words that stand together in its name ("the Debian constitution", "A Brief History of Debian")
+or by the name's acronym in capitals ("FHS").
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from kbdesk.core.search.text import STOPWORDS, has_cjk, query_terms
+from kbdesk.core.search.text import STOPWORDS, has_cjk, query_terms, terms_in_order
 
 # "version 2", "v2.0", "release 1.1", "2nd edition", "第2版", "2.0版", "版本 3"
 _VERSION_IN_QUESTION = re.compile(
@@ -35,6 +39,12 @@ _VERSION_WORD = re.compile(r"v?\d+", re.IGNORECASE)
 # a version number the question gives is what tells look-alike documents apart.
 REQUIRE_VERSION = True
 _GENERIC = frozenset({"pdf", "doc", "docx", "txt", "md", "html", "htm", "epub", "final", "copy"})
+# Two names are look-alikes when each has at most this many words the other lacks and they
+# share at least two: "debian-edu-bookworm-manual" and "debian-edu-bullseye-manual" are;
+# "maint-guide.en" ("Debian New Maintainers' Guide") and "maint-guide.zh-cn" are not.
+SIBLING_WORDS = 2
+# "Debian Edu 12", "FHS 3.0", "Skolelinux 11": a number right after a word of a document's name
+_NUMBER_AFTER_WORD = re.compile(r"([^\W\d_]+)\s*v?(\d+(?:\.\d+)*)(?![\d.]|\s*%)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -42,17 +52,33 @@ class DocumentName:
     doc_id: int
     terms: frozenset[str]  # distinctive words of the file name and title, lower-cased
     versions: frozenset[str]  # version numbers in the file name or title: "2", "2.0"
+    file_name: str = ""
+    pairs: frozenset[frozenset[str]] = frozenset()  # words next to each other in name or title
+    acronyms: frozenset[str] = frozenset()  # words of the file name a question may capitalise
 
 
 def _stem(word: str) -> str:
     return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
 
 
-def _words(text: str) -> set[str]:
+def _word_list(text: str) -> list[str]:
+    """The words of a name or title in order, stemmed, without versions or generic words."""
     spaced = _CAMEL.sub(" ", re.sub(r"[_\-.]+", " ", text))
-    terms = set(query_terms(spaced))
-    # "v1" of "v1.9" is a version's first part, not a word naming the document
-    return {_stem(t) for t in terms if t not in _GENERIC and not _VERSION_WORD.fullmatch(t)}
+    return [
+        _stem(t)
+        for t in query_terms(spaced)
+        # "v1" of "v1.9" is a version's first part, not a word naming the document; one Chinese
+        # character ("新" of "新维护者手册") is in too many questions to name one
+        if t not in _GENERIC and not _VERSION_WORD.fullmatch(t) and not (len(t) == 1 and has_cjk(t))
+    ]
+
+
+def _words(text: str) -> set[str]:
+    return set(_word_list(text))
+
+
+def _pairs(words: list[str]) -> set[frozenset[str]]:
+    return {frozenset(p) for p in zip(words, words[1:], strict=False) if p[0] != p[1]}
 
 
 def _normal_version(number: str) -> str:
@@ -73,7 +99,16 @@ def describe(doc_id: int, file_name: str, title: str = "") -> DocumentName:
         and not (len(m.group(1)) == 4 and m.group(1).startswith(("19", "20")))
     }
     versions |= {_normal_version(m.group(1)) for m in _DOTTED.finditer(title)}
-    return DocumentName(doc_id, frozenset(_words(stem) | _words(title)), frozenset(versions))
+    words = _word_list(stem), _word_list(title)
+    acronyms = {w for w in words[0] if len(w) >= 3 and w.isascii() and w.isalpha()}
+    return DocumentName(
+        doc_id,
+        frozenset(words[0] + words[1]),
+        frozenset(versions),
+        file_name,
+        frozenset(_pairs(words[0]) | _pairs(words[1])),
+        frozenset(acronyms),
+    )
 
 
 def written_versions(question: str) -> set[str]:
@@ -91,12 +126,62 @@ def question_versions(question: str) -> set[str]:
     }
 
 
+def numbers_after_name_words(question: str, names: Iterable[DocumentName]) -> set[str]:
+    """Numbers the question writes right after a word of a document's name that are that
+    document's version ("Debian Edu 12", "FHS 3.0"); "Debian 8" names no document of version 8."""
+    names = list(names)
+    return {
+        version
+        for m in _NUMBER_AFTER_WORD.finditer(question)
+        for name in names
+        if _stem(m.group(1).lower()) in name.terms
+        and (version := _normal_version(m.group(2))) in name.versions
+    }
+
+
+def _asked_words(question: str) -> set[str]:
+    return {_stem(t) for t in query_terms(question) if t not in STOPWORDS}
+
+
+def siblings(names: Iterable[DocumentName]) -> dict[int, list[DocumentName]]:
+    """Each document's look-alikes: names that differ from its own in a word or two."""
+    names = list(names)
+    return {
+        a.doc_id: [
+            b
+            for b in names
+            if b.doc_id != a.doc_id
+            and len(a.terms & b.terms) >= 2
+            and len(a.terms - b.terms) <= SIBLING_WORDS
+            and len(b.terms - a.terms) <= SIBLING_WORDS
+        ]
+        for a in names
+    }
+
+
+def told_apart(question: str, names: Iterable[DocumentName]) -> set[int]:
+    """The documents the question tells from their look-alikes by a word of the name that the
+    look-alikes lack ("the Bookworm manual" against the Bullseye one), when it carries no such
+    word of a look-alike too ("upgrading from Bullseye to Bookworm" tells neither)."""
+    names = list(names)
+    asked = _asked_words(question)
+    by_id = {name.doc_id: name for name in names}
+    chosen = set()
+    for doc_id, others in siblings(names).items():
+        own = by_id[doc_id].terms
+        if others and all(
+            asked & (own - other.terms) and not asked & (other.terms - own) for other in others
+        ):
+            chosen.add(doc_id)
+    return chosen
+
+
 def named_by_words(question: str, names: Iterable[DocumentName]) -> dict[int, float]:
     """The documents whose rare name or title words the question carries (rare among the
     collection's documents: a word every name shares says nothing), each with the summed
     rarity of the words it shares; versions not considered."""
     names = list(names)
-    asked = {_stem(t) for t in query_terms(question) if t not in STOPWORDS}
+    asked = _asked_words(question)
     if not has_cjk(question):
         asked = {t for t in asked if not t.isdigit()}
     df: dict[str, int] = {}
@@ -122,14 +207,16 @@ def named_documents(question: str, names: Iterable[DocumentName]) -> dict[int, f
 
     A document is named when the question carries rare words of its name or title
     (named_by_words), scored by the share of the best-matching document's weight; a version
-    number in the question keeps only documents of that version among the ones it names.
+    number in the question keeps only documents of that version among the ones it names. A
+    document the question tells from its look-alikes by a word (told_apart) is named fully.
     """
     names = list(names)
     if not names:
         return {}
-    versions = question_versions(question)
+    apart = dict.fromkeys(told_apart(question, names), 1.0)
+    versions = question_versions(question) | numbers_after_name_words(question, names)
     if not versions and REQUIRE_VERSION:
-        return {}
+        return apart
     raw = named_by_words(question, names)
     if versions:
         by_id = {name.doc_id: name for name in names}
@@ -137,9 +224,9 @@ def named_documents(question: str, names: Iterable[DocumentName]) -> dict[int, f
         if agreeing:
             raw = {d: s for d, s in raw.items() if d in agreeing}
     if not raw:
-        return {}
+        return apart
     best = max(raw.values())
-    return {d: s / best for d, s in raw.items()}
+    return {d: s / best for d, s in raw.items()} | apart
 
 
 def other_version(
@@ -164,3 +251,41 @@ def other_version(
     ):
         return ()
     return tuple(sorted(asked))
+
+
+def mentioned(question: str, names: Iterable[DocumentName]) -> set[int]:
+    """The documents the question mentions outright: two words standing together in the name or
+    title, one of them in no other document's name ("the Debian constitution": not "the Debian
+    Project", which another name has too), or the file name's acronym in capitals ("FHS")."""
+    names = list(names)
+    said = _pairs([_stem(t) for t in terms_in_order(question)])
+    capitals = {w.lower() for w in re.findall(r"\b[A-Z]{3,}\b", question)}
+    df: dict[str, int] = {}
+    for name in names:
+        for term in name.terms:
+            df[term] = df.get(term, 0) + 1
+    return {
+        name.doc_id
+        for name in names
+        if name.acronyms & capitals
+        or any(min(df[w] for w in pair) == 1 for pair in name.pairs & said)
+    }
+
+
+def other_document(
+    question: str, names: Iterable[DocumentName], cited: Iterable[int]
+) -> tuple[str, ...]:
+    """The file names of the documents the question asks about, by a word that tells them from
+    their look-alikes (told_apart) or mentioning them outright (mentioned), when the cited
+    documents are none of them; () otherwise.
+
+    The Bullseye manual answers a question about the Bookworm one word for word, with
+    Bullseye's figures (issue 18: a 5 GB image where Bookworm's is 7.5 GB); a history of the
+    project answers what "the constitution" lays down.
+    """
+    cited = set(cited)
+    names = list(names)
+    asked = told_apart(question, names) | mentioned(question, names)
+    if not asked or not cited or cited & asked:
+        return ()
+    return tuple(sorted(name.file_name for name in names if name.doc_id in asked))

@@ -16,6 +16,7 @@ from kbdesk.core.search.documents import (
     DocumentName,
     describe,
     named_documents,
+    other_document,
     other_version,
 )
 from kbdesk.core.search.fusion import DEFAULT_FUSION, FUSIONS, best_first, fuse
@@ -194,6 +195,11 @@ class Searcher:
         """The versions the question asks for when every one of `doc_ids` is a named document
         of another version (documents.other_version); () otherwise."""
         return other_version(question, self.document_names(), doc_ids)
+
+    def other_document(self, question: str, doc_ids: Iterable[int]) -> tuple[str, ...]:
+        """The file names of the documents the question asks about by name when `doc_ids` are
+        none of them (documents.other_document); () otherwise."""
+        return other_document(question, self.document_names(), doc_ids)
 
     def unmentioned(self, question: str, passages: Sequence[str] = ()) -> list[str]:
         """The names the question uses that no passage of the collection contains: each word of

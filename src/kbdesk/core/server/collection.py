@@ -108,6 +108,9 @@ class SharedCollection:
     def other_version(self, question: str, doc_ids: Iterable[int]) -> tuple[str, ...]:
         return self.searcher().other_version(question, doc_ids)
 
+    def other_document(self, question: str, doc_ids: Iterable[int]) -> tuple[str, ...]:
+        return self.searcher().other_document(question, doc_ids)
+
     def unmentioned(self, question: str, passages: Sequence[str] = ()) -> list[str]:
         return self.searcher().unmentioned(question, passages)
 
