@@ -108,6 +108,9 @@ def main() -> int:
         "--versions", action="store_true", help="only take the look-alike versions' shot"
     )
     parser.add_argument(
+        "--named", action="store_true", help="only take the shot of a look-alike told by its name"
+    )
+    parser.add_argument(
         "--declined", action="store_true", help="only take the shot of an answer the check rejects"
     )
     args = parser.parse_args()
@@ -120,6 +123,8 @@ def main() -> int:
         return shared_collection(Path(args.model), args.question)
     if args.versions:
         return other_version(Path(args.model))
+    if args.named:
+        return other_document(Path(args.model))
     if args.declined:
         return check_declined(Path(args.model))
 
@@ -241,6 +246,7 @@ def main() -> int:
         processor_below_floor(paths)
     encrypted_collection(Path(args.model), args.question)
     other_version(Path(args.model))
+    other_document(Path(args.model))
     check_declined(Path(args.model))
     return shared_collection(Path(args.model), args.question)
 
@@ -254,6 +260,19 @@ def other_version(model: Path) -> int:
         ["EUPL-1.1.pdf", "EUPL-1.2.pdf"],
         "Which licences does the appendix of EUPL v1.1 list as compatible licences?",
         "21-other-version.png",
+    )
+
+
+def other_document(model: Path) -> int:
+    """The two Debian Edu manuals (real-corpus PDFs whose names differ in one word, and whose
+    pages on the installation images read alike) and a question about the Bookworm one's image
+    size: answered from the Bookworm manual (7.5 GB), not with Bullseye's 5 GB."""
+    return real_documents_shot(
+        model,
+        "Debian Edu manuals",
+        ["debian-edu-bookworm-manual.zh-cn.pdf", "debian-edu-bullseye-manual.zh-cn.pdf"],
+        "Debian Edu 12（Bookworm）的蓝光 BD ISO 映像大约有多大？",
+        "24-other-document.png",
     )
 
 
