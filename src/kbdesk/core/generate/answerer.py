@@ -373,10 +373,10 @@ class Answerer:
         return again if moved else None
 
     def _other_document(self, question: str, citations: Sequence[Citation]) -> str | None:
-        """Why an answer is not one, when all it cites is a look-alike of the document the
-        question asks about: another version (EUPL v1.1's appendix answered from v1.2's) or a
-        document named outright or told from its sibling by name (the Bookworm manual's figure asked, the Bullseye one's
-        given): the words match, the document does not."""
+        """Why an answer is not one, when it cites none of the documents the question asks
+        about: another version (EUPL v1.1's appendix answered from v1.2's), a look-alike told
+        apart by a word (the Bookworm manual's figure asked, the Bullseye one's given) or
+        another document than one named outright: the words match, the document does not."""
         cited = {c.doc_id for c in citations}
         documents = ", ".join(dict.fromkeys(c.document for c in citations))
         lang = language_of(question)

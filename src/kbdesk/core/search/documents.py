@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from kbdesk.core.search.text import STOPWORDS, has_cjk, query_terms, terms_in_order
@@ -143,20 +145,34 @@ def _asked_words(question: str) -> set[str]:
     return {_stem(t) for t in query_terms(question) if t not in STOPWORDS}
 
 
+def _look_alike(a: DocumentName, b: DocumentName) -> bool:
+    return (
+        b.doc_id != a.doc_id
+        and len(a.terms & b.terms) >= 2
+        and len(a.terms - b.terms) <= SIBLING_WORDS
+        and len(b.terms - a.terms) <= SIBLING_WORDS
+    )
+
+
 def siblings(names: Iterable[DocumentName]) -> dict[int, list[DocumentName]]:
     """Each document's look-alikes: names that differ from its own in a word or two."""
-    names = list(names)
-    return {
-        a.doc_id: [
-            b
-            for b in names
-            if b.doc_id != a.doc_id
-            and len(a.terms & b.terms) >= 2
-            and len(a.terms - b.terms) <= SIBLING_WORDS
-            and len(b.terms - a.terms) <= SIBLING_WORDS
-        ]
-        for a in names
-    }
+    return _siblings(tuple(names))
+
+
+@lru_cache(maxsize=4)  # every question asks; the names change only with the collection
+def _siblings(names: tuple[DocumentName, ...]) -> dict[int, list[DocumentName]]:
+    postings: dict[str, list[DocumentName]] = defaultdict(list)
+    for name in names:
+        for term in name.terms:
+            postings[term].append(name)
+    found = {}
+    for a in names:
+        # A look-alike lacks at most SIBLING_WORDS of a's words, so it has one of a's
+        # SIBLING_WORDS + 1 rarest: only those words' documents need comparing.
+        rarest = sorted(a.terms, key=lambda t: (len(postings[t]), t))[: SIBLING_WORDS + 1]
+        candidates = {b.doc_id: b for term in rarest for b in postings[term]}
+        found[a.doc_id] = [b for b in candidates.values() if _look_alike(a, b)]
+    return found
 
 
 def told_apart(question: str, names: Iterable[DocumentName]) -> set[int]:
