@@ -222,18 +222,20 @@ def named_documents(question: str, names: Iterable[DocumentName]) -> dict[int, f
     """How strongly the question names each document, 0..1 (absent: not named at all).
 
     A document is named when the question carries rare words of its name or title
-    (named_by_words), scored by the share of the best-matching document's weight; a version
-    number in the question keeps only documents of that version among the ones it names. A
-    document the question tells from its look-alikes by a word (told_apart) is named fully.
+    (named_by_words; only with a version in the question), scored by the share of the
+    best-matching document's weight, or mentions it outright (mentioned), as strongly as the
+    best; a version number in the question keeps only documents of that version among the ones
+    it names. A document the question tells from its look-alikes by a word (told_apart) is
+    named fully.
     """
     names = list(names)
     if not names:
         return {}
     apart = dict.fromkeys(told_apart(question, names), 1.0)
     versions = question_versions(question) | numbers_after_name_words(question, names)
-    if not versions and REQUIRE_VERSION:
-        return apart
-    raw = named_by_words(question, names)
+    raw = named_by_words(question, names) if versions or not REQUIRE_VERSION else {}
+    top = max(raw.values(), default=1.0)
+    raw |= dict.fromkeys(mentioned(question, names), top)
     if versions:
         by_id = {name.doc_id: name for name in names}
         agreeing = {d for d in raw if by_id[d].versions & versions}
