@@ -40,7 +40,7 @@ def test_a_version_in_the_question_picks_that_document_over_its_sibling():
     }
 
 
-def test_without_a_version_a_question_names_nothing():
+def test_without_a_version_words_of_a_name_alone_name_nothing():
     # Words of file names alone misled as often as they helped (bench/bench_fusion.py).
     assert named_documents("What does the lease say about parking?", NAMES) == {}
     assert named_documents("Which court decides disputes under the european licence?", NAMES) == {}
