@@ -284,8 +284,8 @@ def check_declined(model: Path) -> int:
         model,
         "Debian documents",
         sorted(p.name for p in REAL_DOCS.glob("*.pdf")),
-        "How does the New Maintainers' Guide tell me to set up Salsa CI pipelines for my "
-        "package on salsa.debian.org?",
+        "How does the New Maintainers' Guide tell me to set up continuous integration "
+        "pipelines for my package?",
         "23-check-declined.png",
     )
 
