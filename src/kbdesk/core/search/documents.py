@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -141,6 +141,11 @@ def numbers_after_name_words(question: str, names: Iterable[DocumentName]) -> se
     }
 
 
+def _name_frequencies(names: Iterable[DocumentName]) -> Counter[str]:
+    """How many of the documents' names hold each word."""
+    return Counter(term for name in names for term in name.terms)
+
+
 def _asked_words(question: str) -> set[str]:
     return {_stem(t) for t in query_terms(question) if t not in STOPWORDS}
 
@@ -200,10 +205,7 @@ def named_by_words(question: str, names: Iterable[DocumentName]) -> dict[int, fl
     asked = _asked_words(question)
     if not has_cjk(question):
         asked = {t for t in asked if not t.isdigit()}
-    df: dict[str, int] = {}
-    for name in names:
-        for term in name.terms:
-            df[term] = df.get(term, 0) + 1
+    df = _name_frequencies(names)
     n = len(names)
 
     def idf(term: str) -> float:
@@ -278,10 +280,7 @@ def mentioned(question: str, names: Iterable[DocumentName]) -> set[int]:
     names = list(names)
     said = _pairs([_stem(t) for t in terms_in_order(question)])
     capitals = {w.lower() for w in re.findall(r"\b[A-Z]{3,}\b", question)}
-    df: dict[str, int] = {}
-    for name in names:
-        for term in name.terms:
-            df[term] = df.get(term, 0) + 1
+    df = _name_frequencies(names)
     return {
         name.doc_id
         for name in names
