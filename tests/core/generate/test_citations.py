@@ -101,6 +101,16 @@ def test_an_uncited_supported_sentence_gets_a_citation(embedder):
     assert [c.n for c in result.citations] == [3]
 
 
+def test_a_sentence_pointing_at_the_source_of_the_one_before_is_not_a_cut_off_claim(embedder):
+    answer = "The monthly rent is 8,400 dollars. This is described in [3]."
+    result = check_citations(answer, hits(LEASE), embedder)
+    assert result.unsupported == 0 and result.supported
+    assert [c.n for c in result.citations] == [3]
+    # standing alone it answers nothing: the sentence is judged cut off, as before
+    alone = check_citations("The rent is described in [3].", hits(LEASE), embedder)
+    assert not alone.supported
+
+
 def test_an_invented_number_is_flagged_and_loses_its_citation(embedder):
     answer = "The monthly rent is 8,400 dollars [3]. The deposit is 30,000 dollars [4]."
     result = check_citations(answer, hits(LEASE), embedder)

@@ -12,6 +12,7 @@ from kbdesk.core.generate.faithfulness import (
     furniture,
     incomplete,
     page_furniture,
+    pointer,
     without_page_furniture,
 )
 from kbdesk.core.generate.support import closest_sentence
@@ -41,6 +42,21 @@ def checker():
 )
 def test_a_sentence_cut_off_mid_clause_is_recognised(sentence, cut):
     assert incomplete(sentence) is cut
+
+
+@pytest.mark.parametrize(
+    ("sentence", "points"),
+    [
+        ("This is described in [1].", True),
+        ("See [2][3].", True),
+        ("详见[2]。", True),
+        ("The security deposit is the [1].", False),
+        ("The deposit is returned within 30 days [4].", False),
+        ("This is described in.", False),
+    ],
+)
+def test_a_sentence_that_only_says_where_the_last_one_comes_from_is_a_pointer(sentence, points):
+    assert pointer(sentence) is points
 
 
 def test_a_bare_yes_or_no_must_agree_with_the_cited_sentence():

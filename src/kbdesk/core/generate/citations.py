@@ -20,7 +20,7 @@ from kbdesk.core.generate.answer_text import (
     strip_markers,
 )
 from kbdesk.core.generate.citation_quotes import claims_by_source, with_quotes
-from kbdesk.core.generate.faithfulness import contradicts, incomplete
+from kbdesk.core.generate.faithfulness import contradicts, incomplete, pointer
 from kbdesk.core.generate.prompt import NOT_IN_DOCUMENTS, passage_text
 from kbdesk.core.generate.support import (
     SupportScorer,
@@ -139,7 +139,10 @@ def check_citations(
     text = "".join(rebuilt).strip()
     citations = with_quotes(citations, claims_by_source(text), embedder, threshold, given)
     quotes = {c.n: c.quote for c in citations if c.quote}
-    checks = [_faithful(check, sources, quotes) for check in checks]
+    checks = [
+        check if k and pointer(check.text) and k not in rows else _faithful(check, sources, quotes)
+        for k, check in enumerate(checks)
+    ]
     unsupported = sum(not c.supported for c in checks)
     return CitedAnswer(text, citations, tuple(checks), declined, unsupported)
 

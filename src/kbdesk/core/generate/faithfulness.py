@@ -21,6 +21,11 @@ _DANGLING_EN = frozenset(
 )
 # Not "的": "是2009年2月14日发布的。" is a whole sentence (the 是...的 construction).
 _DANGLING_ZH = ("是", "和", "或", "在", "为", "与", "及", "把", "被", "对")
+# A marker standing as the object of a preposition, at a sentence's end: "described in [1]".
+_POINTING = re.compile(
+    r"(?:\b(?:in|from|by|see|at|on|of)|见|参见|参阅|详见|参考)\s*(?:\[\d+\]\s*)+[.。!！]?\s*$",
+    re.IGNORECASE,
+)
 # A number is a word: "The mode of /tmp is 1777." and "默认 umask 是022。" end on it.
 _WORD = re.compile(r"[A-Za-z0-9]+(?:'[a-z]+|[.][A-Za-z0-9]+)*|[\u4e00-\u9fff]")
 # Words that deny what a sentence states; negated() also counts those that name an absence.
@@ -72,6 +77,12 @@ def incomplete(sentence: str) -> bool:
         return True
     last = words[-1]
     return last.lower() in _DANGLING_EN or last in _DANGLING_ZH
+
+
+def pointer(sentence: str) -> bool:
+    """Whether a sentence only says where the sentence before it comes from ("This is
+    described in [1].", "详见[2]。"): its marker stands as a word, and it claims nothing."""
+    return bool(_POINTING.search(sentence))
 
 
 def negated(text: str) -> bool:
