@@ -294,6 +294,8 @@ def words_of(text: str) -> list[str]:
 
 
 def test_checking_never_changes_the_words_only_the_markers():
+    """(Save a word that only joins a dropped marker to another, or a lead that only names
+    dropped ones: the test below.)"""
     rng = random.Random(3)
     vocabulary = [
         "The", "monthly", "rent", "is", "8,400", "dollars", "deposit", "25,200", "ninety",
@@ -310,6 +312,39 @@ def test_checking_never_changes_the_words_only_the_markers():
             {n for s in result.sentences for n in s.citations}
         )
         assert result.unsupported == sum(not s.supported for s in result.sentences)
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (
+            "According to [9], the monthly rent is 8,400 dollars.",
+            "The monthly rent is 8,400 dollars [3].",
+        ),
+        (
+            "According to [3] and [9], the monthly rent is 8,400 dollars.",
+            "According to [3], the monthly rent is 8,400 dollars.",
+        ),
+        (
+            "According to [3] and [4], the monthly rent is 8,400 dollars.",
+            "According to [3], the monthly rent is 8,400 dollars.",
+        ),
+        (
+            "The monthly rent is 8,400 dollars [3] and [9].",
+            "The monthly rent is 8,400 dollars [3].",
+        ),
+        ("根据 [9] 和 [8] 的内容，月租金是 8,400 美元。", "月租金是 8,400 美元[3]。"),
+    ],
+)
+def test_a_dropped_marker_standing_as_a_word_takes_the_words_that_only_served_it(
+    use, answer, expected
+):
+    assert check_citations(answer, hits(LEASE), use).text == expected
+
+
+def test_markers_joined_by_a_word_and_all_kept_stay_as_written(use):
+    answer = "The late fee is 5 percent [3] and notice is ninety days [4]."
+    assert check_citations(answer, hits(LEASE), use).text == answer
 
 
 def test_no_sources_means_nothing_is_supported(use):

@@ -11,10 +11,12 @@ import numpy as np
 
 from kbdesk.core.embed.base import Embedder
 from kbdesk.core.generate.answer_text import (
+    MARKER,
     Sentence,
     find_markers,
     has_refusal,
     marker_position,
+    parse_marker,
     render_markers,
     split_sentences,
     strip_markers,
@@ -196,15 +198,34 @@ def _correct(
     return keep, ([] if any(keep.values()) else [best]), True
 
 
+# Markers joined by a word stand together as one citation: "[1]和[2]", "[1] and [3]".
+_JOINER = re.compile(r"\s*(?:和|与|及|、|and|or|&)?\s*", re.IGNORECASE)
+# A sentence led by its sources: "According to [1], ...", "根据[1]和[2]的内容，...". With all
+# its markers dropped the lead says nothing ("根据 和 的内容，"), so it goes with them.
+_LEAD = re.compile(
+    r"^(?P<space>\s*)(?:according to|as (?:stated|described|shown|explained) in|based on|per|"
+    r"根据|按照|依据|参考|参照)\s*(?:the\s+)?(?P<markers>(?:"
+    + MARKER.pattern
+    + r"|[ \t]*(?:和|与|及|、|and|or|&)[ \t]*)+)"
+    r"\s*(?:的?(?:内容|文档|资料|文件|描述|说明|信息))?\s*[,，:：]\s*",
+    re.IGNORECASE,
+)
+
+
 def _rewrite(text: str, keep: dict[int, int | None], add: Sequence[int]) -> str:
     """The sentence with each marker renumbered through `keep` (dropped: absent or None), plus `add`.
 
-    Adjacent markers ("[9][0][4]") are rewritten as one run, so the space before the run
-    survives whichever of them is dropped.
+    Adjacent markers ("[9][0][4]", "[1]和[2]") are rewritten as one run, so the space before
+    the run survives whichever of them is dropped, and so does no word that joined them; a run
+    that keeps all its markers stays as written. A lead naming only dropped sources goes too.
     """
+    lead = _LEAD.match(text)
+    if lead and not any(keep.get(n) for _, _, ns in find_markers(lead["markers"]) for n in ns):
+        rest = text[lead.end() :]
+        text = lead["space"] + (rest[:1].upper() if rest[:1].isascii() else rest[:1]) + rest[1:]
     runs: list[tuple[int, int, list[int]]] = []
     for start, end, numbers in find_markers(text):
-        if runs and not text[runs[-1][1] : start].strip():
+        if runs and _JOINER.fullmatch(text[runs[-1][1] : start]):
             runs[-1] = (runs[-1][0], end, runs[-1][2] + numbers)
         else:
             runs.append((start, end, numbers))
@@ -212,7 +233,9 @@ def _rewrite(text: str, keep: dict[int, int | None], add: Sequence[int]) -> str:
     for start, end, numbers in runs:
         out.append(text[pos:start])
         mapped = list(dict.fromkeys(m for n in numbers if (m := keep.get(n)) is not None))
-        if mapped:
+        if mapped == list(dict.fromkeys(numbers)):  # each marker in its normal form
+            out.append(MARKER.sub(_normal_marker, text[start:end]))
+        elif mapped:
             out.append((" " if text[start].isspace() else "") + render_markers(mapped))
         elif start == 0:  # a dropped marker opening the sentence takes its space with it
             end += len(text[end:]) - len(text[end:].lstrip(" \t"))
@@ -224,6 +247,11 @@ def _rewrite(text: str, keep: dict[int, int | None], add: Sequence[int]) -> str:
         glue = " " if cut and body[cut - 1].isascii() and body[cut - 1].isalnum() else ""
         body = body[:cut] + glue + render_markers(add) + body[cut:]
     return body
+
+
+def _normal_marker(marker: re.Match[str]) -> str:
+    space = marker.group()[0] if marker.group()[0] in " \t" else ""
+    return space + render_markers(parse_marker(marker.group(1)))
 
 
 def citation_of(n: int, hit: Hit) -> Citation:
