@@ -276,6 +276,21 @@ def test_numbers_are_read_in_several_forms():
     assert numbers_in("ninety five days, two hundred dollars") == {"95", "200"}
     assert numbers_in("see clause 3.2.1 and 1,2") == {"3", "2", "1"}
     assert "1" not in numbers_in("the first day") and "1" in numbers_in("the first day", loose=True)
+    # a month written as a word, beside a day or a year, is the number a Chinese date writes
+    assert numbers_in("released on February 14th, 2009") == numbers_in("2009年2月14日")
+    assert numbers_in("14 Feb. 2009") == {"14", "2", "2009"} and numbers_in("June of 1996") == {
+        "6",
+        "1996",
+    }
+    assert numbers_in("in May the team may 2 times") == {"2"}
+
+
+def test_a_chinese_date_is_supported_by_the_english_date_it_restates(use):
+    history = ["Debian 5.0 (lenny) was released on February 14th, 2009, after 22 months."]
+    result = check_citations(
+        "Debian 5.0 于2009年2月14日发布 [1]。", hits(history), use, "Debian 5.0"
+    )
+    assert result.supported and result.unsupported == 0
 
 
 def test_scores_are_in_range_and_favour_the_right_passage(use):

@@ -51,6 +51,20 @@ _WORD_NUMBERS = {w: i for i, w in enumerate(_UNITS_EN)} | {
 }
 _WORD_NUMBERS |= {"hundred": 100, "thousand": 1000}
 _ORDINAL_NUMBERS = {w: i + 1 for i, w in enumerate(_ORDINALS_EN)}
+# A month written as a word is a number next to a day or a year: "February 14th, 2009" states
+# the 2 of "2009年2月14日". Alone it is not ("in May", "may be").
+_MONTHS_EN = (
+    "january february march april may june july august september october november december".split()
+)
+_MONTH_DATE = re.compile(
+    r"\b(?P<month>"
+    + "|".join(_MONTHS_EN)
+    + r"|(?:jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\.?)"
+    r"(?=\s+(?:of\s+)?\d{1,4}(?:st|nd|rd|th)?\b)|(?<=\d)(?:st|nd|rd|th)?\s+(?P<after>"
+    + "|".join(_MONTHS_EN)
+    + r")\b",
+    re.IGNORECASE,
+)
 # "one" and ordinals are too often not numbers ("one of", "second opinion") to hold a sentence to.
 _STRICT_WORDS = {w: v for w, v in _WORD_NUMBERS.items() if w not in ("one", "zero")}
 
@@ -115,7 +129,20 @@ def numbers_in(text: str, *, loose: bool = False) -> set[str]:
                 continue
         found.add(_canon(_zh_value(run)))
     found.update(_word_values(text, _WORD_NUMBERS | _ORDINAL_NUMBERS if loose else _STRICT_WORDS))
+    found.update(_month_numbers(text))
     return found
+
+
+def _month_numbers(text: str) -> set[str]:
+    """The months a text writes as words beside a day or a year, as numbers ("Feb 14" -> "2")."""
+    months = set()
+    for m in _MONTH_DATE.finditer(text):
+        written = m["month"] or m["after"]
+        if written == "may":  # the verb: "you may 2 ...", the month is capitalised
+            continue
+        word = written.lower().rstrip(".")
+        months.add(str(next(i for i, name in enumerate(_MONTHS_EN, 1) if name.startswith(word))))
+    return months
 
 
 def _weight(number: str) -> float:
