@@ -189,6 +189,22 @@ def test_a_chinese_answer_about_english_sources_is_checked_by_meaning(use):
     assert result.sentences[0].citations == (4,) and result.sentences[0].supported
 
 
+EDU = [
+    "Debian Edu uses Samba to share files with Windows workstations.",
+    "Squid provides the web cache; its DNS name is webcache.",
+]
+
+
+def test_an_answer_in_another_script_is_held_by_the_names_it_adds_not_those_it_was_asked(use):
+    question = "Debian Edu 用什么软件做网页缓存？"
+    right = check_citations("Debian Edu 用 Squid 做网页缓存。", hits(EDU), use, question)
+    assert right.supported and [c.n for c in right.citations] == [2]
+    invented = check_citations("Debian Edu 用 Varnish 做网页缓存。", hits(EDU), use, question)
+    assert not invented.supported and not invented.citations
+    restated = check_citations("Debian Edu 的网页缓存很重要。", hits(EDU), use, question)
+    assert not restated.supported
+
+
 def test_markers_after_the_stop_belong_to_the_sentence_before():
     pieces = split_sentences(
         "Notice is 90 days.[4] Rent is due monthly. [3]\n术后复查。【3】下一句"

@@ -37,6 +37,7 @@ def with_quotes(
     embedder: Embedder | None,
     threshold: float,
     given: frozenset[str] = frozenset(),
+    asked: frozenset[str] = frozenset(),
 ) -> tuple[Citation, ...]:
     """The citations with `quote` and `quote_spans` filled from the claims citing each (by n).
 
@@ -44,7 +45,7 @@ def with_quotes(
     quote is never a running header, page number or contents line (page_furniture): sharing
     the document's title, a header otherwise joined quotes about that document. The claims are
     scored as the citation check scores them: what they only restate (the document's name,
-    `given`: the versions the question names) is not held against a sentence.
+    `given`: the versions the question names; `asked`: its words) is not held against them.
     """
     units = [_quotable(sentence_spans(c.text), c.text) for c in citations]
     offsets = np.cumsum([0, *map(len, units)])
@@ -54,6 +55,7 @@ def with_quotes(
         embedder,
         names=[c.document for c, spans in zip(citations, units, strict=True) for _ in spans],
         given=given,
+        asked=asked,
     )
     rows = scorer.score(texts) if texts and offsets[-1] else []
     out = []

@@ -26,6 +26,7 @@ from kbdesk.core.generate.faithfulness import contradicts, incomplete, pointer
 from kbdesk.core.generate.prompt import NOT_IN_DOCUMENTS, passage_text
 from kbdesk.core.generate.support import (
     SupportScorer,
+    asked_terms,
     content_terms,
     numbers_in,
     question_numbers,
@@ -102,12 +103,13 @@ def check_citations(
     refusals = {i for i, s in enumerate(sentences) if has_refusal(s.body)}
     judged = [i for i, s in enumerate(sentences) if i not in refusals and _judged(s)]
     threshold = SUPPORT_THRESHOLD if embedder is not None else WORDS_ONLY_THRESHOLD
-    given = question_numbers(question)
+    given, asked = question_numbers(question), asked_terms(question)
     scorer = SupportScorer(
         [passage_text(h) for h in sources],
         embedder,
         names=[h.document for h in sources],
         given=given,
+        asked=asked,
     )
     rows = dict(zip(judged, scorer.score([sentences[i].body for i in judged]), strict=True))
     row_index = {i: k for k, i in enumerate(judged)}
@@ -139,7 +141,7 @@ def check_citations(
     numbers = sorted({n for c in checks for n in c.citations})
     citations = tuple(citation_of(n, sources[n - 1]) for n in numbers)
     text = "".join(rebuilt).strip()
-    citations = with_quotes(citations, claims_by_source(text), embedder, threshold, given)
+    citations = with_quotes(citations, claims_by_source(text), embedder, threshold, given, asked)
     quotes = {c.n: c.quote for c in citations if c.quote}
     checks = [
         check if k and pointer(check.text) and k not in rows else _faithful(check, sources, quotes)
