@@ -201,13 +201,14 @@ class Answerer:
         except InvalidSetting as exc:
             return self._refuse(question, str(exc))
         if checked.declined or not _has_content(checked.text):
-            closest = self._closest_sentence(question, hits)
             nearest = fit_windows(ranking, REASK_READING, self.host.count_tokens)
             reasked = self._reask(question, nearest, options, cancel) if nearest else None
             if reasked is not None:
                 (checked, plan), evidence = reasked, ()
-            elif closest is not None and closest[3] >= QUOTE_THRESHOLD:
-                return self._quote(question, hits, closest)
+            else:
+                closest = self._closest_sentence(question, hits)
+                if closest is not None and closest[3] >= QUOTE_THRESHOLD:
+                    return self._quote(question, hits, closest)
         if checked.declined or not _has_content(checked.text):
             notice = None if checked.declined else say("no_usable_answer", lang)
             return self._not_in_documents(question, hits, notice=notice)

@@ -32,8 +32,9 @@ invent facts, numbers or names that the sources do not state. Answer in the lang
 question. Be concise. If the sources do not answer the question, say so in one sentence: \
 "{DECLINE_SENTENCE["en"]}" (in Chinese: "{DECLINE_SENTENCE["zh"]}")."""
 
-# The re-ask after a decline (answerer.py): one passage, and no way to decline; the citation
-# checker decides whether the reply stands (bench/RESULTS.md, "Quality on real documents").
+# The re-ask after a decline (answerer.py): the sentences closest to the question, and no way
+# to decline; the citation checker decides what of the reply stands (bench/RESULTS.md, "Quality
+# on real documents" and "A shorter re-ask").
 REASK_SYSTEM_PROMPT = """You answer a question from the numbered sources the user provides. \
 Answer in one or two sentences with the sources' own names, numbers and terms, and cite the \
 source of each sentence like [1]. Answer in the language of the question."""
