@@ -82,6 +82,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Words of this answer are not in the sentences it cites: read them before relying on it.",
         "这个回答中的一些词不在它引用的句子里：请先阅读这些句子再使用它。",
     ),
+    "restated": (
+        "This answer only repeats the question's own words, so the check cannot tell whether the "
+        "cited sentences say it: read them before relying on it.",
+        "这个回答只是重复了问题中的词语，无法核对引用的句子是否这样说：请先阅读这些句子再使用它。",
+    ),
     "doubted_by_model": (
         "A second check doubts that the cited sentences say this: read them before relying on it.",
         "复核认为引用的句子可能并未这样说：请先阅读这些句子再使用它。",

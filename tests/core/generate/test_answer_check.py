@@ -6,6 +6,7 @@ from __future__ import annotations
 from kbdesk.core.generate.answer_check import (
     MIN_NEW_TERMS,
     odds_floors,
+    restates,
     unquoted_share,
     words_unquoted,
 )
@@ -67,3 +68,24 @@ def test_the_models_own_check_is_asked_only_of_the_model_it_was_measured_with():
     assert 0 < floors.decline < floors.doubt < 1  # declining asks for more doubt than doubting
     assert odds_floors(small.file.removesuffix(".gguf")) is None
     assert odds_floors("my-own-model-q8_0") is None
+
+
+def test_an_answer_in_the_questions_own_words_restates_it():
+    # The real corpus's fhs17 and eu06: verified, wrong, every word the question's.
+    assert restates(
+        "Yes, files in /tmp survive a reboot [1].", "Should files in /tmp survive a reboot?"
+    )
+    assert restates(
+        "The EUPL 1.2 governs the licence [1].", "Which law governs the licence of EUPL 1.2?"
+    )
+    assert restates(
+        "[1] Debian Edu 支持用树莓派做瘦客户端。", "Debian Edu 支持用树莓派做瘦客户端吗？"
+    )
+    # a word or a number of its own is a claim the passage can be checked for
+    assert not restates("The leader serves for one year [1].", "How long does the leader serve?")
+    assert not restates(
+        "Yes, the deposit is 25,200 dollars [4].", "Is the security deposit 25,200 dollars?"
+    )
+    assert not restates(
+        "No, the leader may not withdraw it once made [1].", "Can the leader withdraw it?"
+    )

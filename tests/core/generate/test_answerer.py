@@ -488,6 +488,28 @@ def test_a_supported_answer_whose_words_its_quote_does_not_hold_is_not_verified(
     assert answer.notice == say("doubted_words", "en") and answer.nearest
 
 
+def test_an_answer_that_only_repeats_the_question_is_not_verified(lease_kb):
+    question = "Is the security deposit returned after the tenant vacates?"
+    n = _source_number(lease_kb, question, "lease.pdf, page 3")
+    model = FixedModel(f"Yes, the security deposit is returned after the tenant vacates [{n}].")
+    answer = Answerer(lease_kb, model).ask(question, options=SINGLE)
+    assert answer.outcome is AnswerOutcome.UNVERIFIED and not answer.supported
+    assert answer.notice == say("restated", "en") and answer.nearest
+    model = FixedModel(f"Yes, it is returned within 30 days after the tenant vacates [{n}].")
+    answer = Answerer(lease_kb, model).ask(question, options=SINGLE)
+    assert answer.outcome is AnswerOutcome.ANSWERED
+
+
+def test_a_re_asked_answer_that_only_repeats_the_question_is_not_kept(lease_kb):
+    model = ScriptedModel(
+        "The documents do not contain the answer.",
+        "Yes, the security deposit is returned after the tenant vacates [1].",
+    )
+    question = "Is the security deposit returned after the tenant vacates?"
+    answer = Answerer(lease_kb, model).ask(question, options=SINGLE)
+    assert answer.outcome in (AnswerOutcome.NOT_IN_DOCUMENTS, AnswerOutcome.QUOTED)
+
+
 class JudgingModel(FixedModel):
     """A fixed answer, judged with fixed odds under the default model's name: these tests are
     about what the answerer does with the model's odds (test_answers_large.py measures them)."""

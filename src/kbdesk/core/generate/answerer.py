@@ -21,6 +21,7 @@ from kbdesk.core.generate.answer_check import (
     check_messages,
     odds_floors,
     quoted,
+    restates,
     words_unquoted,
 )
 from kbdesk.core.generate.citations import (
@@ -317,7 +318,8 @@ class Answerer:
         "doubted_declined": the model, shown only the sentences the answer cites (or, citing
         none, the sentence closest to the question), rejects it with odds far below those of
         right answers: the answer is not given. "unverified": the citation checker finds no
-        cited sentence that supports it. "doubted_words": its own words are not in the
+        cited sentence that supports it. "restated": it only says yes or no in the question's
+        words, which no overlap can verify. "doubted_words": its own words are not in the
         sentences it cites. "doubted_by_model": the model doubts those sentences say it
         (answer_check.py). The model is asked only where its odds were measured, and without
         an adapter, which changes them."""
@@ -329,6 +331,8 @@ class Answerer:
                 return "doubted_declined"
         if not checked.supported:
             return "unverified"
+        if restates(checked.text, question):
+            return "restated"
         if words_unquoted(checked.text, question, checked.citations):
             return "doubted_words"
         if odds is not None and floors is not None and odds < floors.doubt:
@@ -453,8 +457,8 @@ class Answerer:
             checked = _supported_lead(checked, plan.sources, self.checker, question)
         if checked.declined or not checked.supported or checked.unsupported:
             return None
-        if not _has_content(checked.text):
-            return None
+        if not _has_content(checked.text) or restates(checked.text, question):
+            return None  # forced to answer, a model says yes to what it cannot find
         return checked, plan
 
     def _quote(self, question: str, hits: Sequence[Hit], closest) -> Answer:
