@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -40,7 +39,7 @@ from kbdesk.core.generate.evidence_select import (
     quote_chosen,
     selection_turn,
 )
-from kbdesk.core.generate.evidence_windows import fit_windows, rank_sentences
+from kbdesk.core.generate.evidence_windows import evidence_windows
 from kbdesk.core.generate.faithfulness import furniture
 from kbdesk.core.generate.host import LlamaHost
 from kbdesk.core.generate.models import ModelFolders, ModelRegistry
@@ -69,10 +68,6 @@ MAX_QUESTION_CHARS = 4000
 QUOTE_THRESHOLD = 0.6
 QUOTE_PASSAGES = 3
 REASK_TOKENS = 160  # one or two sentences
-# Tokens the re-ask reads: the best-ranked sentences with their neighbours. On the real corpus
-# the gold sentence is among them for 142 of 173 answerable questions at 400 tokens (129 at 300,
-# 143 at 600, 157 in the first prompt's 1200), where the one closest passage often missed it.
-REASK_READING = 400
 NEAREST = 3
 # Tokens of passages the answer prompt reads: the sentences closest to the question with their
 # neighbours, from the best pages' passages (evidence_windows.py). Prompt evaluation is most of
@@ -170,8 +165,9 @@ class Answerer:
             )
         query = self.standalone_question(question, history, cancel) if history else question
         blocks = self.kb.answer_context(query, options.passages, documents=options.documents)
-        ranking = rank_sentences(blocks, query, self.checker)
-        hits = fit_windows(ranking, options.reading_budget, self.host.count_tokens)
+        hits = evidence_windows(
+            blocks, query, self.checker, options.reading_budget, self.host.count_tokens
+        )
         best = self.kb.best_similarity(query, options.documents)
         floor = relevance_floor(self.kb.manifest.embedder)  # set and explained in embed/registry.py
         if not hits or best < floor:
@@ -202,13 +198,12 @@ class Answerer:
         except InvalidSetting as exc:
             return self._refuse(question, str(exc))
         if checked.declined or not _has_content(checked.text):
-            nearest = fit_windows(ranking, REASK_READING, self.host.count_tokens)
-            reasked = self._reask(question, nearest, options, cancel) if nearest else None
-            if reasked is not None:
-                (checked, plan), evidence = reasked, ()
-            else:
-                closest = self._closest_sentence(question, hits)
-                if closest is not None and closest[3] >= QUOTE_THRESHOLD:
+            closest = self._closest_sentence(question, hits)
+            if closest is not None:
+                reasked = self._reask(question, closest[0], options, cancel)
+                if reasked is not None:
+                    (checked, plan), evidence = reasked, ()
+                elif closest[3] >= QUOTE_THRESHOLD:
                     return self._quote(question, hits, closest)
         if checked.declined or not _has_content(checked.text):
             notice = None if checked.declined else say("no_usable_answer", lang)
@@ -426,19 +421,21 @@ class Answerer:
         i, a, b, score = found
         return top[i], a, b, score
 
-    def _reask(self, question: str, sources: Sequence[Hit], options: AskOptions, cancel):
-        """After a decline, one more try with only the few sentences closest to the question
-        (with their neighbours) and a prompt that cannot decline; kept only when the citation
-        checker finds it supported.
+    def _reask(self, question: str, hit: Hit, options: AskOptions, cancel):
+        """After a decline, one more try with the passage closest to the question alone and a
+        prompt that cannot decline; kept only when the citation checker finds it supported.
 
-        A small model declines many questions whose answer it was shown, among many sentences
-        (bench/RESULTS.md, "Quality on real documents"); a short reading and no way out make it
-        answer, and the checker throws the answer away when the sentences do not back it.
+        A small model declines many questions whose answer it was shown, among six long
+        passages (bench/RESULTS.md, "Quality on real documents"); one passage and no way out
+        make it answer, and the checker throws the answer away when the passage does not back it.
+        (Reading the closest sentences of every passage instead, and keeping a reply up to its
+        first unsupported sentence, declined fewer answerable questions but answered more
+        unanswerable ones: bench/RESULTS.md, "A shorter re-ask, measured and not kept".)
         """
         try:
             plan = build_messages(
                 question,
-                sources,
+                [replace(hit, excerpt="")],  # the whole passage around its closest sentence
                 count_tokens=self.host.count_tokens,
                 context_window=self.host.n_ctx,
                 answer_budget=REASK_TOKENS,
@@ -453,8 +450,6 @@ class Answerer:
             cancel,
         )
         checked = check_citations(raw, plan.sources, self.checker, question)
-        if checked.unsupported and not checked.declined:
-            checked = _supported_lead(checked, plan.sources, self.checker, question)
         if checked.declined or not checked.supported or checked.unsupported:
             return None
         if not _has_content(checked.text) or restates(checked.text, question):
@@ -511,18 +506,6 @@ class Answerer:
     def _adapter_name(self) -> str | None:
         current = self.host.adapter
         return adapter_name(current[0]) if current else None
-
-
-def _supported_lead(
-    checked: CitedAnswer, sources: Sequence[Hit], checker, question: str
-) -> CitedAnswer:
-    """The answer's sentences up to its first unsupported one, checked again: a re-ask cannot
-    decline, and after a sentence that answers, a small model goes on with claims of its own
-    ("This ensures the files are secure"). Unchanged when its first sentence is unsupported."""
-    lead = list(itertools.takewhile(lambda s: s.supported, checked.sentences))
-    if not lead:
-        return checked
-    return check_citations(" ".join(s.text for s in lead), sources, checker, question)
 
 
 def _cited_first(hits: Sequence[Hit], citations: Sequence[Citation]) -> list[Hit]:

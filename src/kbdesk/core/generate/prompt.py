@@ -32,12 +32,11 @@ invent facts, numbers or names that the sources do not state. Answer in the lang
 question. Be concise. If the sources do not answer the question, say so in one sentence: \
 "{DECLINE_SENTENCE["en"]}" (in Chinese: "{DECLINE_SENTENCE["zh"]}")."""
 
-# The re-ask after a decline (answerer.py): the sentences closest to the question, and no way
-# to decline; the citation checker decides what of the reply stands (bench/RESULTS.md, "Quality
-# on real documents" and "A shorter re-ask").
-REASK_SYSTEM_PROMPT = """You answer a question from the numbered sources the user provides. \
-Answer in one or two sentences with the sources' own names, numbers and terms, and cite the \
-source of each sentence like [1]. Answer in the language of the question."""
+# The re-ask after a decline (answerer.py): one passage, and no way to decline; the citation
+# checker decides whether the reply stands (bench/RESULTS.md, "Quality on real documents").
+REASK_SYSTEM_PROMPT = """You answer a question from the numbered source the user provides. \
+Answer in one or two sentences with the source's own names, numbers and terms, and cite it like \
+[1]. Answer in the language of the question."""
 
 # The answer's language, named outright after the question: after English sources the 1.5B
 # model answered Chinese questions in English (9 of 82 on the real corpus) though the rules ask
