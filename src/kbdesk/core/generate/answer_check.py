@@ -20,6 +20,7 @@ from kbdesk.core.generate.answer_text import strip_markers
 from kbdesk.core.generate.models import BUILTIN_MODELS, CheckOdds
 from kbdesk.core.generate.support import (
     HeldTerms,
+    asked_terms,
     content_terms,
     numbers_in,
     question_numbers,
@@ -70,7 +71,7 @@ def unquoted_share(answer: str, question: str, quotes: Sequence[str]) -> tuple[i
 def _new_terms(text: str, question: str) -> list[str]:
     """The words of an answer that neither frame it nor repeat the question."""
     asked = "".join(question.lower().split())
-    asked_stems = {stem_word(t) for t in content_terms(question)}
+    asked_stems = asked_terms(question)
     return [
         t
         for t in content_terms(text)

@@ -201,14 +201,15 @@ def _correct(
 
 
 # Markers joined by a word stand together as one citation: "[1]和[2]", "[1] and [3]".
-_JOINER = re.compile(r"\s*(?:和|与|及|、|and|or|&)?\s*", re.IGNORECASE)
+_JOINERS = "和|与|及|、|and|or|&"
+_JOINER = re.compile(rf"\s*(?:{_JOINERS})?\s*", re.IGNORECASE)
 # A sentence led by its sources: "According to [1], ...", "根据[1]和[2]的内容，...". With all
 # its markers dropped the lead says nothing ("根据 和 的内容，"), so it goes with them.
 _LEAD = re.compile(
     r"^(?P<space>\s*)(?:according to|as (?:stated|described|shown|explained) in|based on|per|"
     r"根据|按照|依据|参考|参照)\s*(?:the\s+)?(?P<markers>(?:"
     + MARKER.pattern
-    + r"|[ \t]*(?:和|与|及|、|and|or|&)[ \t]*)+)"
+    + rf"|[ \t]*(?:{_JOINERS})[ \t]*)+)"
     r"\s*(?:的?(?:内容|文档|资料|文件|描述|说明|信息))?\s*[,，:：]\s*",
     re.IGNORECASE,
 )

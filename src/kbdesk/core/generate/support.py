@@ -201,6 +201,16 @@ class HeldTerms:
         return term in self.cjk_text if has_cjk(term) else stem_word(term) in self.stems
 
 
+def _lexical(terms: Sequence[str], numbers: set[str], passages: Sequence[HeldTerms]) -> float:
+    """The weighted share of a sentence's terms and numbers that the passages together hold."""
+    total = len(terms) + sum(map(_weight, numbers))
+    if not total:
+        return 0.0
+    held = {n for p in passages for n in p.numbers}
+    matched = sum(any(p.holds(t) for p in passages) for t in terms)
+    return (matched + sum(map(_weight, numbers & held))) / total
+
+
 class SupportScorer:
     """Scores sentences against a fixed list of passages; source n is passages[n - 1].
 
@@ -250,9 +260,7 @@ class SupportScorer:
         passages = [self.passages[p] for p in ps]
         terms, numbers = self._terms[i], self._numbers[i]
         held = {n for p in passages for n in p.numbers}
-        matched = sum(any(p.holds(t) for p in passages) for t in terms)
-        total = len(terms) + sum(map(_weight, numbers))
-        lexical = (matched + sum(map(_weight, numbers & held))) / total if total else 0.0
+        lexical = _lexical(terms, numbers, passages)
         if self._sem is None:
             score = lexical
         else:
@@ -271,13 +279,9 @@ class SupportScorer:
         numbers are what it can share with them, and a Chinese restatement of an English
         sentence scores low on meaning alone (5 right answers of the real corpus cited nothing)."""
         latin = [t for t in self._terms[i] if not has_cjk(t) and stem_word(t) not in self.asked]
-        numbers = self._numbers[i]
-        total = len(latin) + sum(map(_weight, numbers))
-        if not total:
+        if not latin and not self._numbers[i]:
             return 0.0
-        held = {n for p in passages for n in p.numbers}
-        matched = sum(any(p.holds(t) for p in passages) for t in latin)
-        lexical = (matched + sum(map(_weight, numbers & held))) / total
+        lexical = _lexical(latin, self._numbers[i], passages)
         return LEXICAL_WEIGHT * lexical + (1 - LEXICAL_WEIGHT) * semantic
 
     def _semantic(self, sentences: Sequence[str]) -> np.ndarray | None:
