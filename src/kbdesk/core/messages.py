@@ -87,6 +87,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "cited sentences say it: read them before relying on it.",
         "这个回答只是重复了问题中的词语，无法核对引用的句子是否这样说：请先阅读这些句子再使用它。",
     ),
+    "names_unmentioned": (
+        "The passages this answer cites never mention {names}, which the question asks about: "
+        "the answer may be about something else. Read them before relying on it.",
+        "这个回答引用的段落从未提到问题所问的 {names}：回答可能说的是别的内容。请先阅读这些段落再使用它。",
+    ),
+    "names_unquoted": (
+        "This answer names {names}, which the sentences it cites do not: read them before "
+        "relying on it.",
+        "这个回答提到了 {names}，但它引用的句子中没有：请先阅读这些句子再使用它。",
+    ),
     "doubted_by_model": (
         "A second check doubts that the cited sentences say this: read them before relying on it.",
         "复核认为引用的句子可能并未这样说：请先阅读这些句子再使用它。",

@@ -3,8 +3,13 @@ it quotes, and which models the model's own check is asked of."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from kbdesk.core.generate.answer_check import (
     MIN_NEW_TERMS,
+    identifiers,
+    names_unmentioned,
+    names_unquoted,
     odds_floors,
     restates,
     unquoted_share,
@@ -89,3 +94,55 @@ def test_an_answer_in_the_questions_own_words_restates_it():
     assert not restates(
         "No, the leader may not withdraw it once made [1].", "Can the leader withdraw it?"
     )
+
+
+def test_identifiers_are_names_no_translation_changes():
+    assert identifiers("根据文档, fsautoresize-hosts 网络组的主机[1]。") == ["fsautoresize-hosts"]
+    assert identifiers("是build-essential [2]，见 debian/control 和 eth0。") == [
+        "build-essential",
+        "debian/control",
+        "eth0",
+    ]
+    assert identifiers("Write to Debian-Mentors@lists.debian.org, e.g. under /srv.") == [
+        "Debian-Mentors@lists.debian.org",
+        "/srv",
+    ]
+    # versions name documents, abbreviations and plain words are not identifiers
+    assert (
+        identifiers("Under EUPL v1.2 (i.e. version 1.2, e.g. FHS 3.0) the Licence says so.") == []
+    )
+
+
+def test_an_answer_naming_what_its_sentence_does_not_is_caught():
+    # The real corpus's edu28: the netgroup named is not the one the cited sentence names.
+    quote = "cups-queue-autoflush-hosts 网络组成员的主机每天夜间清空打印列队。"
+    question = "哪个网络组里的主机会在每天夜里清空打印队列？"
+    wrong = "根据文档, fsautoresize-hosts 网络组的主机会在每天夜里清空打印队列[1]。"
+    right = "cups-queue-autoflush-hosts 网络组的主机会在每天夜里清空打印队列[1]。"
+    assert names_unquoted(wrong, question, [cited(quote)]) == ["fsautoresize-hosts"]
+    assert names_unquoted(right, question, [cited(quote)]) == []
+
+
+def test_names_are_held_across_pdf_line_breaks_paths_by_their_parts_and_document_names():
+    quote = "Run /usr/share/debian -edu-config/tools/gosa-modify, or list ftp and www under /srv."
+    answer = "Run /usr/share/debian-edu-config/tools/gosa-modify or use /srv/ftp [1]."
+    assert names_unquoted(answer, "How?", [cited(quote)]) == []
+    source = replace(cited("The Licensor grants patent rights."), document="EUPL-1.2.pdf")
+    assert names_unquoted("Yes, as EUPL-1.2.pdf says [1].", "Patents?", [source]) == []
+    # a path whose parts the sentence lacks is named by the answer alone
+    assert names_unquoted("Use /srv/rsync [1].", "How?", [cited(quote)]) == ["/srv/rsync"]
+
+
+def test_a_question_name_the_cited_passages_never_mention_is_caught():
+    # The real corpus's his11: asked about master.debian.org, answered from a passage on
+    # Debian Edu; and mgz09, a Pre-Depends question answered from a Build-Depends passage.
+    edu = cited("", text="Debian Edu / Skolelinux 是一个由Debian Edu 项目创建的Linux 发行版。")
+    question = "第一台 master.debian.org 服务器是谁搭建的？由哪家公司托管？"
+    assert names_unmentioned(question, [edu]) == ["master.debian.org"]
+    history = cited("", text="The first master.debian.org server was built by Bdale Garbee.")
+    assert names_unmentioned(question, [edu, history]) == []
+    # a file named under its directory's heading is mentioned
+    control = replace(
+        cited("", text="Section: the gentoo example uses x11."), section="debian › control"
+    )
+    assert names_unmentioned("Which Section is in debian/control?", [control]) == []

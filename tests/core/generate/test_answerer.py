@@ -474,6 +474,18 @@ def test_a_supported_answer_whose_words_its_quote_does_not_hold_is_not_verified(
     assert answer.notice == say("doubted_words", "en") and answer.nearest
 
 
+def test_an_answer_naming_an_address_its_quote_does_not_hold_is_not_verified(lease_kb):
+    question = "When is the security deposit returned?"
+    n = _source_number(lease_kb, question, "lease.pdf, page 3")
+    model = FixedModel(
+        "The security deposit of 25,200 dollars is returned within 30 days after the tenant "
+        f"vacates, by transfer from deposits@harbor-point.example [{n}]."
+    )
+    answer = Answerer(lease_kb, model).ask(question, options=SINGLE)
+    assert answer.outcome is AnswerOutcome.UNVERIFIED and answer.nearest
+    assert answer.notice == say("names_unquoted", "en", names="“deposits@harbor-point.example”")
+
+
 def test_an_answer_that_only_repeats_the_question_is_not_verified(lease_kb):
     question = "Is the security deposit returned after the tenant vacates?"
     n = _source_number(lease_kb, question, "lease.pdf, page 3")

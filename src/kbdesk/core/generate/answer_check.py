@@ -14,6 +14,7 @@ verified"; "Declining what the check rejects").
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from kbdesk.core.generate.answer_text import strip_markers
@@ -48,6 +49,16 @@ CHECK_QUESTION = (
     "Do the document sentences say what the answer says, and does the answer give what the "
     "question asks? Reply yes or no."
 )
+# A name no translation or paraphrase changes: a path, a file, a package, an address, a
+# netgroup ("debian/control", "cups-queue-autoflush-hosts", "eth0", "master.debian.org").
+# ASCII classes on purpose: Chinese text runs into such names without a space.
+_IDENTIFIER = re.compile(
+    r"(?<![A-Za-z0-9_./+~@-])(?=[A-Za-z0-9_./+@-]*[A-Za-z])"
+    r"(?:/?[A-Za-z0-9+]+(?:[-_./@][A-Za-z0-9+]+)+|[A-Za-z]+[0-9][A-Za-z0-9]*|/[A-Za-z0-9+]+)"
+    r"(?![A-Za-z0-9_/+@-])"
+)
+_VERSION = re.compile(r"v?\d+(?:\.\d+)*", re.IGNORECASE)
+MIN_IDENTIFIER_CHARS = 4  # "e.g", "i.e", "U.S" are abbreviations, not names
 YES = ["yes", "Yes", " yes", " Yes", "YES", "是"]
 NO = ["no", "No", " no", " No", "NO", "否"]
 
@@ -99,6 +110,54 @@ def quoted(citations: Sequence[Citation]) -> list[str]:
 def words_unquoted(answer: str, question: str, citations: Sequence[Citation]) -> bool:
     new, share = unquoted_share(answer, question, quoted(citations))
     return new >= MIN_NEW_TERMS and share >= UNQUOTED_SHARE
+
+
+def identifiers(text: str) -> list[str]:
+    """The names of `text` written as identifiers, in order, without repeats (whatever their
+    case); versions ("v1.2") are left out: they name documents (search/documents.py)."""
+    found: dict[str, str] = {}
+    for m in _IDENTIFIER.finditer(strip_markers(text)):
+        name = m.group()
+        if len(name) >= MIN_IDENTIFIER_CHARS and not _VERSION.fullmatch(name):
+            found.setdefault(name.lower(), name)
+    return list(found.values())
+
+
+def _squashed(text: str) -> str:
+    """A text or name lower-cased without white space or hyphens: PDF extraction breaks names
+    at line ends and around hyphens ("debian -edu-config"), and "non-exclusive" is "non
+    exclusive" written otherwise."""
+    return "".join(text.lower().replace("-", " ").split())
+
+
+def _holds(squashed: str, text: str, name: str) -> bool:
+    """Whether a text holds a name; a path also by its parts as words ("debian/control" in a
+    passage that names the file "control" under the "debian" directory, "/srv/ftp" in a
+    sentence that lists "ftp" under "/srv")."""
+    if _squashed(name) in squashed:
+        return True
+    parts = [part for part in name.lower().split("/") if part] if "/" in name else []
+    return bool(parts) and all(
+        re.search(rf"(?<![\w.-]){re.escape(part)}(?![\w-])", text) for part in parts
+    )
+
+
+def names_unquoted(answer: str, question: str, citations: Sequence[Citation]) -> list[str]:
+    """The identifiers an answer states that neither the question nor the sentences it cites
+    (nor the names of their documents) hold: "fsautoresize-hosts" cited to a sentence about
+    "cups-queue-autoflush-hosts". A verified answer names nothing its sentences do not."""
+    text = " ".join([question, *quoted(citations), *(c.document for c in citations)]).lower()
+    squashed = _squashed(text)
+    return [name for name in identifiers(answer) if not _holds(squashed, text, name)]
+
+
+def names_unmentioned(question: str, citations: Sequence[Citation]) -> list[str]:
+    """The identifiers a question asks about that none of the passages an answer cites
+    mentions: an answer about master.debian.org drawn from a passage that never names it is
+    about something else."""
+    joined = " ".join(t for c in citations for t in (c.text, c.section, c.document)).lower()
+    squashed = _squashed(joined)
+    return [name for name in identifiers(question) if not _holds(squashed, joined, name)]
 
 
 def check_messages(question: str, answer: str, sentences: Sequence[str]) -> list[dict]:

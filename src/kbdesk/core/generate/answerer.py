@@ -18,6 +18,8 @@ from kbdesk.core.generate.answer_check import (
     NO,
     YES,
     check_messages,
+    names_unmentioned,
+    names_unquoted,
     odds_floors,
     quoted,
     restates,
@@ -174,9 +176,8 @@ class Answerer:
             return self._not_in_documents(question, hits, notice=say("nothing_close", lang))
         missing = self._unmentioned(question, hits)
         if missing:  # a question about something the documents never name
-            names = ", ".join(f"“{name}”" for name in missing)
             return self._not_in_documents(
-                question, hits, notice=say("never_mentioned", lang, names=names)
+                question, hits, notice=say("never_mentioned", lang, names=_listed(missing))
             )
         evidence: tuple[Evidence, ...] = ()
         try:
@@ -217,13 +218,14 @@ class Answerer:
                 return self._not_in_documents(question, first, notice=wrong)
             checked = recited
         verdict = self._verdict(question, checked, hits, cancel)
-        if verdict == "doubted_declined":
+        if verdict is not None and verdict[0] == "doubted_declined":
             return self._not_in_documents(
-                question, _cited_first(hits, checked.citations), notice=say(verdict, lang)
+                question, _cited_first(hits, checked.citations), notice=say(verdict[0], lang)
             )
         extra: str | None
         if verdict is not None:
-            outcome, extra = AnswerOutcome.UNVERIFIED, say(verdict, lang)
+            key, fields = verdict
+            outcome, extra = AnswerOutcome.UNVERIFIED, say(key, lang, **fields)
         else:
             outcome = AnswerOutcome.ANSWERED
             extra = (
@@ -307,14 +309,16 @@ class Answerer:
 
     def _verdict(
         self, question: str, checked: CitedAnswer, hits: Sequence[Hit], cancel
-    ) -> str | None:
-        """Why an answer is not shown as verified (a message key), or None.
+    ) -> tuple[str, dict[str, str]] | None:
+        """Why an answer is not shown as verified (a message key and its fields), or None.
 
         "doubted_declined": the model, shown only the sentences the answer cites (or, citing
         none, the sentence closest to the question), rejects it with odds far below those of
         right answers: the answer is not given. "unverified": the citation checker finds no
         cited sentence that supports it. "restated": it only says yes or no in the question's
-        words, which no overlap can verify. "doubted_words": its own words are not in the
+        words, which no overlap can verify. "names_unmentioned": the passages it cites never
+        name a path, package or address the question asks about. "names_unquoted": it names
+        one its cited sentences do not. "doubted_words": its own words are not in the
         sentences it cites. "doubted_by_model": the model doubts those sentences say it
         (answer_check.py). The model is asked only where its odds were measured, and without
         an adapter, which changes them."""
@@ -323,15 +327,21 @@ class Answerer:
         if floors is not None and self.host.adapter is None:
             odds = self._model_odds(question, checked, hits, cancel)
             if odds is not None and odds < floors.decline:
-                return "doubted_declined"
+                return "doubted_declined", {}
         if not checked.supported:
-            return "unverified"
+            return "unverified", {}
         if restates(checked.text, question):
-            return "restated"
+            return "restated", {}
+        for key, names in (
+            ("names_unmentioned", names_unmentioned(question, checked.citations)),
+            ("names_unquoted", names_unquoted(checked.text, question, checked.citations)),
+        ):
+            if names:
+                return key, {"names": _listed(names)}
         if words_unquoted(checked.text, question, checked.citations):
-            return "doubted_words"
+            return "doubted_words", {}
         if odds is not None and floors is not None and odds < floors.doubt:
-            return "doubted_by_model"
+            return "doubted_by_model", {}
         return None
 
     def _model_odds(
@@ -506,6 +516,11 @@ class Answerer:
     def _adapter_name(self) -> str | None:
         current = self.host.adapter
         return adapter_name(current[0]) if current else None
+
+
+def _listed(names: Sequence[str]) -> str:
+    """Names as a notice lists them: “master.debian.org”, “Pre-Depends”."""
+    return ", ".join(f"“{name}”" for name in names)
 
 
 def _cited_first(hits: Sequence[Hit], citations: Sequence[Citation]) -> list[Hit]:
