@@ -231,6 +231,7 @@ def answers(
                 # what each citation quotes: a later check can be tried on these answers offline
                 "quotes": [c.quote for c in answer.citations],
                 "evidence": [[e.document, e.page, e.text] for e in answer.evidence],
+                "notice": answer.notice,  # why an answer is unverified or declined
                 "revision": REVISION,
             }
             records.append(record)
