@@ -3,7 +3,9 @@
 For each question of bench/corpus (greedy, temperature 0, at most 256 answer tokens):
 - facts: share of answerable questions whose answer contains every gold fact (case-insensitive,
   whitespace removed, NFKC so full-width digits/punctuation match half-width ones; a number also
-  matches when written with other or no thousand separators: "8,745" = "8745");
+  matches when written with other or no thousand separators: "8,745" = "8745", and a fact of
+  whole numbers and words when the answer writes the numbers otherwise: "two weeks" = "2 weeks",
+  "六人" = "6 人", since 2026-12-07);
 - right page: share of answerable questions with a citation on the gold document and gold page
   (document only where the gold page is null, i.e. non-paginated files);
 - declined: share of unanswerable questions answered with supported == False;
@@ -34,6 +36,7 @@ from bench.corpus import build, load_docs, load_questions  # noqa: E402
 from kbdesk.core.generate.answerer import Answerer, AskOptions  # noqa: E402
 from kbdesk.core.generate.host import LlamaHost  # noqa: E402
 from kbdesk.core.generate.models import BUILTIN_MODELS  # noqa: E402
+from kbdesk.core.generate.support import numbers_in  # noqa: E402
 from kbdesk.core.kb import KnowledgeBase  # noqa: E402
 from kbdesk.core.paths import AppPaths  # noqa: E402
 
@@ -42,13 +45,32 @@ OPTIONS = AskOptions(temperature=0.0, max_answer_tokens=256)
 _SEPARATOR = re.compile(r"(?<=\d)[,'’](?=\d{3}(?!\d))")
 
 
+# Digits joined by a point, slash or colon: a decimal, an address, a ratio, a time.
+_WRITTEN_NUMBER = re.compile(r"\d[.:/]\d")
+
+
 def normalise(text: str) -> str:
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).casefold()
 
 
 def has_fact(answer: str, fact: str) -> bool:
     a, f = normalise(answer), normalise(fact)
-    return f in a or _SEPARATOR.sub("", f) in _SEPARATOR.sub("", a)
+    if f in a or _SEPARATOR.sub("", f) in _SEPARATOR.sub("", a):
+        return True
+    return _numbers_written_otherwise(answer, fact)
+
+
+def _numbers_written_otherwise(answer: str, fact: str) -> bool:
+    """A fact of whole numbers and words that the answer states with the numbers written
+    otherwise: "two weeks" for "2 weeks", "六人" for "6 人". Decimals, addresses and ratios
+    are left to the text match ("5.1" is not the kernel "5.10", "10.0.2.2" not "10.0.2.2/8")."""
+    numbers = numbers_in(fact)
+    if not numbers or _WRITTEN_NUMBER.search(fact):
+        return False
+    if not numbers <= numbers_in(answer, loose=True):
+        return False
+    words = [w for w in re.findall(r"[^\W\d_]+", fact) if not numbers_in(w, loose=True)]
+    return all(normalise(w) in normalise(answer) for w in words)
 
 
 def resolve_model(choice: str) -> Path:
