@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -198,6 +199,7 @@ class Answerer:
                 checked = check_citations(raw, plan.sources, self.checker, question)
         except InvalidSetting as exc:
             return self._refuse(question, str(exc))
+        reasked = None
         if checked.declined or not _has_content(checked.text):
             closest = self._closest_sentence(question, hits)
             if closest is not None:
@@ -217,7 +219,7 @@ class Answerer:
                 first = _cited_first(hits, checked.citations)
                 return self._not_in_documents(question, first, notice=wrong)
             checked = recited
-        verdict = self._verdict(question, checked, hits, cancel)
+        verdict = None if reasked else self._verdict(question, checked, hits, cancel)
         if verdict is not None and verdict[0] == "doubted_declined":
             return self._not_in_documents(
                 question, _cited_first(hits, checked.citations), notice=say(verdict[0], lang)
@@ -433,14 +435,17 @@ class Answerer:
 
     def _reask(self, question: str, hit: Hit, options: AskOptions, cancel):
         """After a decline, one more try with the passage closest to the question alone and a
-        prompt that cannot decline; kept only when the citation checker finds it supported.
+        prompt that cannot decline; kept, up to its first unsupported sentence, only when the
+        citation checker finds that much supported and every last check (_verdict) passes it.
 
         A small model declines many questions whose answer it was shown, among six long
         passages (bench/RESULTS.md, "Quality on real documents"); one passage and no way out
         make it answer, and the checker throws the answer away when the passage does not back it.
-        (Reading the closest sentences of every passage instead, and keeping a reply up to its
-        first unsupported sentence, declined fewer answerable questions but answered more
-        unanswerable ones: bench/RESULTS.md, "A shorter re-ask, measured and not kept".)
+        Forced on, it adds a claim of its own after the sentence that answers ("This is stated
+        in section 8 of the constitution."): that sentence and those after it are dropped.
+        (Reading the closest sentences of every passage instead declined fewer answerable
+        questions but answered more unanswerable ones: bench/RESULTS.md, "A shorter re-ask,
+        measured and not kept".)
         """
         try:
             plan = build_messages(
@@ -460,10 +465,16 @@ class Answerer:
             cancel,
         )
         checked = check_citations(raw, plan.sources, self.checker, question)
+        if checked.unsupported and not checked.declined:
+            checked = _supported_lead(checked, plan.sources, self.checker, question)
         if checked.declined or not checked.supported or checked.unsupported:
             return None
-        if not _has_content(checked.text) or restates(checked.text, question):
-            return None  # forced to answer, a model says yes to what it cannot find
+        if not _has_content(checked.text):
+            return None
+        # Forced to answer, a model says yes to what it cannot find, or names what the
+        # passage names for something else: shown only if every check verifies it.
+        if self._verdict(question, checked, [hit], cancel) is not None:
+            return None
         return checked, plan
 
     def _quote(self, question: str, hits: Sequence[Hit], closest) -> Answer:
@@ -516,6 +527,17 @@ class Answerer:
     def _adapter_name(self) -> str | None:
         current = self.host.adapter
         return adapter_name(current[0]) if current else None
+
+
+def _supported_lead(
+    checked: CitedAnswer, sources: Sequence[Hit], checker, question: str
+) -> CitedAnswer:
+    """The answer's sentences up to its first unsupported one, checked again; unchanged when
+    its first sentence is unsupported."""
+    lead = list(itertools.takewhile(lambda s: s.supported, checked.sentences))
+    if not lead:
+        return checked
+    return check_citations(" ".join(s.text for s in lead), sources, checker, question)
 
 
 def _listed(names: Sequence[str]) -> str:
