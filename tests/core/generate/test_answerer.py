@@ -273,33 +273,35 @@ def test_a_re_asked_answer_the_passage_does_not_back_is_thrown_away(lease_kb):
     assert "electric cars" not in answer.answer
 
 
+def _after_a_decline(kb, reply: str, question: str = "When is the security deposit returned?"):
+    """The answer when the model declines first and the re-ask gets `reply`."""
+    model = ScriptedModel("The documents do not contain the answer.", reply)
+    return Answerer(kb, model).ask(question, options=SINGLE)
+
+
 def test_a_re_asked_answer_keeps_its_sentences_up_to_the_first_unsupported_one(lease_kb):
-    model = ScriptedModel(
-        "The documents do not contain the answer.",
+    answer = _after_a_decline(
+        lease_kb,
         "The security deposit is returned within 30 days after the tenant vacates [1]. "
         "This is stated in clause 17 of the notarised annex, which the tenant signed [1].",
     )
-    answer = Answerer(lease_kb, model).ask("When is the security deposit returned?", options=SINGLE)
     assert answer.outcome is AnswerOutcome.ANSWERED and answer.notice is None
     assert "30 days" in answer.answer and "annex" not in answer.answer
     # a first sentence the passage does not back leaves nothing to keep
-    model = ScriptedModel(
-        "The documents do not contain the answer.",
-        "It is returned after the notary signs the annex [1]. It takes 30 days [1].",
+    answer = _after_a_decline(
+        lease_kb, "It is returned after the notary signs the annex [1]. It takes 30 days [1]."
     )
-    answer = Answerer(lease_kb, model).ask("When is the security deposit returned?", options=SINGLE)
     assert answer.outcome in (AnswerOutcome.NOT_IN_DOCUMENTS, AnswerOutcome.QUOTED)
 
 
 def test_a_re_asked_answer_is_kept_only_if_the_last_checks_verify_it(lease_kb):
     # Supported by overlap, but it names an address the passage does not hold: a forced answer
     # is shown only when verified, never as an unverified guess.
-    model = ScriptedModel(
-        "The documents do not contain the answer.",
+    answer = _after_a_decline(
+        lease_kb,
         "The security deposit of 25,200 dollars is returned within 30 days after the tenant "
         "vacates, by transfer from deposits@harbor-point.example [1].",
     )
-    answer = Answerer(lease_kb, model).ask("When is the security deposit returned?", options=SINGLE)
     assert answer.outcome in (AnswerOutcome.NOT_IN_DOCUMENTS, AnswerOutcome.QUOTED)
     assert "harbor-point" not in answer.answer
 
