@@ -1,15 +1,17 @@
-"""The last check before an answer is shown: are its own words in the sentences it cites, and
-does the model, shown only those sentences, agree that they say it and answer this question?
+"""The last check before an answer is shown: are its own words and the names it gives (paths,
+packages, addresses) in the sentences it cites, do those passages mention the names the question
+asks about, and does the model, shown only those sentences, agree that they say it and answer
+this question?
 
 The citation checker (citations.py, support.py) judges each sentence against whole passages by
 word and meaning overlap. On the 198 real-corpus questions it let through 46 wrong answers as
 verified: a quorum of "3Q" cited to "There is no quorum for this immediate procedural vote.",
-a procedure invented around a glossary line, half of a two-part answer. Both tests here read
-only the quoted sentences (or, for an answer that cites none, the sentence closest to the
-question). Each turns a verified answer into an unverified one; where the model's odds are far
-below those of right answers, the answer is not given at all: the question is most likely not
-answered by the documents (bench/RESULTS.md, "All 198 questions, and the last check before
-verified"; "Declining what the check rejects").
+a procedure invented around a glossary line, half of a two-part answer. The word and model
+tests read only the quoted sentences (or, for an answer that cites none, the sentence closest
+to the question). Each test turns a verified answer into an unverified one; where the model's
+odds are far below those of right answers, the answer is not given at all: the question is most
+likely not answered by the documents (bench/RESULTS.md, "All 198 questions, and the last check before
+verified"; "Declining what the check rejects"; "Names held to the letter").
 """
 
 from __future__ import annotations
