@@ -57,20 +57,21 @@ def has_fact(answer: str, fact: str) -> bool:
     a, f = normalise(answer), normalise(fact)
     if f in a or _SEPARATOR.sub("", f) in _SEPARATOR.sub("", a):
         return True
-    return _numbers_written_otherwise(answer, fact)
+    return _numbers_written_otherwise(answer, a, fact)
 
 
-def _numbers_written_otherwise(answer: str, fact: str) -> bool:
-    """A fact of whole numbers and words that the answer states with the numbers written
-    otherwise: "two weeks" for "2 weeks", "六人" for "6 人". Decimals, addresses and ratios
-    are left to the text match ("5.1" is not the kernel "5.10", "10.0.2.2" not "10.0.2.2/8")."""
+def _numbers_written_otherwise(answer: str, normalised: str, fact: str) -> bool:
+    """A fact of whole numbers and words that the answer (`normalised`: as normalise() writes
+    it) states with the numbers written otherwise: "two weeks" for "2 weeks", "六人" for "6 人".
+    Decimals, addresses and ratios are left to the text match ("5.1" is not the kernel "5.10",
+    "10.0.2.2" not "10.0.2.2/8")."""
     numbers = numbers_in(fact)
     if not numbers or _WRITTEN_NUMBER.search(fact):
         return False
     if not numbers <= numbers_in(answer, loose=True):
         return False
     words = [w for w in re.findall(r"[^\W\d_]+", fact) if not numbers_in(w, loose=True)]
-    return all(normalise(w) in normalise(answer) for w in words)
+    return all(normalise(w) in normalised for w in words)
 
 
 def resolve_model(choice: str) -> Path:

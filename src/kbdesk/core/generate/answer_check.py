@@ -10,8 +10,8 @@ a procedure invented around a glossary line, half of a two-part answer. The word
 tests read only the quoted sentences (or, for an answer that cites none, the sentence closest
 to the question). Each test turns a verified answer into an unverified one; where the model's
 odds are far below those of right answers, the answer is not given at all: the question is most
-likely not answered by the documents (bench/RESULTS.md, "All 198 questions, and the last check before
-verified"; "Declining what the check rejects"; "Names held to the letter").
+likely not answered by the documents (bench/RESULTS.md, "All 198 questions, and the last check
+before verified"; "Declining what the check rejects"; "Names held to the letter").
 """
 
 from __future__ import annotations
@@ -144,22 +144,27 @@ def _holds(squashed: str, text: str, name: str) -> bool:
     )
 
 
+def _unheld(names: Sequence[str], texts: Sequence[str]) -> list[str]:
+    """The names that the texts together do not hold (_holds)."""
+    text = " ".join(texts).lower()
+    squashed = _squashed(text)
+    return [name for name in names if not _holds(squashed, text, name)]
+
+
 def names_unquoted(answer: str, question: str, citations: Sequence[Citation]) -> list[str]:
     """The identifiers an answer states that neither the question nor the sentences it cites
     (nor the names of their documents) hold: "fsautoresize-hosts" cited to a sentence about
     "cups-queue-autoflush-hosts". A verified answer names nothing its sentences do not."""
-    text = " ".join([question, *quoted(citations), *(c.document for c in citations)]).lower()
-    squashed = _squashed(text)
-    return [name for name in identifiers(answer) if not _holds(squashed, text, name)]
+    held = [question, *quoted(citations), *(c.document for c in citations)]
+    return _unheld(identifiers(answer), held)
 
 
 def names_unmentioned(question: str, citations: Sequence[Citation]) -> list[str]:
     """The identifiers a question asks about that none of the passages an answer cites
     mentions: an answer about master.debian.org drawn from a passage that never names it is
     about something else."""
-    joined = " ".join(t for c in citations for t in (c.text, c.section, c.document)).lower()
-    squashed = _squashed(joined)
-    return [name for name in identifiers(question) if not _holds(squashed, joined, name)]
+    passages = [t for c in citations for t in (c.text, c.section, c.document)]
+    return _unheld(identifiers(question), passages)
 
 
 def check_messages(question: str, answer: str, sentences: Sequence[str]) -> list[dict]:
